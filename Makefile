@@ -1,0 +1,106 @@
+# bertstep — one entry point.
+#   make            build every lesson this machine can build into build/, fetch data + checkpoint
+#   make run        the main job (see README.md)
+#   make test       build and run the CPU test suite (Criterion)
+#   make test-gpu   build and run the GPU tests (needs nvcc and a GPU)
+#   make bench      CPU benchmarks (bench/); bench/gpu.sh is the GPU one
+#   make clean      remove build/ (data/cache/ stays; `make distclean` removes it too)
+
+CC      ?= cc
+NVCC    ?= nvcc
+# -march=native: the matmul lessons measure this machine's peak; results are checked
+# with tolerances, never against bits produced on another machine.
+CFLAGS  ?= -O3 -march=native
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-missing-field-initializers -g -fopenmp -I. -I/usr/include/stb
+LIBS    := -lutf8proc -lcjson -lcsv -lstb -lm
+LDLIBS  := $(LIBS) -fopenmp
+NV_LDLIBS := $(LIBS) -lgomp -lcublas -lcublasLt -lcudart
+NVFLAGS ?= -O3 -arch=sm_90 -lineinfo
+NVFLAGS += -std=c++17 -I. -I/usr/include/stb -Xcompiler -Wall,-Wextra,-fopenmp
+
+B := build
+
+COMMON_SRC := $(sort $(wildcard common/*.c))
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)
+KERNEL_SRC := $(sort $(wildcard kernels/*.cu))
+KERNEL_OBJ := $(KERNEL_SRC:%.cu=$(B)/obj/%.o)
+CPU_LESSONS := $(patsubst lessons/%.c,$(B)/%,$(sort $(wildcard lessons/*.c)))
+GPU_LESSONS := $(patsubst lessons/%.cu,$(B)/%,$(sort $(wildcard lessons/*.cu)))
+TEST_SRC    := $(sort $(wildcard tests/test_*.c))
+GPU_TEST_SRC := $(sort $(wildcard tests/gpu/test_*.cu))
+
+HAVE_NVCC := $(shell command -v $(NVCC) >/dev/null 2>&1 && echo yes)
+ifeq ($(HAVE_NVCC),yes)
+  LESSONS := $(CPU_LESSONS) $(GPU_LESSONS)
+else
+  LESSONS := $(CPU_LESSONS)
+endif
+
+.PHONY: all lessons probe data run test test-gpu bench clean distclean
+all: probe lessons data
+
+probe:
+	@printf 'C compiler : %s\n' "$$($(CC) --version | head -n1)"
+	@printf 'OpenMP     : %s\n' "$$(echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo yes || echo no)"
+ifeq ($(HAVE_NVCC),yes)
+	@printf 'nvcc       : %s (GPU lessons built for sm_90)\n' "$$($(NVCC) --version | tail -n1)"
+else
+	@printf 'nvcc       : not found; skipped GPU lessons: %s\n' "$(notdir $(GPU_LESSONS))"
+endif
+
+lessons: $(LESSONS)
+
+$(B)/obj/%.o: %.c $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/obj/%.o: %.cu $(wildcard common/*.h kernels/*.cuh)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -c $< -o $@
+
+$(B)/libbertstep.a: $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libbertstep_cuda.a: $(KERNEL_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CPU_LESSONS): $(B)/%: lessons/%.c $(B)/libbertstep.a $(wildcard common/*.h)
+	$(CC) $(CFLAGS) $< -o $@ $(B)/libbertstep.a $(LDLIBS)
+
+$(GPU_LESSONS): $(B)/%: lessons/%.cu $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(wildcard common/*.h kernels/*.cuh)
+	$(NVCC) $(NVFLAGS) $< -o $@ $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(NV_LDLIBS)
+
+# Data sets and the default checkpoint go to data/cache/ (git-ignored). A machine without
+# network still builds; the lessons that need data then say how to get it.
+data:
+	@bash data/fetch.sh || echo "warning: data/fetch.sh failed; lessons that need data will say so"
+
+$(B)/tests/run_tests: $(TEST_SRC) $(B)/libbertstep.a $(wildcard common/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TEST_SRC) -o $@ $(B)/libbertstep.a $(LDLIBS) -lcriterion
+
+# The suite runs lessons as programs, so they are built (and data fetched) first.
+test: lessons data $(B)/tests/run_tests
+	$(B)/tests/run_tests --jobs 2
+
+$(B)/tests/gpu_tests: $(GPU_TEST_SRC) $(B)/libbertstep_cuda.a $(B)/libbertstep.a
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) $(GPU_TEST_SRC) -o $@ $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(NV_LDLIBS)
+
+test-gpu: lessons $(B)/tests/gpu_tests
+	$(B)/tests/gpu_tests
+
+# The main job: lesson 16, the trainer, on the default checkpoint and SST-2.
+run: lessons data
+	bash scripts/run_main.sh
+
+bench: lessons data
+	@for b in bench/*.sh; do [ "$$b" = bench/gpu.sh ] || bash $$b; done
+
+clean:
+	rm -rf $(B)
+
+distclean: clean
+	rm -rf data/cache
