@@ -36,10 +36,14 @@ else
   LESSONS := $(CPU_LESSONS)
 endif
 
-.PHONY: all lessons probe data run test test-gpu bench clean distclean
+.PHONY: all deps lessons probe data run test test-gpu bench clean distclean
 all: probe lessons data
 
-probe:
+# deps: the Debian packages (installed when run as root, else the command to run is printed).
+deps:
+	@bash scripts/deps.sh
+
+probe: deps
 	@printf 'C compiler : %s\n' "$$($(CC) --version | head -n1)"
 	@printf 'OpenMP     : %s\n' "$$(echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo yes || echo no)"
 ifeq ($(HAVE_NVCC),yes)
@@ -50,11 +54,11 @@ endif
 
 lessons: $(LESSONS)
 
-$(B)/obj/%.o: %.c $(wildcard common/*.h)
+$(B)/obj/%.o: %.c $(wildcard common/*.h) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(B)/obj/%.o: %.cu $(wildcard common/*.h kernels/*.cuh)
+$(B)/obj/%.o: %.cu $(wildcard common/*.h kernels/*.cuh) | deps
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -c $< -o $@
 
