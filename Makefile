@@ -26,7 +26,7 @@ KERNEL_SRC := $(sort $(wildcard kernels/*.cu))
 KERNEL_OBJ := $(KERNEL_SRC:%.cu=$(B)/obj/%.o)
 CPU_LESSONS := $(patsubst lessons/%.c,$(B)/%,$(sort $(wildcard lessons/*.c)))
 GPU_LESSONS := $(patsubst lessons/%.cu,$(B)/%,$(sort $(wildcard lessons/*.cu)))
-TEST_SRC    := $(sort $(wildcard tests/test_*.c))
+TEST_SRC    := $(sort $(wildcard tests/test_*.c)) tests/fixture.c
 GPU_TEST_SRC := $(sort $(wildcard tests/gpu/test_*.cu))
 
 HAVE_NVCC := $(shell command -v $(NVCC) >/dev/null 2>&1 && echo yes)

@@ -1,0 +1,160 @@
+// optim.c — see optim.h.
+#include "common/optim.h"
+
+#include <math.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ctype.h>
+
+#include "common/util.h"
+
+int params_add(ParamSet *ps, const char *name, int ndim, const int *shape) {
+    if (ps->params) die("params_add(%s): the parameter buffer is already allocated", name);
+    if (ndim < 1 || ndim > PARAM_MAX_DIMS) die("params_add(%s): %d dimensions (1..%d allowed)", name, ndim, PARAM_MAX_DIMS);
+    if (strlen(name) >= sizeof ps->tensors[0].name) die("params_add: name too long: %s", name);
+    ps->tensors = xrealloc(ps->tensors, sizeof(ParamTensor) * (size_t)(ps->n_tensors + 1));
+    ParamTensor *t = &ps->tensors[ps->n_tensors];
+    memset(t, 0, sizeof *t);
+    strcpy(t->name, name);
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] <= 0) die("params_add(%s): dimension %d is %d", name, d, shape[d]);
+        t->shape[d] = shape[d];
+        t->numel *= (size_t)shape[d];
+    }
+    t->offset = ps->numel;
+    t->decay = hf_decays(name);
+    ps->numel += t->numel;
+    return ps->n_tensors++;
+}
+
+void params_alloc(ParamSet *ps) {
+    ps->params = xcalloc(ps->numel, sizeof(float));
+    ps->grads = xcalloc(ps->numel, sizeof(float));
+}
+
+void params_free(ParamSet *ps) {
+    free(ps->tensors);
+    free(ps->params);
+    free(ps->grads);
+    memset(ps, 0, sizeof *ps);
+}
+
+ParamTensor *params_find(const ParamSet *ps, const char *name) {
+    for (int i = 0; i < ps->n_tensors; i++)
+        if (!strcmp(ps->tensors[i].name, name)) return &ps->tensors[i];
+    return NULL;
+}
+
+void params_zero_grad(ParamSet *ps) { memset(ps->grads, 0, ps->numel * sizeof(float)); }
+
+bool hf_decays(const char *name) {
+    static const char *patterns[] = {"bias", "layernorm", "rmsnorm", "(^|\\.)norm($|\\.)", "_norm($|\\.)"};
+    char lower[128];
+    size_t n = strlen(name);
+    if (n >= sizeof lower) n = sizeof lower - 1;
+    for (size_t i = 0; i < n; i++) lower[i] = (char)tolower((unsigned char)name[i]);
+    lower[n] = '\0';
+    for (size_t i = 0; i < ARRAY_LEN(patterns); i++) {
+        regex_t re;
+        if (regcomp(&re, patterns[i], REG_EXTENDED | REG_NOSUB) != 0) die("hf_decays: bad pattern %s", patterns[i]);
+        int hit = regexec(&re, lower, 0, NULL, 0) == 0;
+        regfree(&re);
+        if (hit) return false;
+    }
+    return true;
+}
+
+OptimizerConfig optimizer_defaults(OptimizerKind kind) {
+    OptimizerConfig c = {.kind = kind, .momentum = 0.0, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.0};
+    if (kind == OPT_ADAMW) c.weight_decay = 0.01;
+    return c;
+}
+
+void optimizer_init(Optimizer *opt, OptimizerConfig cfg, const ParamSet *ps) {
+    memset(opt, 0, sizeof *opt);
+    opt->cfg = cfg;
+    opt->numel = ps->numel;
+    opt->m = xcalloc(ps->numel, sizeof(float));
+    if (cfg.kind != OPT_SGD) opt->v = xcalloc(ps->numel, sizeof(float));
+}
+
+void optimizer_free(Optimizer *opt) {
+    free(opt->m);
+    free(opt->v);
+    memset(opt, 0, sizeof *opt);
+}
+
+const char *optimizer_name(OptimizerKind kind) {
+    switch (kind) {
+    case OPT_SGD: return "sgd";
+    case OPT_ADAM: return "adam";
+    case OPT_ADAMW: return "adamw";
+    }
+    return "?";
+}
+
+static void sgd_range(Optimizer *o, float *p, const float *g, size_t begin, size_t end, bool decay, double lr) {
+    const float wd = decay ? (float)o->cfg.weight_decay : 0.0f, mu = (float)o->cfg.momentum;
+    for (size_t i = begin; i < end; i++) {
+        float grad = g[i] + wd * p[i];  // L2 regularisation folded into the gradient
+        if (mu != 0.0f) {
+            o->m[i] = o->step == 0 ? grad : mu * o->m[i] + grad;
+            grad = o->m[i];
+        }
+        p[i] -= (float)lr * grad;
+    }
+}
+
+static void adam_range(Optimizer *o, float *p, const float *g, size_t begin, size_t end, bool decay, double lr) {
+    const OptimizerConfig *c = &o->cfg;
+    const double t = (double)(o->step + 1);
+    const double bias1 = 1.0 - pow(c->beta1, t), bias2 = 1.0 - pow(c->beta2, t);
+    const float step_size = (float)(lr / bias1), bias2_sqrt = (float)sqrt(bias2);
+    const float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->eps;
+    const bool decoupled = c->kind == OPT_ADAMW;
+    const float l2 = (!decoupled && decay) ? (float)c->weight_decay : 0.0f;
+    const float shrink = (decoupled && decay) ? (float)(1.0 - lr * c->weight_decay) : 1.0f;
+    for (size_t i = begin; i < end; i++) {
+        float grad = g[i] + l2 * p[i];
+        p[i] *= shrink;                                            // AdamW: decay the weight itself
+        o->m[i] += (1.0f - b1) * (grad - o->m[i]);                 // m = b1 m + (1-b1) g, as torch's lerp
+        o->v[i] = b2 * o->v[i] + (1.0f - b2) * grad * grad;        // v = b2 v + (1-b2) g^2
+        float denom = sqrtf(o->v[i]) / bias2_sqrt + eps;           // sqrt(v_hat) + eps
+        p[i] -= step_size * o->m[i] / denom;                       // p -= lr * m_hat / denom
+    }
+}
+
+void optimizer_step_range(Optimizer *opt, float *params, const float *grads, size_t begin, size_t end,
+                          bool decay, double lr) {
+    if (opt->cfg.kind == OPT_SGD) sgd_range(opt, params, grads, begin, end, decay, lr);
+    else adam_range(opt, params, grads, begin, end, decay, lr);
+}
+
+void optimizer_step(Optimizer *opt, ParamSet *ps, double lr) {
+    if (opt->numel != ps->numel) die("optimizer_step: optimizer has %zu floats, parameters %zu", opt->numel, ps->numel);
+    for (int i = 0; i < ps->n_tensors; i++) {
+        const ParamTensor *t = &ps->tensors[i];
+        optimizer_step_range(opt, ps->params, ps->grads, t->offset, t->offset + t->numel, t->decay, lr);
+    }
+    opt->step++;
+}
+
+double grad_global_norm(const ParamSet *ps) {
+    double sum = 0.0;
+    for (size_t i = 0; i < ps->numel; i++) sum += (double)ps->grads[i] * ps->grads[i];
+    return sqrt(sum);
+}
+
+double clip_grad_norm(ParamSet *ps, double max_norm) {
+    double norm = grad_global_norm(ps);
+    double coef = max_norm / (norm + 1e-6);   // torch clamps this at 1: only ever shrinks
+    if (coef < 1.0) {
+        float scale = (float)coef;
+        for (size_t i = 0; i < ps->numel; i++) ps->grads[i] *= scale;
+    }
+    return norm;
+}

@@ -1,0 +1,90 @@
+// optim.h — parameters, optimizers and gradient clipping.
+// Introduced by lesson 04 (optimizers) and lesson 05 (clipping); reused by the CPU BERT
+// (lesson 11), the GPU BERT (lesson 13) and the trainer (lesson 16).
+//
+// Parameters live llm.c-style in ONE contiguous float buffer, gradients in a second buffer
+// with the same layout, described by a table of named tensors. An optimizer then walks a
+// flat array, and saving a checkpoint is writing three buffers (params, m, v).
+//
+//   params: [ tensor 0 | tensor 1 | ... ]      numel floats
+//   grads:  [ tensor 0 | tensor 1 | ... ]      same offsets
+//
+// Each tensor carries a `decay` flag: the Hugging Face Trainer applies weight decay to every
+// parameter except biases and LayerNorm weights (see hf_decays()).
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PARAM_MAX_DIMS 4
+
+typedef struct {
+    char name[128];               // Hugging Face name, e.g. "bert.encoder.layer.0.attention.self.query.weight"
+    size_t offset;                // first float of this tensor in the params/grads buffers
+    size_t numel;
+    int ndim;
+    int shape[PARAM_MAX_DIMS];
+    bool decay;                   // weight decay applies to this tensor
+} ParamTensor;
+
+typedef struct {
+    ParamTensor *tensors;
+    int n_tensors;
+    size_t numel;                 // total floats over all tensors
+    float *params;                // (numel), NULL until params_alloc
+    float *grads;                 // (numel), NULL until params_alloc
+} ParamSet;
+
+// params_add: append a tensor (before params_alloc); `decay` is set by hf_decays(name).
+// Returns the tensor's index.
+int params_add(ParamSet *ps, const char *name, int ndim, const int *shape);
+// params_alloc: allocate params and grads (zeroed) for every tensor added.
+void params_alloc(ParamSet *ps);
+void params_free(ParamSet *ps);
+// params_find: the tensor named `name`, or NULL.
+ParamTensor *params_find(const ParamSet *ps, const char *name);
+// params_zero_grad: grads <- 0 (before each accumulation group).
+void params_zero_grad(ParamSet *ps);
+// hf_decays: the Trainer's rule. No decay when the lower-cased name matches "bias",
+// "layernorm", "rmsnorm", "(^|.)norm($|.)" or "_norm($|.)"; decay otherwise.
+bool hf_decays(const char *name);
+
+typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW } OptimizerKind;
+
+typedef struct {
+    OptimizerKind kind;
+    double momentum;      // SGD only: 0 = plain SGD
+    double beta1, beta2;  // Adam/AdamW: decay rates of the first and second moments
+    double eps;           // Adam/AdamW: added to sqrt(v_hat) so tiny v cannot blow up the step
+    double weight_decay;  // SGD/Adam: L2 added to the gradient; AdamW: decoupled decay
+} OptimizerConfig;
+
+typedef struct {
+    OptimizerConfig cfg;
+    long step;            // updates taken so far (Adam's bias correction uses step+1)
+    size_t numel;
+    float *m;             // (numel) SGD momentum buffer / Adam first moment
+    float *v;             // (numel) Adam second moment (NULL for SGD)
+} Optimizer;
+
+// optimizer_defaults: torch's defaults for `kind` (AdamW: betas 0.9/0.999, eps 1e-8,
+// weight_decay 0.01 as torch.optim.AdamW; the HF Trainer passes its own weight_decay, default 0).
+OptimizerConfig optimizer_defaults(OptimizerKind kind);
+void optimizer_init(Optimizer *opt, OptimizerConfig cfg, const ParamSet *ps);
+void optimizer_free(Optimizer *opt);
+// optimizer_step: one update of every parameter at learning rate lr, torch.optim semantics:
+//   SGD:   g += wd*p (decay tensors);  buf = momentum*buf + g (buf = g at step 0);  p -= lr*buf
+//   Adam:  g += wd*p (decay tensors);  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+//          p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+//   AdamW: p *= 1 - lr*wd (decay tensors), then the Adam update with no L2 term.
+void optimizer_step(Optimizer *opt, ParamSet *ps, double lr);
+// optimizer_step_range: the same update on floats [begin, end) of the buffers, with
+// `decay` for all of them; optimizer_step calls it per tensor (and the GPU mirrors it).
+void optimizer_step_range(Optimizer *opt, float *params, const float *grads, size_t begin, size_t end,
+                          bool decay, double lr);
+const char *optimizer_name(OptimizerKind kind);
+
+// grad_global_norm: sqrt(sum over every gradient element of g^2).
+double grad_global_norm(const ParamSet *ps);
+// clip_grad_norm: torch.nn.utils.clip_grad_norm_: scale every gradient by
+// min(1, max_norm / (norm + 1e-6)). Returns the norm BEFORE clipping.
+double clip_grad_norm(ParamSet *ps, double max_norm);

@@ -1,0 +1,78 @@
+// fixture.c — see fixture.h. (Compiled into the test binary with the test_*.c files.)
+#include "tests/fixture.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+Fixture fixture_load(const char *path) {
+    Fixture f = {0};
+    cr_assert(file_exists(path), "fixture %s is missing (regenerate it with the tests/gen_*.py script)", path);
+    f.text = read_file(path, NULL);
+    int cap = 64;
+    f.keys = xmalloc(sizeof(char *) * cap);
+    f.values = xmalloc(sizeof(char *) * cap);
+    for (char *line = f.text; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = '\0';
+        char *sp = strchr(line, ' ');
+        if (sp && line[0] != '#') {
+            *sp = '\0';
+            if (f.n_lines == cap) {
+                cap *= 2;
+                f.keys = xrealloc(f.keys, sizeof(char *) * cap);
+                f.values = xrealloc(f.values, sizeof(char *) * cap);
+            }
+            f.keys[f.n_lines] = line;
+            f.values[f.n_lines++] = sp + 1;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    return f;
+}
+
+void fixture_free(Fixture *f) {
+    free(f->text);
+    free(f->keys);
+    free(f->values);
+}
+
+static int find_key(const Fixture *f, const char *key) {
+    for (int i = 0; i < f->n_lines; i++)
+        if (!strcmp(f->keys[i], key)) return i;
+    return -1;
+}
+
+bool fixture_has(const Fixture *f, const char *key) { return find_key(f, key) >= 0; }
+
+double *fixture_doubles(const Fixture *f, const char *key, int *n) {
+    int i = find_key(f, key);
+    cr_assert(i >= 0, "fixture has no key %s", key);
+    char *s = f->values[i], *end;
+    *n = (int)strtol(s, &end, 10);
+    double *v = xmalloc(sizeof(double) * (size_t)(*n > 0 ? *n : 1));
+    for (int k = 0; k < *n; k++) {
+        s = end;
+        v[k] = strtod(s, &end);
+        cr_assert(end != s, "fixture key %s: value %d of %d is missing", key, k, *n);
+    }
+    return v;
+}
+
+char **fixture_words(const Fixture *f, const char *key, int *n) {
+    int i = find_key(f, key);
+    cr_assert(i >= 0, "fixture has no key %s", key);
+    char *s = f->values[i], *end;
+    *n = (int)strtol(s, &end, 10);
+    char **w = xmalloc(sizeof(char *) * (size_t)(*n > 0 ? *n : 1));
+    s = end;
+    for (int k = 0; k < *n; k++) {
+        while (*s == ' ') s++;
+        w[k] = s;
+        while (*s && *s != ' ') s++;
+        if (*s) *s++ = '\0';
+    }
+    return w;
+}

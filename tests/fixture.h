@@ -1,0 +1,22 @@
+// fixture.h — reading the reference values that tests/gen_*.py write.
+//
+// A fixture file is text, one array per line:  <key> <count> <v1> <v2> ...
+// Values are written with 17 significant digits, so a double survives the round trip.
+#pragma once
+#include <stdbool.h>
+
+typedef struct {
+    char *text;     // the file, with each line's key NUL-terminated in place
+    int n_lines;
+    char **keys;
+    char **values;  // the rest of each line: "<count> v1 v2 ..."
+} Fixture;
+
+Fixture fixture_load(const char *path);
+void fixture_free(Fixture *f);
+bool fixture_has(const Fixture *f, const char *key);
+// fixture_doubles: the array stored under `key` (a new allocation); *n gets its length.
+// A missing key fails the running test.
+double *fixture_doubles(const Fixture *f, const char *key, int *n);
+// fixture_words: the whitespace-separated words under `key`, e.g. names (pointers into f).
+char **fixture_words(const Fixture *f, const char *key, int *n);
