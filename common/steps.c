@@ -1,0 +1,97 @@
+// steps.c — see steps.h.
+#include "common/steps.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "common/util.h"
+
+Strategy strategy_parse(const char *name, const char *flag) {
+    if (!strcmp(name, "no")) return STRATEGY_NO;
+    if (!strcmp(name, "steps")) return STRATEGY_STEPS;
+    if (!strcmp(name, "epoch")) return STRATEGY_EPOCH;
+    die("%s: '%s' is not one of %s", flag, name, STRATEGY_CHOICES);
+}
+
+static long ceil_div(long a, long b) { return (a + b - 1) / b; }
+
+void steps_plan(StepPlan *p) {
+    if (p->num_examples < 1) die("the training set is empty (num_examples = %ld)", p->num_examples);
+    if (p->per_device_train_batch_size < 1) die("--per_device_train_batch_size must be at least 1 (got %d)", p->per_device_train_batch_size);
+    if (p->per_device_eval_batch_size < 1) die("--per_device_eval_batch_size must be at least 1 (got %d)", p->per_device_eval_batch_size);
+    if (p->gradient_accumulation_steps < 1) die("--gradient_accumulation_steps must be at least 1 (got %d)", p->gradient_accumulation_steps);
+    if (p->n_devices < 1) p->n_devices = 1;
+    if (p->max_steps <= 0 && !(p->num_train_epochs > 0)) die("--num_train_epochs must be positive when --max_steps is not set (got %g)", p->num_train_epochs);
+    const long B = (long)p->per_device_train_batch_size * p->n_devices;
+    p->batches_per_epoch = p->dataloader_drop_last ? p->num_examples / B : ceil_div(p->num_examples, B);
+    if (p->batches_per_epoch < 1)
+        die("%ld examples make no full batch of %ld with --dataloader_drop_last", p->num_examples, B);
+    const long A = p->gradient_accumulation_steps;
+    p->updates_per_epoch = ceil_div(p->batches_per_epoch, A);
+    if (p->updates_per_epoch < 1) p->updates_per_epoch = 1;
+    p->last_group_batches = (int)(p->batches_per_epoch % A ? p->batches_per_epoch % A : A);
+    if (p->max_steps > 0) {
+        p->total_steps = p->max_steps;
+        p->epochs = (int)ceil_div(p->max_steps, p->updates_per_epoch);
+    } else {
+        p->total_steps = (long)ceil(p->num_train_epochs * (double)p->updates_per_epoch);
+        p->epochs = (int)ceil(p->num_train_epochs);
+    }
+    if (p->warmup_steps > 0) p->warmup = p->warmup_steps;
+    else {
+        if (p->warmup_ratio < 0 || p->warmup_ratio > 1) die("--warmup_ratio must be in [0, 1] (got %g)", p->warmup_ratio);
+        p->warmup = (long)ceil(p->warmup_ratio * (double)p->total_steps);
+    }
+    p->effective_batch = B * A;
+    p->eval_batches = p->num_eval_examples > 0 ? ceil_div(p->num_eval_examples, (long)p->per_device_eval_batch_size * p->n_devices) : 0;
+}
+
+bool fires_after_step(Interval iv, long global_step, long total_steps, bool final_too) {
+    if (iv.strategy != STRATEGY_STEPS || iv.every <= 0) return false;
+    if (global_step % iv.every == 0) return true;
+    return final_too && global_step >= total_steps;
+}
+
+bool fires_after_epoch(Interval iv) { return iv.strategy == STRATEGY_EPOCH; }
+
+long count_events(const StepPlan *p, Interval iv, bool final_too) {
+    if (iv.strategy == STRATEGY_EPOCH) return p->epochs;
+    if (iv.strategy != STRATEGY_STEPS || iv.every <= 0) return 0;
+    long n = p->total_steps / iv.every;
+    if (final_too && p->total_steps % iv.every) n++;
+    return n;
+}
+
+StepCursor steps_begin(const StepPlan *plan, long global_step) {
+    StepCursor c = {.plan = plan};
+    const long upe = plan->updates_per_epoch, A = plan->gradient_accumulation_steps;
+    c.cur.epoch = (int)(global_step / upe);
+    c.cur.global_step = global_step;
+    // Resuming inside an epoch: skip the micro-batches of the groups already done.
+    c.cur.batch_in_epoch = (global_step % upe) * A;
+    return c;
+}
+
+bool steps_next(StepCursor *c, MicroBatch *mb) {
+    const StepPlan *p = c->plan;
+    MicroBatch *m = &c->cur;
+    if (c->started) {
+        if (m->ends_group) m->global_step++;
+        m->batch_in_epoch++;
+        if (m->ends_epoch) {
+            m->epoch++;
+            m->batch_in_epoch = 0;
+        }
+    }
+    c->started = true;
+    if (m->global_step >= p->total_steps || m->epoch >= p->epochs) return false;
+    const long A = p->gradient_accumulation_steps;
+    const long group = m->batch_in_epoch / A;
+    const bool last_group = group == p->updates_per_epoch - 1;
+    m->group_batches = last_group ? p->last_group_batches : (int)A;
+    m->index_in_group = (int)(m->batch_in_epoch - group * A);
+    m->ends_group = m->index_in_group == m->group_batches - 1;
+    m->ends_epoch = m->batch_in_epoch == p->batches_per_epoch - 1;
+    *mb = *m;
+    return true;
+}
