@@ -11,12 +11,12 @@ NVCC    ?= nvcc
 # -march=native: the matmul lessons measure this machine's peak; results are checked
 # with tolerances, never against bits produced on another machine.
 CFLAGS  ?= -O3 -march=native
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-missing-field-initializers -g -fopenmp -I. -I/usr/include/stb
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-missing-field-initializers -g -fopenmp -I. -isystem /usr/include/stb
 LIBS    := -lutf8proc -lcjson -lcsv -lstb -lm
 LDLIBS  := $(LIBS) -fopenmp
 NV_LDLIBS := $(LIBS) -lgomp -lcublas -lcublasLt -lcudart
 NVFLAGS ?= -O3 -arch=sm_90 -lineinfo
-NVFLAGS += -std=c++17 -I. -I/usr/include/stb -Xcompiler -Wall,-Wextra,-fopenmp
+NVFLAGS += -std=c++17 -I. -isystem /usr/include/stb -Xcompiler -Wall,-Wextra,-fopenmp
 
 B := build
 

@@ -1,0 +1,110 @@
+// Lesson 03 — learning-rate schedules and warmup.
+//
+// The learning rate of a fine-tuning run is not one number: a schedule multiplies the peak
+// (--learning_rate) by a factor that changes with the optimizer step. This program prints the
+// LR each Hugging Face schedule gives at chosen steps, compares the two ways of counting warmup
+// steps, turns a warmup ratio into steps, and draws every curve into one PNG.
+//
+// `--dump` prints, for one schedule, the LR used by every update `step lr` (0-based step, lr in
+// %.9e): the interface tests/test_schedule.c and reviewers compare with transformers.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/args.h"
+#include "common/plot.h"
+#include "common/schedule.h"
+#include "common/util.h"
+
+#define N_KINDS 7
+
+static void print_table(double lr, long warmup, long total) {
+    const long steps[] = {0, 1, 10, 50, 99, 100, 101, 500, 999};
+    printf("%-22s", "step");
+    for (size_t i = 0; i < ARRAY_LEN(steps); i++)
+        if (steps[i] < total) printf(" %9ld", steps[i]);
+    printf("\n");
+    for (int k = 0; k < N_KINDS; k++) {
+        Schedule s = schedule_make((ScheduleKind)k, lr, warmup, total);
+        printf("%-22s", schedule_name((ScheduleKind)k));
+        for (size_t i = 0; i < ARRAY_LEN(steps); i++)
+            if (steps[i] < total) printf(" %9.3e", schedule_lr(&s, steps[i]));
+        printf("\n");
+    }
+}
+
+// print_warmup_conventions: HF's factor step/W (update 1 gets lr 0) next to (step+1)/W, the
+// convention of a hand-written loop that counts updates from 1.
+static void print_warmup_conventions(double lr, long warmup, long total) {
+    Schedule s = schedule_make(SCHED_LINEAR, lr, warmup, total);
+    const long updates[] = {1, 2, 10, 11, 50, warmup, warmup + 1, warmup + 2};
+    printf("%8s %6s %18s %18s\n", "update", "step", "HF: lr*step/W", "lr*(step+1)/W");
+    for (size_t i = 0; i < ARRAY_LEN(updates); i++) {
+        long step = updates[i] - 1;
+        if (step >= total) continue;
+        double plus_one = step < warmup ? lr * (double)(step + 1) / (double)warmup : schedule_lr(&s, step);
+        printf("%8ld %6ld %18.3e %18.3e\n", updates[i], step, schedule_lr(&s, step), plus_one);
+    }
+}
+
+static void plot_all(double lr, long warmup, long total, const char *path) {
+    Plot p = plot_new("learning-rate schedules (Hugging Face get_scheduler)", "optimizer step", "lr");
+    double *x = xmalloc(sizeof(double) * (size_t)total), *y = xmalloc(sizeof(double) * (size_t)total);
+    for (int k = 0; k < N_KINDS; k++) {
+        Schedule s = schedule_make((ScheduleKind)k, lr, warmup, total);
+        for (long i = 0; i < total; i++) { x[i] = (double)i; y[i] = schedule_lr(&s, i); }
+        plot_add(&p, schedule_name((ScheduleKind)k), x, y, (int)total);
+    }
+    plot_save(&p, path);
+    plot_free(&p);
+    free(x);
+    free(y);
+}
+
+int main(int argc, char **argv) {
+    double lr = 2e-5, warmup_ratio = 0.0;
+    int warmup_steps = 100, max_steps = 1000, ratio_total = 10000;
+    bool dump = false;
+    const char *kind = "linear", *plot_path = "runs/03_lr_schedules.png";
+    ArgSpec specs[] = {
+        {"learning_rate", ARG_FLOAT, &lr, "peak learning rate", "Schedule"},
+        {"lr_scheduler_type", ARG_CHOICE, &kind, "schedule for --dump", NULL, SCHEDULE_CHOICES},
+        {"warmup_steps", ARG_INT, &warmup_steps, "linear warmup steps (wins over --warmup_ratio when > 0)", NULL},
+        {"warmup_ratio", ARG_FLOAT, &warmup_ratio, "warmup as a fraction of max_steps: ceil(ratio * max_steps)", NULL},
+        {"max_steps", ARG_INT, &max_steps, "optimizer steps in the run", NULL},
+        {"ratio_example_steps", ARG_INT, &ratio_total, "run length for the warmup-ratio example", "Output"},
+        {"dump", ARG_BOOL, &dump, "print `step lr` for every step of --lr_scheduler_type and exit", NULL},
+        {"plot", ARG_STRING, &plot_path, "PNG of every schedule", NULL},
+    };
+    ArgParser parser = {"03_lr_schedules",
+                        "The LR of every Hugging Face schedule (linear, cosine, cosine_with_restarts, polynomial,\n"
+                        "constant, constant_with_warmup, inverse_sqrt) with warmup by steps or by ratio.",
+                        NULL, specs, ARRAY_LEN(specs)};
+    args_parse(&parser, argc, argv, NULL, 0);
+    if (max_steps < 1) die("--max_steps must be at least 1 (got %d)", max_steps);
+    if (!(lr > 0)) die("--learning_rate must be positive (got %g)", lr);
+    long warmup = warmup_steps > 0 ? warmup_steps : warmup_steps_from_ratio(warmup_ratio, max_steps);
+
+    if (dump) {
+        Schedule s = schedule_make(schedule_kind(kind), lr, warmup, max_steps);
+        for (long step = 0; step < max_steps; step++) printf("%ld %.9e\n", step, schedule_lr(&s, step));
+        return 0;
+    }
+
+    printf("== LR used by each update (0-based step), lr %g, %ld warmup steps, %d steps ==\n", lr, warmup, max_steps);
+    print_table(lr, warmup, max_steps);
+
+    printf("\n== Counting warmup: the first update of a Hugging Face run uses lr 0 ==\n");
+    print_warmup_conventions(lr, warmup, max_steps);
+
+    printf("\n== Warmup from a ratio: warmup_steps = ceil(warmup_ratio * total steps) ==\n");
+    const double ratios[] = {0.1, 0.06, 0.0333};
+    for (size_t i = 0; i < ARRAY_LEN(ratios); i++)
+        printf("warmup_ratio %-6g of %d steps -> %ld warmup steps\n", ratios[i], ratio_total,
+               warmup_steps_from_ratio(ratios[i], ratio_total));
+
+    mkdir_p("runs");
+    plot_all(lr, warmup, max_steps, plot_path);
+    printf("\nplot of every schedule: %s\n", plot_path);
+    return 0;
+}
