@@ -1,0 +1,190 @@
+// Lesson 02 — batches, epochs and steps: the arithmetic of a training run.
+//
+// Given a data set size and the Trainer's flags, how many optimizer steps will the run make,
+// how long is the warmup, and after which steps do logging, evaluation and saving happen?
+// common/steps.c answers with the Hugging Face Trainer's rules (tests/test_schedule.c checks
+// them against the Trainer's own code on 288 configurations). Then the lesson trains a small
+// model for real with that plan and counts what actually happened.
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/args.h"
+#include "common/logreg.h"
+#include "common/loss.h"
+#include "common/optim.h"
+#include "common/rng.h"
+#include "common/schedule.h"
+#include "common/steps.h"
+#include "common/util.h"
+
+#define D 8  // features of the synthetic data
+#define K 2  // classes
+
+static void print_plan(const StepPlan *p, Interval log, Interval eval, Interval save) {
+    long B = p->per_device_train_batch_size, N = p->num_examples;
+    printf("examples                 N = %ld\n", N);
+    if (p->dataloader_drop_last)
+        printf("batches per epoch        floor(N / batch) = floor(%ld / %ld) = %ld   (dataloader_drop_last: the last %ld examples are skipped)\n",
+               N, B, p->batches_per_epoch, N % B);
+    else
+        printf("batches per epoch        ceil(N / batch) = ceil(%ld / %ld) = %ld   (the last batch holds %ld)\n", N, B,
+               p->batches_per_epoch, N % B ? N % B : B);
+    printf("updates per epoch        ceil(%ld batches / %d accumulation) = %ld   (the last group has %d batch%s)\n",
+           p->batches_per_epoch, p->gradient_accumulation_steps, p->updates_per_epoch, p->last_group_batches,
+           p->last_group_batches == 1 ? "" : "es");
+    if (p->max_steps > 0)
+        printf("total steps              max_steps = %ld   (wins over num_train_epochs; the run spans %d epoch%s)\n",
+               p->total_steps, p->epochs, p->epochs == 1 ? "" : "s");
+    else
+        printf("total steps              ceil(%g epochs x %ld) = %ld\n", p->num_train_epochs, p->updates_per_epoch, p->total_steps);
+    if (p->warmup_steps > 0) printf("warmup steps             warmup_steps = %ld\n", p->warmup);
+    else printf("warmup steps             ceil(%g x %ld) = %ld\n", p->warmup_ratio, p->total_steps, p->warmup);
+    printf("effective batch          %d per device x %d accumulation x %d device%s = %ld examples per update\n",
+           p->per_device_train_batch_size, p->gradient_accumulation_steps, p->n_devices, p->n_devices == 1 ? "" : "s",
+           p->effective_batch);
+    if (p->eval_batches)
+        printf("eval batches             ceil(%ld / %d) = %ld per evaluation\n", p->num_eval_examples,
+               p->per_device_eval_batch_size, p->eval_batches);
+    if (log.strategy == STRATEGY_STEPS)
+        printf("logging                  every %ld steps: %ld log lines\n", log.every, count_events(p, log, false));
+    if (eval.strategy == STRATEGY_STEPS) {
+        long periodic = p->total_steps / eval.every;
+        printf("evaluation               every %ld steps: %ld periodic evaluations (steps %ld to %ld)", eval.every, periodic,
+               eval.every, periodic * eval.every);
+        if (count_events(p, eval, true) > periodic) printf(", + 1 at the final step %ld = %ld", p->total_steps, count_events(p, eval, true));
+        printf("\n                         (%.2f evaluations per epoch)\n", (double)eval.every > 0 ? (double)p->updates_per_epoch / eval.every : 0);
+    } else if (eval.strategy == STRATEGY_EPOCH) {
+        printf("evaluation               at the end of each epoch: %ld evaluations\n", count_events(p, eval, true));
+    }
+    if (save.strategy == STRATEGY_STEPS)
+        printf("saving                   every %ld steps (and at the final step): %ld checkpoints\n", save.every,
+               count_events(p, save, true));
+    else if (save.strategy == STRATEGY_EPOCH)
+        printf("saving                   at the end of each epoch: %ld checkpoints\n", count_events(p, save, true));
+}
+
+typedef struct {
+    long updates, micro_batches, examples, evaluations, saves, logs;
+    double first_loss, last_loss;
+} Counts;
+
+// train_for_real: softmax regression on synthetic data, driven by the plan's cursor, AdamW
+// and a linear schedule; counts updates and events instead of trusting the arithmetic.
+static Counts train_for_real(const StepPlan *p, Interval log, Interval eval, Interval save, double lr, int seed) {
+    Rng rng;
+    rng_seed(&rng, (uint64_t)seed, 0);
+    const long N = p->num_examples;
+    float *x = xmalloc(sizeof(float) * (size_t)N * D);
+    int *y = xmalloc(sizeof(int) * (size_t)N), *order = xmalloc(sizeof(int) * (size_t)N);
+    for (long i = 0; i < N; i++) {
+        float s = 0;
+        for (int j = 0; j < D; j++) s += (x[i * D + j] = rng_normal(&rng)) * (j % 2 ? 1.0f : -0.5f);
+        y[i] = s > 0;
+    }
+    LogReg m;
+    logreg_init(&m, D, K, &rng, 0.0f);
+    Optimizer opt;
+    optimizer_init(&opt, optimizer_defaults(OPT_ADAMW), &m.ps);
+    Schedule sched = schedule_make(SCHED_LINEAR, lr, p->warmup, p->total_steps);
+    const int B = p->per_device_train_batch_size;
+    float *xb = xmalloc(sizeof(float) * (size_t)B * D), logits[1024 * K], probs[1024 * K], dl[1024 * K];
+    int yb[1024];
+    if (B > 1024) die("this lesson's demo model takes batches of at most 1024 (got %d)", B);
+    Counts c = {0};
+    StepCursor cur = steps_begin(p, 0);
+    MicroBatch mb;
+    long group_examples = 0;
+    int epoch_shuffled = -1;
+    while (steps_next(&cur, &mb)) {
+        if (mb.epoch != epoch_shuffled) { rng_permutation(&rng, order, (int)N); epoch_shuffled = mb.epoch; }
+        long first = mb.batch_in_epoch * B, n = first + B <= N ? B : N - first;
+        if (mb.index_in_group == 0) {  // the examples in this accumulation group, for the 1/size weight
+            long group_first = first, group_last = first + (long)mb.group_batches * B;
+            group_examples = (group_last < N ? group_last : N) - group_first;
+            params_zero_grad(&m.ps);
+        }
+        for (long i = 0; i < n; i++) {
+            for (int j = 0; j < D; j++) xb[i * D + j] = x[(size_t)order[first + i] * D + j];
+            yb[i] = y[order[first + i]];
+        }
+        logreg_forward_dense(&m, xb, (int)n, logits);
+        double loss = cross_entropy_forward(logits, yb, (int)n, K, probs);
+        cross_entropy_backward(probs, yb, (int)n, K, 1.0f / (float)group_examples, dl);
+        logreg_backward_dense(&m, xb, (int)n, dl);
+        c.micro_batches++;
+        c.examples += n;
+        if (c.micro_batches == 1) c.first_loss = loss;
+        c.last_loss = loss;
+        if (!mb.ends_group) continue;
+        optimizer_step(&opt, &m.ps, schedule_lr(&sched, mb.global_step));
+        long step = mb.global_step + 1;
+        c.updates++;
+        c.logs += fires_after_step(log, step, p->total_steps, false);
+        c.evaluations += fires_after_step(eval, step, p->total_steps, true) || (mb.ends_epoch && fires_after_epoch(eval));
+        c.saves += fires_after_step(save, step, p->total_steps, true) || (mb.ends_epoch && fires_after_epoch(save));
+    }
+    free(x); free(y); free(order); free(xb);
+    optimizer_free(&opt);
+    logreg_free(&m);
+    return c;
+}
+
+int main(int argc, char **argv) {
+    int num_examples = 9000, num_eval_examples = 9000, batch = 16, eval_batch = 32, accum = 1, max_steps = -1;
+    int eval_steps = 200, save_steps = 200, logging_steps = 50, warmup_steps = 0, seed = 42;
+    double epochs = 5, warmup_ratio = 0.1, lr = 1e-2;
+    bool drop_last = false, train = true;
+    const char *eval_strategy = "steps", *save_strategy = "steps";
+    ArgSpec specs[] = {
+        {"num_examples", ARG_INT, &num_examples, "training examples", "Data"},
+        {"num_eval_examples", ARG_INT, &num_eval_examples, "evaluation examples", NULL},
+        {"per_device_train_batch_size", ARG_INT, &batch, "examples per forward/backward", "Batching"},
+        {"per_device_eval_batch_size", ARG_INT, &eval_batch, "examples per evaluation batch", NULL},
+        {"gradient_accumulation_steps", ARG_INT, &accum, "batches summed into one optimizer step", NULL},
+        {"dataloader_drop_last", ARG_BOOL, &drop_last, "drop the last incomplete batch of each epoch", NULL},
+        {"num_train_epochs", ARG_FLOAT, &epochs, "passes over the data (may be fractional)", "Length"},
+        {"max_steps", ARG_INT, &max_steps, "total optimizer steps; > 0 overrides num_train_epochs", NULL},
+        {"warmup_ratio", ARG_FLOAT, &warmup_ratio, "warmup as a fraction of the total steps (rounded up)", NULL},
+        {"warmup_steps", ARG_INT, &warmup_steps, "warmup steps; > 0 overrides warmup_ratio", NULL},
+        {"logging_steps", ARG_INT, &logging_steps, "log every N steps", "Events"},
+        {"eval_strategy", ARG_CHOICE, &eval_strategy, "when to evaluate", NULL, STRATEGY_CHOICES},
+        {"eval_steps", ARG_INT, &eval_steps, "evaluate every N steps (eval_strategy steps)", NULL},
+        {"save_strategy", ARG_CHOICE, &save_strategy, "when to save a checkpoint", NULL, STRATEGY_CHOICES},
+        {"save_steps", ARG_INT, &save_steps, "save every N steps (save_strategy steps)", NULL},
+        {"learning_rate", ARG_FLOAT, &lr, "peak learning rate of the demo model", "Demo training"},
+        {"train", ARG_BOOL, &train, "also train a small model with this plan and count what happens", NULL},
+        {"seed", ARG_INT, &seed, "seed of the synthetic data and the shuffling", NULL},
+    };
+    ArgParser parser = {"02_batches_epochs_steps",
+                        "The arithmetic of a training run as the Hugging Face Trainer does it: batches and updates per\n"
+                        "epoch, total and warmup steps, effective batch, when logging/evaluation/saving happen.\n"
+                        "Defaults reproduce the worked example: 9,000 examples, batch 16, 5 epochs, eval every 200.",
+                        NULL, specs, ARRAY_LEN(specs)};
+    args_parse(&parser, argc, argv, NULL, 0);
+
+    StepPlan plan = {.num_examples = num_examples, .per_device_train_batch_size = batch,
+                     .per_device_eval_batch_size = eval_batch, .gradient_accumulation_steps = accum, .n_devices = 1,
+                     .num_train_epochs = epochs, .max_steps = max_steps, .dataloader_drop_last = drop_last,
+                     .warmup_ratio = warmup_ratio, .warmup_steps = warmup_steps, .num_eval_examples = num_eval_examples};
+    steps_plan(&plan);
+    Interval log = {STRATEGY_STEPS, logging_steps};
+    Interval eval = {strategy_parse(eval_strategy, "--eval_strategy"), eval_steps};
+    Interval save = {strategy_parse(save_strategy, "--save_strategy"), save_steps};
+    if (eval.strategy == STRATEGY_STEPS && eval_steps < 1) die("--eval_steps must be at least 1 (got %d)", eval_steps);
+    if (save.strategy == STRATEGY_STEPS && save_steps < 1) die("--save_steps must be at least 1 (got %d)", save_steps);
+    if (logging_steps < 1) die("--logging_steps must be at least 1 (got %d)", logging_steps);
+
+    printf("== The plan ==\n");
+    print_plan(&plan, log, eval, save);
+    if (!train) return 0;
+
+    printf("\n== Training a small model with this plan (softmax regression on synthetic data, AdamW, linear schedule) ==\n");
+    Counts c = train_for_real(&plan, log, eval, save, lr, seed);
+    printf("forward/backward passes  %ld micro-batches, %ld examples\n", c.micro_batches, c.examples);
+    printf("optimizer updates        %ld (planned %ld)\n", c.updates, plan.total_steps);
+    printf("log lines                %ld (planned %ld)\n", c.logs, count_events(&plan, log, false));
+    printf("evaluations              %ld (planned %ld)\n", c.evaluations, count_events(&plan, eval, true));
+    printf("checkpoints              %ld (planned %ld)\n", c.saves, count_events(&plan, save, true));
+    printf("loss                     %.4f on the first batch -> %.4f on the last\n", c.first_loss, c.last_loss);
+    return 0;
+}
