@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/util.h"
 
@@ -123,12 +124,20 @@ ParameterizedTestParameters(lessons, default_run) {
     return cr_make_param_array(PathParam, ps, n, free_params);
 }
 
+// Each default run happens in a fresh directory that sees the repository's build/ and data/
+// through links, so what a lesson writes (runs/...) cannot collide with the same lesson run by
+// the notebook test at the same time.
 ParameterizedTest(PathParam *p, lessons, default_run, .timeout = LESSON_TIMEOUT_S + 10) {
+    char root[2048], dir[] = "/tmp/bertstep-lesson-XXXXXX", cmd[8192];
+    cr_assert(getcwd(root, sizeof root), "getcwd failed");
+    cr_assert(mkdtemp(dir), "mkdtemp failed");
+    snprintf(cmd, sizeof cmd, "cd %s && ln -s '%s/build' build && ln -s '%s/data' data && %s", dir, root, root, p->path);
     int status;
-    char *out = run_command(p->path, &status);
+    char *out = run_command(cmd, &status);
     cr_expect_eq(status, 0, "%s exited with %d", p->path, status);
     cr_expect(strlen(out) > 0, "%s printed nothing", p->path);
     free(out);
+    rm_rf(dir);
 }
 
 ParameterizedTestParameters(notebooks, quoted_output) {

@@ -1,0 +1,353 @@
+// Lesson 06 — evaluation, checkpoints, the best model, early stopping, and resuming.
+//
+// A real data set (SST-2: 67,349 training sentences, 872 dev sentences, positive/negative) and a
+// model small enough to train in seconds: a bag of words (how often each word occurs) fed to the
+// softmax regression of lesson 05. Around it, everything a fine-tuning run does besides
+// computing gradients, with the Hugging Face Trainer's flags:
+//   eval_steps             evaluate on the dev set: loss, accuracy, macro-F1, confusion matrix
+//   save_steps             write output_dir/checkpoint-<step>/ (atomically)
+//   save_total_limit       keep only the newest N checkpoints, but never the best one
+//   metric_for_best_model  which eval number picks the best checkpoint (eval_f1 here)
+//   load_best_model_at_end reload that checkpoint when training ends
+//   early_stopping_patience stop after N evaluations without improvement
+//   resume_from_checkpoint continue a run from a checkpoint, bit for bit
+// and a warning when training accuracy runs away from dev accuracy (over-fitting).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stb_ds.h>
+
+#include "common/args.h"
+#include "common/checkpoint.h"
+#include "common/dataset.h"
+#include "common/logreg.h"
+#include "common/loss.h"
+#include "common/metrics.h"
+#include "common/optim.h"
+#include "common/plot.h"
+#include "common/progress.h"
+#include "common/schedule.h"
+#include "common/steps.h"
+#include "common/util.h"
+
+// ---- bag of words ------------------------------------------------------------------------
+
+typedef struct { char *key; int value; } WordId;   // stb_ds string hash map entry
+
+// Words are lower-case runs split on spaces (SST-2 is already tokenised and lower-cased).
+// The vocabulary keeps words seen at least min_count times in the training set.
+static WordId *build_vocab(const TextDataset *train, int min_count, int *n_words) {
+    WordId *counts = NULL, *vocab = NULL;
+    sh_new_strdup(counts);
+    sh_new_strdup(vocab);
+    for (int i = 0; i < train->n; i++) {
+        char *copy = xstrdup(train->text[i]), *save = NULL;
+        for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+            int c = shget(counts, w);  // 0 when absent (default value)
+            shput(counts, w, c + 1);
+        }
+        free(copy);
+    }
+    *n_words = 0;
+    for (long i = 0; i < shlen(counts); i++)
+        if (counts[i].value >= min_count) shput(vocab, counts[i].key, (*n_words)++);
+    shfree(counts);
+    return vocab;
+}
+
+typedef struct {
+    int n;
+    int *row_ptr;   // (n+1)
+    int *col;       // word ids
+    float *val;     // counts
+    int *label;
+} BowSet;
+
+static BowSet featurize(const TextDataset *d, WordId *vocab) {
+    BowSet b = {.n = d->n, .row_ptr = xmalloc(sizeof(int) * (size_t)(d->n + 1)), .label = d->label};
+    int cap = 16 * d->n + 16, nnz = 0;
+    b.col = xmalloc(sizeof(int) * (size_t)cap);
+    b.val = xmalloc(sizeof(float) * (size_t)cap);
+    for (int i = 0; i < d->n; i++) {
+        b.row_ptr[i] = nnz;
+        char *copy = xstrdup(d->text[i]), *save = NULL;
+        for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+            long at = shgeti(vocab, w);
+            if (at < 0) continue;                       // a word the training set did not know
+            int id = vocab[at].value, j;
+            for (j = b.row_ptr[i]; j < nnz && b.col[j] != id; j++) {}
+            if (j < nnz) { b.val[j] += 1; continue; }   // repeated word: count it
+            if (nnz == cap) {
+                cap *= 2;
+                b.col = xrealloc(b.col, sizeof(int) * (size_t)cap);
+                b.val = xrealloc(b.val, sizeof(float) * (size_t)cap);
+            }
+            b.col[nnz] = id;
+            b.val[nnz++] = 1;
+        }
+        free(copy);
+    }
+    b.row_ptr[d->n] = nnz;
+    return b;
+}
+
+// rows_of: the CSR view of examples idx[0..n) gathered into scratch arrays.
+typedef struct { int *row_ptr, *col; float *val; int *label; } Gather;
+static CsrRows rows_of(const BowSet *b, const int *idx, int n, Gather *g) {
+    int nnz = 0;
+    for (int r = 0; r < n; r++) {
+        int i = idx[r];
+        g->row_ptr[r] = nnz;
+        for (int j = b->row_ptr[i]; j < b->row_ptr[i + 1]; j++) { g->col[nnz] = b->col[j]; g->val[nnz++] = b->val[j]; }
+        g->label[r] = b->label[i];
+    }
+    g->row_ptr[n] = nnz;
+    return (CsrRows){n, g->row_ptr, g->col, g->val};
+}
+
+// ---- evaluation ---------------------------------------------------------------------------
+
+typedef struct { double loss; Metrics m; Confusion conf; } EvalResult;
+
+static EvalResult evaluate(const LogReg *model, const BowSet *set, int n, int batch) {
+    EvalResult r = {0};
+    confusion_init(&r.conf, model->K);
+    Gather g = {xmalloc(sizeof(int) * (size_t)(batch + 1)), xmalloc(sizeof(int) * 4096 * (size_t)batch),
+                xmalloc(sizeof(float) * 4096 * (size_t)batch), xmalloc(sizeof(int) * (size_t)batch)};
+    int *idx = xmalloc(sizeof(int) * (size_t)batch), *pred = xmalloc(sizeof(int) * (size_t)batch);
+    float *logits = xmalloc(sizeof(float) * (size_t)batch * model->K);
+    for (int start = 0; start < n; start += batch) {
+        int count = start + batch <= n ? batch : n - start;
+        for (int k = 0; k < count; k++) idx[k] = start + k;
+        CsrRows rows = rows_of(set, idx, count, &g);
+        logreg_forward_sparse(model, &rows, logits);
+        r.loss += cross_entropy_forward(logits, g.label, count, model->K, NULL) * count;
+        argmax_rows(logits, count, model->K, pred);
+        confusion_add(&r.conf, g.label, pred, count);
+    }
+    r.loss /= n;
+    r.m = metrics_compute(&r.conf);
+    free(g.row_ptr); free(g.col); free(g.val); free(g.label); free(idx); free(pred); free(logits);
+    return r;
+}
+
+static void eval_result_free(EvalResult *r) {
+    metrics_free(&r->m);
+    confusion_free(&r->conf);
+}
+
+static double metric_value(const EvalResult *r, const char *name) {
+    if (!strcmp(name, "eval_f1")) return r->m.macro_f1;
+    if (!strcmp(name, "eval_accuracy")) return r->m.accuracy;
+    return r->loss;  // eval_loss
+}
+
+// ---- the run ------------------------------------------------------------------------------
+
+typedef struct {
+    int batch, eval_batch, eval_steps, save_steps, save_total_limit, patience, seed, min_count, logging_steps;
+    double epochs, lr, weight_decay, warmup_ratio, overfit_gap;
+    long max_steps;
+    bool load_best, greater_is_better;
+    const char *metric, *output_dir, *resume, *plot_path;
+} Config;
+
+// is_better: does `value` beat the best so far (HF: greater_is_better decides the direction)?
+static bool is_better(const TrainerState *s, double value, bool greater) {
+    return !s->has_best || (greater ? value > s->best_metric : value < s->best_metric);
+}
+
+static cJSON *eval_entry(long step, double epoch, const EvalResult *r, double train_acc) {
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "step", (double)step);
+    cJSON_AddNumberToObject(e, "epoch", epoch);
+    cJSON_AddNumberToObject(e, "eval_loss", r->loss);
+    cJSON_AddNumberToObject(e, "eval_accuracy", r->m.accuracy);
+    cJSON_AddNumberToObject(e, "eval_f1", r->m.macro_f1);
+    cJSON_AddNumberToObject(e, "train_accuracy", train_acc);
+    return e;
+}
+
+int main(int argc, char **argv) {
+    Config c = {.batch = 32, .eval_batch = 64, .eval_steps = 500, .save_steps = 500, .save_total_limit = 2,
+                .patience = 0, .seed = 42, .min_count = 2, .logging_steps = 1000, .epochs = 3, .lr = 5e-3,
+                .weight_decay = 0.0, .warmup_ratio = 0.1, .overfit_gap = 0.05, .max_steps = -1, .load_best = true,
+                .greater_is_better = true, .metric = "eval_f1", .output_dir = "runs/06_evaluation_and_checkpoints",
+                .resume = NULL, .plot_path = NULL};
+    int max_steps = -1;
+    const char *train_file = "data/cache/sst2/train.tsv", *dev_file = "data/cache/sst2/dev.tsv";
+    ArgSpec specs[] = {
+        {"train_file", ARG_STRING, &train_file, "training TSV/CSV (sentence, label)", "Data"},
+        {"validation_file", ARG_STRING, &dev_file, "dev TSV/CSV", NULL},
+        {"min_count", ARG_INT, &c.min_count, "keep words seen at least this often in training", NULL},
+        {"per_device_train_batch_size", ARG_INT, &c.batch, "training batch", "Training"},
+        {"per_device_eval_batch_size", ARG_INT, &c.eval_batch, "evaluation batch", NULL},
+        {"num_train_epochs", ARG_FLOAT, &c.epochs, "passes over the training set", NULL},
+        {"max_steps", ARG_INT, &max_steps, "> 0: total optimizer steps (overrides epochs)", NULL},
+        {"learning_rate", ARG_FLOAT, &c.lr, "AdamW peak learning rate (linear schedule)", NULL},
+        {"weight_decay", ARG_FLOAT, &c.weight_decay, "AdamW decoupled weight decay", NULL},
+        {"warmup_ratio", ARG_FLOAT, &c.warmup_ratio, "warmup fraction of the total steps", NULL},
+        {"seed", ARG_INT, &c.seed, "data order and initialisation", NULL},
+        {"logging_steps", ARG_INT, &c.logging_steps, "progress line every N steps (stderr)", "Evaluation and checkpoints"},
+        {"eval_steps", ARG_INT, &c.eval_steps, "evaluate every N steps", NULL},
+        {"save_steps", ARG_INT, &c.save_steps, "checkpoint every N steps (a multiple of eval_steps)", NULL},
+        {"save_total_limit", ARG_INT, &c.save_total_limit, "keep the newest N checkpoints (and the best); <= 0 keeps all", NULL},
+        {"metric_for_best_model", ARG_CHOICE, &c.metric, "eval number that picks the best checkpoint", NULL, "eval_f1|eval_accuracy|eval_loss"},
+        {"greater_is_better", ARG_BOOL, &c.greater_is_better, "larger metric is better (set false for eval_loss)", NULL},
+        {"load_best_model_at_end", ARG_BOOL, &c.load_best, "reload the best checkpoint when training ends", NULL},
+        {"early_stopping_patience", ARG_INT, &c.patience, "stop after N evaluations without improvement (0 = off)", NULL},
+        {"overfit_gap", ARG_FLOAT, &c.overfit_gap, "warn when train accuracy exceeds dev accuracy by this much", NULL},
+        {"output_dir", ARG_STRING, &c.output_dir, "where checkpoints go", "Output"},
+        {"resume_from_checkpoint", ARG_STRING, &c.resume, "continue from this checkpoint directory", NULL},
+        {"plot", ARG_STRING, &c.plot_path, "PNG of train/dev accuracy and dev loss (default: output_dir/curves.png)", NULL},
+    };
+    ArgParser parser = {"06_evaluation_and_checkpoints",
+                        "A bag-of-words classifier on SST-2 with the Trainer's evaluation and checkpoint machinery:\n"
+                        "eval_steps, macro-F1, confusion matrix, save_steps, save_total_limit, load_best_model_at_end,\n"
+                        "early stopping, an over-fitting warning and bit-exact resume.",
+                        NULL, specs, ARRAY_LEN(specs)};
+    args_parse(&parser, argc, argv, NULL, 0);
+    c.max_steps = max_steps;
+    if (c.eval_steps < 1 || c.save_steps < 1) die("--eval_steps and --save_steps must be at least 1");
+    if (c.load_best && c.save_steps % c.eval_steps)
+        die("--load_best_model_at_end needs --save_steps (%d) to be a multiple of --eval_steps (%d)", c.save_steps, c.eval_steps);
+    if (!file_exists(train_file)) die("%s not found: run `bash data/fetch.sh sst2` (or `make`) first", train_file);
+    char plot_default[512];
+    snprintf(plot_default, sizeof plot_default, "%s/curves.png", c.output_dir);
+    if (!c.plot_path) c.plot_path = plot_default;
+
+    // Data: the dev set uses the training set's labels; a fixed 872-example training sample
+    // is evaluated beside it to watch for over-fitting.
+    DatasetOptions opt = dataset_default_options();
+    TextDataset train_text = dataset_load(train_file, &opt);
+    opt.labels = &train_text.labels;
+    TextDataset dev_text = dataset_load(dev_file, &opt);
+    int n_words;
+    WordId *vocab = build_vocab(&train_text, c.min_count, &n_words);
+    BowSet train = featurize(&train_text, vocab), dev = featurize(&dev_text, vocab);
+    const int K = train_text.labels.n;
+    printf("SST-2: %d training sentences, %d dev sentences, %d classes; vocabulary %d words (seen >= %d times)\n",
+           train.n, dev.n, K, n_words, c.min_count);
+
+    StepPlan plan = {.num_examples = train.n, .per_device_train_batch_size = c.batch, .per_device_eval_batch_size = c.eval_batch,
+                     .gradient_accumulation_steps = 1, .num_train_epochs = c.epochs, .max_steps = c.max_steps,
+                     .warmup_ratio = c.warmup_ratio, .num_eval_examples = dev.n};
+    steps_plan(&plan);
+    Interval eval_iv = {STRATEGY_STEPS, c.eval_steps}, save_iv = {STRATEGY_STEPS, c.save_steps};
+    printf("plan: %ld steps (%ld per epoch), warmup %ld, evaluate every %d steps (%ld times), save every %d, keep %d\n",
+           plan.total_steps, plan.updates_per_epoch, plan.warmup, c.eval_steps, count_events(&plan, eval_iv, true), c.save_steps,
+           c.save_total_limit);
+
+    Rng rng;
+    rng_seed(&rng, (uint64_t)c.seed, 0);
+    LogReg model;
+    logreg_init(&model, n_words, K, &rng, 0.0f);
+    OptimizerConfig oc = optimizer_defaults(OPT_ADAMW);
+    oc.weight_decay = c.weight_decay;
+    Optimizer adamw;
+    optimizer_init(&adamw, oc, &model.ps);
+    Schedule sched = schedule_make(SCHED_LINEAR, c.lr, plan.warmup, plan.total_steps);
+    TrainerState state;
+    trainer_state_init(&state);
+    state.rng = rng;
+    if (c.resume) {
+        checkpoint_load(c.resume, &model.ps, &adamw, &state);
+        printf("resumed from %s at step %ld\n", c.resume, state.global_step);
+    }
+
+    const int B = c.batch, sample = dev.n < train.n ? dev.n : train.n;
+    Gather g = {xmalloc(sizeof(int) * (size_t)(B + 1)), xmalloc(sizeof(int) * 4096 * (size_t)B),
+                xmalloc(sizeof(float) * 4096 * (size_t)B), xmalloc(sizeof(int) * (size_t)B)};
+    int *order = xmalloc(sizeof(int) * (size_t)train.n), order_epoch = -1;
+    float *logits = xmalloc(sizeof(float) * (size_t)B * K * 3), *probs = logits + B * K, *dlogits = probs + B * K;
+    Progress prog = progress_begin(plan.total_steps, state.global_step, c.logging_steps);
+    int bad_evals = 0;
+    bool warned = false, stopped = false;
+    double loss = 0;
+
+    StepCursor cur = steps_begin(&plan, state.global_step);
+    MicroBatch mb;
+    while (!stopped && steps_next(&cur, &mb)) {
+        if (mb.epoch != order_epoch) { epoch_order((uint64_t)c.seed, mb.epoch, order, train.n); order_epoch = mb.epoch; }
+        long first = mb.batch_in_epoch * B;
+        int n = (int)(first + B <= train.n ? B : train.n - first);
+        CsrRows rows = rows_of(&train, order + first, n, &g);
+        params_zero_grad(&model.ps);
+        logreg_forward_sparse(&model, &rows, logits);
+        loss = cross_entropy_forward(logits, g.label, n, K, probs);
+        cross_entropy_backward(probs, g.label, n, K, 1.0f / n, dlogits);
+        logreg_backward_sparse(&model, &rows, dlogits);
+        optimizer_step(&adamw, &model.ps, schedule_lr(&sched, mb.global_step));
+        long step = mb.global_step + 1;
+        state.global_step = step;
+        state.epoch = (double)step / plan.updates_per_epoch;
+        state.optimizer_step = adamw.step;
+        progress_update(&prog, mb.epoch, plan.epochs, step, loss, schedule_lr(&sched, mb.global_step), n);
+
+        if (!fires_after_step(eval_iv, step, plan.total_steps, true)) continue;
+        EvalResult r = evaluate(&model, &dev, dev.n, c.eval_batch), tr = evaluate(&model, &train, sample, c.eval_batch);
+        double value = metric_value(&r, c.metric), gap = tr.m.accuracy - r.m.accuracy;
+        bool better = is_better(&state, value, c.greater_is_better);
+        printf("step %5ld  epoch %.2f | eval_loss %.4f  eval_accuracy %.4f  eval_f1 %.4f | train_accuracy %.4f%s\n", step,
+               state.epoch, r.loss, r.m.accuracy, r.m.macro_f1, tr.m.accuracy, better ? "  *best*" : "");
+        log_history_add(&state, eval_entry(step, state.epoch, &r, tr.m.accuracy));
+        if (gap > c.overfit_gap && !warned) {
+            printf("warning: over-fitting: train accuracy %.4f is %.4f above dev accuracy %.4f (more than %.2f)\n",
+                   tr.m.accuracy, gap, r.m.accuracy, c.overfit_gap);
+            warned = true;
+        }
+        bool saving = fires_after_step(save_iv, step, plan.total_steps, true);
+        if (better) {
+            state.has_best = true;
+            state.best_metric = value;
+            bad_evals = 0;
+            if (saving) snprintf(state.best_model_checkpoint, sizeof state.best_model_checkpoint, "%s/checkpoint-%ld", c.output_dir, step);
+        } else if (c.patience > 0 && ++bad_evals >= c.patience) {
+            printf("early stopping: %s has not improved for %d evaluations (best %.4f)\n", c.metric, bad_evals, state.best_metric);
+            stopped = true;
+        }
+        if (saving) free(checkpoint_save(c.output_dir, &model.ps, &adamw, &state, c.save_total_limit));
+        eval_result_free(&r);
+        eval_result_free(&tr);
+    }
+    progress_end(&prog);
+
+    long kept[64];
+    int n_kept = checkpoints_list(c.output_dir, kept, 64);
+    printf("checkpoints kept in %s:", c.output_dir);
+    for (int i = 0; i < n_kept; i++) printf(" checkpoint-%ld", kept[i]);
+    printf("  (save_total_limit %d; the best is never deleted)\n", c.save_total_limit);
+    if (c.load_best && state.best_model_checkpoint[0]) {
+        checkpoint_load(state.best_model_checkpoint, &model.ps, NULL, NULL);
+        printf("loaded the best model: %s (%s %.4f)\n", state.best_model_checkpoint, c.metric, state.best_metric);
+    }
+    EvalResult final = evaluate(&model, &dev, dev.n, c.eval_batch);
+    printf("final dev: loss %.4f  accuracy %.4f  macro-F1 %.4f  (per class F1:", final.loss, final.m.accuracy, final.m.macro_f1);
+    for (int k = 0; k < K; k++) printf(" %s %.4f", train_text.labels.names[k], final.m.f1[k]);
+    printf(")\nconfusion matrix (rows: true label, columns: predicted):\n");
+    confusion_print(stdout, &final.conf, (const char *const *)train_text.labels.names);
+
+    // Curves from the log history (all evaluations of this run and of the run it resumed).
+    int n_hist = cJSON_GetArraySize(state.log_history);
+    double *xs = xmalloc(sizeof(double) * (size_t)(n_hist + 1)), *ya = xmalloc(sizeof(double) * (size_t)(n_hist + 1));
+    double *yt = xmalloc(sizeof(double) * (size_t)(n_hist + 1)), *yl = xmalloc(sizeof(double) * (size_t)(n_hist + 1));
+    for (int i = 0; i < n_hist; i++) {
+        const cJSON *e = cJSON_GetArrayItem(state.log_history, i);
+        xs[i] = cJSON_GetObjectItem(e, "step")->valuedouble;
+        ya[i] = cJSON_GetObjectItem(e, "eval_accuracy")->valuedouble;
+        yt[i] = cJSON_GetObjectItem(e, "train_accuracy")->valuedouble;
+        yl[i] = cJSON_GetObjectItem(e, "eval_loss")->valuedouble;
+    }
+    Plot p = plot_new("SST-2 bag of words: accuracy and dev loss", "step", "");
+    plot_add(&p, "train accuracy", xs, yt, n_hist);
+    plot_add(&p, "dev accuracy", xs, ya, n_hist);
+    plot_add(&p, "dev loss", xs, yl, n_hist);
+    mkdir_p(c.output_dir);
+    plot_save(&p, c.plot_path);
+    printf("curves: %s\n", c.plot_path);
+    plot_free(&p);
+    free(xs); free(ya); free(yt); free(yl);
+    eval_result_free(&final);
+    return 0;
+}
