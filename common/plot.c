@@ -55,6 +55,39 @@ static void text(Canvas *c, int x, int y, const char *s, Rgb col) {
 
 static int text_width(const char *s) { return SCALE * stb_easy_font_width((char *)s); }
 
+// ink: how many non-white pixels lie in the rectangle [x0,x1) x [y0,y1).
+static long ink(const Canvas *c, int x0, int y0, int x1, int y1) {
+    long n = 0;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) {
+            const unsigned char *q = c->px + 3 * ((size_t)y * W + x);
+            n += q[0] != 255 || q[1] != 255 || q[2] != 255;
+        }
+    return n;
+}
+
+// draw_legend: one line per series on a white box, in whichever corner of the plot area
+// hides the fewest curve pixels (so the legend never sits on the data when it can avoid it).
+static void draw_legend(Canvas *c, const Plot *p, int pw, int ph) {
+    int wide = 0;
+    for (int i = 0; i < p->n_series; i++) wide = text_width(p->series[i].name) > wide ? text_width(p->series[i].name) : wide;
+    const int bw = wide + 40, bh = 18 * p->n_series + 8, m = 6;
+    const int xs[2] = {LEFT + m, LEFT + pw - bw - m}, ys[2] = {TOP + m, TOP + ph - bh - m};
+    int bx = xs[1], by = ys[0];
+    long best = -1;
+    for (int j = 0; j < 2; j++)       // top row first, right column first: ties keep top right
+        for (int i = 1; i >= 0; i--) {
+            long n = ink(c, xs[i], ys[j], xs[i] + bw, ys[j] + bh);
+            if (best < 0 || n < best) { best = n; bx = xs[i]; by = ys[j]; }
+        }
+    fill_rect(c, bx, by, bx + bw, by + bh, (Rgb){255, 255, 255});
+    for (int i = 0; i < p->n_series; i++) {
+        int ly = by + 6 + 18 * i;
+        fill_rect(c, bx + 6, ly + 4, bx + 26, ly + 8, PALETTE[i % ARRAY_LEN(PALETTE)]);
+        text(c, bx + 32, ly, p->series[i].name, (Rgb){0, 0, 0});
+    }
+}
+
 Plot plot_new(const char *title, const char *xlabel, const char *ylabel) {
     Plot p = {0};
     snprintf(p.title, sizeof p.title, "%s", title);
@@ -141,13 +174,7 @@ void plot_save(const Plot *p, const char *path) {
             px0 = px; py0 = py; have = 1;
         }
     }
-    // legend, top right, on a white box so curves under it stay readable
-    for (int i = 0; i < p->n_series; i++) {
-        int ly = TOP + 10 + 18 * i, lx = LEFT + pw - 270;
-        fill_rect(&c, lx - 4, ly - 2, LEFT + pw - 4, ly + 16, (Rgb){255, 255, 255});
-        fill_rect(&c, lx, ly + 4, lx + 20, ly + 8, PALETTE[i % ARRAY_LEN(PALETTE)]);
-        text(&c, lx + 26, ly, p->series[i].name, black);
-    }
+    draw_legend(&c, p, pw, ph);
 #undef PX
 #undef PY
     char *tmp = xmalloc(strlen(path) + 8);
