@@ -1,0 +1,59 @@
+// test_errors.cu — a failing CUDA or cuBLAS call, or an allocation the GPU cannot hold, ends the
+// program with one error line that names the call and the reason (kernels/cuda_common.cuh).
+// Each case runs as a separate process (a GPU_HELPER), because it exits.
+#include <string.h>
+
+#include "kernels/matmul.cuh"
+#include "tests/gpu/harness.cuh"
+
+GPU_HELPER(alloc_too_much) { cuda_malloc((size_t)1 << 50, "a 1 PiB test buffer"); }
+
+GPU_HELPER(bad_memcpy) {
+    float x = 0.0f;
+    CUDA_CHECK(cudaMemcpy((void *)16, &x, sizeof x, cudaMemcpyHostToDevice));
+}
+
+GPU_HELPER(bad_cublas_call) {
+    cublasHandle_t h;
+    CUBLAS_CHECK(cublasCreate(&h));
+    float one = 1.0f;
+    CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, -1, 4, 4, &one, NULL, 4, NULL, 4, &one, NULL, 4));
+}
+
+GPU_HELPER(transposed_hand_kernel) {
+    GemmShape s = gemm_shape(8, 8, 8, 1);
+    s.trans_b = true;
+    matmul_kernel_run(&matmul_kernels[0], &s, NULL, NULL, NULL);
+}
+
+// expect_error_line: the helper exits 1 and prints one line with every fragment in `want`.
+static void expect_error_line(const char *helper, const char *const *want, int n) {
+    int status;
+    char *out = run_helper(helper, &status);
+    CHECK(status == 1, "%s exited with %d, want 1; printed: %s", helper, status, out);
+    CHECK(!strncmp(out, "error: ", 7) && strchr(out, '\n') == out + strlen(out) - 1,
+          "%s should print exactly one 'error: ' line; printed: %s", helper, out);
+    for (int i = 0; i < n; i++) CHECK(strstr(out, want[i]) != NULL, "%s: '%s' missing from: %s", helper, want[i], out);
+    free(out);
+}
+
+GPU_TEST(cuda_malloc_failure_says_asked_and_free) {
+    const char *want[] = {"cudaMalloc of 1125899906842624 bytes (a 1 PiB test buffer) failed", "cudaErrorMemoryAllocation",
+                          "bytes free"};
+    expect_error_line("alloc_too_much", want, 3);
+}
+
+GPU_TEST(cuda_check_names_call_reason_and_place) {
+    const char *want[] = {"cudaMemcpy((void *)16, &x, sizeof x, cudaMemcpyHostToDevice) failed", "tests/gpu/test_errors.cu:"};
+    expect_error_line("bad_memcpy", want, 2);
+}
+
+GPU_TEST(cublas_check_names_status) {
+    const char *want[] = {"cublasSgemm(", "CUBLAS_STATUS_INVALID_VALUE"};
+    expect_error_line("bad_cublas_call", want, 2);
+}
+
+GPU_TEST(hand_kernels_refuse_transposes) {
+    const char *want[] = {"matmul kernel 1 naive: transposed operands are not supported"};
+    expect_error_line("transposed_hand_kernel", want, 1);
+}
