@@ -37,23 +37,23 @@ static void expect_error_line(const char *helper, const char *const *want, int n
     free(out);
 }
 
-GPU_TEST(cuda_malloc_failure_says_asked_and_free) {
+GPU_TEST(errors_cuda_malloc_says_asked_and_free) {
     const char *want[] = {"cudaMalloc of 1125899906842624 bytes (a 1 PiB test buffer) failed", "cudaErrorMemoryAllocation",
                           "bytes free"};
     expect_error_line("alloc_too_much", want, 3);
 }
 
-GPU_TEST(cuda_check_names_call_reason_and_place) {
+GPU_TEST(errors_cuda_check_names_call_and_place) {
     const char *want[] = {"cudaMemcpy((void *)16, &x, sizeof x, cudaMemcpyHostToDevice) failed", "tests/gpu/test_errors.cu:"};
     expect_error_line("bad_memcpy", want, 2);
 }
 
-GPU_TEST(cublas_check_names_status) {
+GPU_TEST(errors_cublas_check_names_status) {
     const char *want[] = {"cublasSgemm(", "CUBLAS_STATUS_INVALID_VALUE"};
     expect_error_line("bad_cublas_call", want, 2);
 }
 
-GPU_TEST(hand_kernels_refuse_transposes) {
+GPU_TEST(errors_transposed_operands_refused) {
     const char *want[] = {"matmul kernel 1 naive: transposed operands are not supported"};
     expect_error_line("transposed_hand_kernel", want, 1);
 }
