@@ -88,9 +88,20 @@ $(B)/tests/run_tests: $(TEST_SRC) $(B)/libbertstep.a $(wildcard common/*.h tests
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TEST_SRC) -o $@ $(B)/libbertstep.a $(LDLIBS) -lcriterion
 
+# Lesson 12's CUDA kernels, compiled by the C++ compiler against tests/emulate/cuda_on_cpu.h
+# and run on CPU threads: the suite checks their index arithmetic without a GPU or nvcc.
+# (-Wno-unknown-pragmas: `#pragma unroll` is nvcc's.)
+EMU_TEST_SRC := $(sort $(wildcard tests/emulate/test_*.cpp))
+EMU_FLAGS := -std=c++20 -O2 -g -Wall -Wextra -Wno-missing-field-initializers -Wno-unknown-pragmas -pthread \
+             -DBERTSTEP_CPU_EMULATION -I.
+$(B)/tests/emulated_kernels: $(EMU_TEST_SRC) $(KERNEL_SRC) $(B)/libbertstep.a $(wildcard common/*.h kernels/*.cuh tests/gpu/*.h tests/emulate/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_FLAGS) $(EMU_TEST_SRC) -o $@ $(B)/libbertstep.a $(LDLIBS) -lcriterion
+
 # The suite runs lessons as programs, so they are built (and data fetched) first.
-test: lessons data $(B)/tests/run_tests
+test: lessons data $(B)/tests/run_tests $(B)/tests/emulated_kernels
 	$(B)/tests/run_tests --jobs 2
+	$(B)/tests/emulated_kernels --jobs 2
 
 $(B)/tests/gpu_tests: $(GPU_TEST_SRC) $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(wildcard common/*.h kernels/*.cuh tests/gpu/*.cuh)
 	@mkdir -p $(dir $@)

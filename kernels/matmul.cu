@@ -24,6 +24,12 @@ __device__ __forceinline__ void store_c(float *c, float acc, float alpha, float 
 
 static int cdiv(int a, int b) { return (a + b - 1) / b; }
 
+// LAUNCH(kernel, grid, block)(args): kernel<<<grid, block>>>(args). tests/emulate/cuda_on_cpu.h
+// defines it otherwise, to run the same kernels on CPU threads.
+#ifndef LAUNCH
+#define LAUNCH(kernel, grid, block) kernel<<<grid, block>>>
+#endif
+
 // ---------------------------------------------------------------------------------------------
 // Kernels 1 and 2: one thread per element of C, 32x32 threads per block:
 //   C[i][j] = sum_k A[i][k] B[k][j]: 2K loads from global memory for 2K flops.
@@ -49,11 +55,11 @@ __global__ void matmul_per_element(GemmShape s, const float *A, const float *B, 
 }
 
 static void launch_naive(const GemmShape *s, const float *A, const float *B, float *C) {
-    matmul_per_element<false><<<dim3(cdiv(s->M, 32), cdiv(s->N, 32), s->batch), dim3(32, 32)>>>(*s, A, B, C);
+    LAUNCH(matmul_per_element<false>, dim3(cdiv(s->M, 32), cdiv(s->N, 32), s->batch), dim3(32, 32))(*s, A, B, C);
 }
 
 static void launch_coalesced(const GemmShape *s, const float *A, const float *B, float *C) {
-    matmul_per_element<true><<<dim3(cdiv(s->N, 32), cdiv(s->M, 32), s->batch), dim3(32, 32)>>>(*s, A, B, C);
+    LAUNCH(matmul_per_element<true>, dim3(cdiv(s->N, 32), cdiv(s->M, 32), s->batch), dim3(32, 32))(*s, A, B, C);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -83,7 +89,7 @@ __global__ void matmul_shared(GemmShape s, const float *A, const float *B, float
 }
 
 static void launch_shared(const GemmShape *s, const float *A, const float *B, float *C) {
-    matmul_shared<<<dim3(cdiv(s->N, TILE), cdiv(s->M, TILE), s->batch), dim3(TILE, TILE)>>>(*s, A, B, C);
+    LAUNCH(matmul_shared, dim3(cdiv(s->N, TILE), cdiv(s->M, TILE), s->batch), dim3(TILE, TILE))(*s, A, B, C);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -129,7 +135,7 @@ __global__ void __launch_bounds__(K4_BM * K4_BN / K4_TM) matmul_regtile_1d(GemmS
 
 static void launch_regtile_1d(const GemmShape *s, const float *A, const float *B, float *C) {
     dim3 grid(cdiv(s->N, K4_BN), cdiv(s->M, K4_BM), s->batch);
-    matmul_regtile_1d<<<grid, K4_BM * K4_BN / K4_TM>>>(*s, A, B, C);
+    LAUNCH(matmul_regtile_1d, grid, K4_BM * K4_BN / K4_TM)(*s, A, B, C);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -193,7 +199,7 @@ __global__ void __launch_bounds__(RT_THREADS) matmul_regtile_2d(GemmShape s, con
 }
 
 static void launch_regtile_2d(const GemmShape *s, const float *A, const float *B, float *C) {
-    matmul_regtile_2d<<<dim3(cdiv(s->N, RT_BN), cdiv(s->M, RT_BM), s->batch), RT_THREADS>>>(*s, A, B, C);
+    LAUNCH(matmul_regtile_2d, dim3(cdiv(s->N, RT_BN), cdiv(s->M, RT_BM), s->batch), RT_THREADS)(*s, A, B, C);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,8 +290,8 @@ static bool float4_ok(const GemmShape *s, const float *A, const float *B, const 
 
 static void launch_vectorized(const GemmShape *s, const float *A, const float *B, float *C) {
     dim3 grid(cdiv(s->N, RT_BN), cdiv(s->M, RT_BM), s->batch);
-    if (float4_ok(s, A, B, C)) matmul_vectorized<true><<<grid, RT_THREADS>>>(*s, A, B, C);
-    else matmul_vectorized<false><<<grid, RT_THREADS>>>(*s, A, B, C);
+    if (float4_ok(s, A, B, C)) LAUNCH(matmul_vectorized<true>, grid, RT_THREADS)(*s, A, B, C);
+    else LAUNCH(matmul_vectorized<false>, grid, RT_THREADS)(*s, A, B, C);
 }
 
 // ---------------------------------------------------------------------------------------------
