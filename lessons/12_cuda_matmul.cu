@@ -40,7 +40,7 @@ static const Size bert_sizes[] = {
 
 // Contender: one row of the table, a hand-written kernel or a cuBLAS precision.
 typedef struct {
-    char name[32];
+    const char *name;
     const char *what;
     const MatmulKernel *hand;  // NULL for cuBLAS
     GemmPrecision precision;
@@ -104,20 +104,18 @@ static int contenders(const char *pick, Contender *out, int *baseline) {
     static const struct { const char *name, *what; GemmPrecision p; } blas[] = {
         {"cublas", "cuBLAS SGEMM, float32 on the CUDA cores: the baseline (100%)", GEMM_FP32},
         {"cublas_tf32", "cuBLAS on the tensor cores, inputs rounded to TF32 (10-bit mantissa)", GEMM_TF32},
-        {"cublas_bf16", "cuBLAS on the tensor cores, inputs converted to bfloat16 (not timed)", GEMM_BF16},
+        {"cublas_bf16", "cuBLAS on the tensor cores, inputs converted to bfloat16 (conversion not timed)", GEMM_BF16},
     };
     const bool all = !strcmp(pick, "all");
     int n = 0;
     for (int k = 0; k < matmul_kernel_count; k++) {
         if (!all && atoi(pick) != k + 1) continue;
-        out[n] = (Contender){"", matmul_kernels[k].what, &matmul_kernels[k], GEMM_FP32};
-        snprintf(out[n++].name, sizeof out->name, "%s", matmul_kernels[k].name);
+        out[n++] = (Contender){matmul_kernels[k].name, matmul_kernels[k].what, &matmul_kernels[k], GEMM_FP32};
     }
     for (size_t b = 0; b < ARRAY_LEN(blas); b++) {
         if (!all && b > 0 && strcmp(pick, blas[b].name)) continue;
         if (b == 0) *baseline = n;
-        out[n] = (Contender){"", blas[b].what, NULL, blas[b].p};
-        snprintf(out[n++].name, sizeof out->name, "%s", blas[b].name);
+        out[n++] = (Contender){blas[b].name, blas[b].what, NULL, blas[b].p};
     }
     return n;
 }
