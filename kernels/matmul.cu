@@ -148,6 +148,9 @@ static void launch_regtile_1d(const GemmShape *s, const float *A, const float *B
 // because every index into acc/reg_a/reg_b is a compile-time constant after unrolling.
 // Loading: As is 128x8 = 1024 floats and Bs 8x128 = 1024: four of each per thread, in rows
 // 256/8 = 32 (As) and 256/128 = 2 (Bs) apart.
+// __launch_bounds__(256, 2) asks for two resident blocks per multiprocessor, which caps a thread
+// at 65536 / (2 * 256) = 128 registers (nvcc -Xptxas -v: 128 used, no spills); without it the
+// compiler takes 130 and only one block (8 warps) fits. Kernel 6 has the same bound.
 #define RT_BM 128
 #define RT_BN 128
 #define RT_BK 8
@@ -162,7 +165,7 @@ __device__ __forceinline__ void outer_product_add(float (&acc)[RT_TM][RT_TN], co
         for (int c = 0; c < RT_TN; c++) acc[r][c] += a[r] * b[c];
 }
 
-__global__ void __launch_bounds__(RT_THREADS) matmul_regtile_2d(GemmShape s, const float *A, const float *B, float *C) {
+__global__ void __launch_bounds__(RT_THREADS, 2) matmul_regtile_2d(GemmShape s, const float *A, const float *B, float *C) {
     __shared__ float As[RT_BM][RT_BK], Bs[RT_BK][RT_BN];
     SELECT_BATCH_MATRIX(s, A, B, C);
     const int t = threadIdx.x;
@@ -243,7 +246,7 @@ __device__ __forceinline__ void store4(float *row, int col, int limit, float4 ac
 __device__ __forceinline__ void unpack4(float4 v, float *dst) { dst[0] = v.x, dst[1] = v.y, dst[2] = v.z, dst[3] = v.w; }
 
 template <bool VEC>
-__global__ void __launch_bounds__(RT_THREADS) matmul_vectorized(GemmShape s, const float *A, const float *B, float *C) {
+__global__ void __launch_bounds__(RT_THREADS, 2) matmul_vectorized(GemmShape s, const float *A, const float *B, float *C) {
     __shared__ __align__(16) float AsT[RT_BK][RT_BM];
     __shared__ __align__(16) float Bs[RT_BK][RT_BN];
     SELECT_BATCH_MATRIX(s, A, B, C);
