@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # scripts/deps.sh — check that the Debian packages bertstep builds with are installed; as root
 # with apt-get, install the missing ones, else print the one command that does.
+# `deps.sh --check` only checks (exit 1 with the same message), never installs: for machines
+# with no network, such as the GPU machine bench/gpu.sh runs on.
 set -euo pipefail
 pkgs="build-essential libutf8proc-dev libstb-dev libcjson-dev libcsv-dev libcriterion-dev python3-pip unzip curl"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 [ -z "$missing" ] && exit 0
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+if [ "${1:-}" != --check ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "deps: installing$missing" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq

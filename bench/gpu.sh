@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# bench/gpu.sh — the whole GPU check in one command, for a session on a machine with an NVIDIA
+# GPU (built for sm_90: H100/H200):
+#   1. build the GPU programs (make, NVFLAGS -arch=sm_90) and run the GPU tests (make test-gpu);
+#   2. the same tests' kernels under compute-sanitizer (memcheck, racecheck) where it works;
+#   3. lesson 12's full sweep (every kernel checked against the CPU, then timed);
+#   4. PyTorch's torch.matmul at the same sizes, the named baseline (bench/torch_matmul.py).
+# Logs and RESULTS-gpu.md (machine, date and every table, ready for bench/RESULTS.md) go to
+# $OUT when it is set, else to bench/out/. The exit status is 1 when a test, a sanitizer or the
+# sweep found an error.
+#
+#   bash bench/gpu.sh           run everything (builds first when this machine can)
+#   bash bench/gpu.sh pack      on a build machine without a GPU: build the GPU programs only,
+#                               and copy the shared libraries they need into build/gpu-libs/
+#
+# Building needs nvcc and the Debian packages of scripts/deps.sh. A GPU machine that has nvcc
+# but not those packages (and no network to install them) runs what `pack` built on another
+# x86-64 machine, carried along in build/ (with the device tool: carry ["build"]). Everything
+# together takes a few minutes; give the command a 600-second limit.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+programs="build/12_cuda_matmul build/tests/gpu_tests"
+
+if [ "${1:-}" = pack ]; then
+    set -e
+    make -j2 $programs
+    rm -rf build/gpu-libs && mkdir -p build/gpu-libs
+    # every shared library they use except glibc's and CUDA's own (the GPU machine has those)
+    ldd $programs | awk '/=> \//{print $3}' | sort -u |
+        grep -vE '/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*|libcublas[^/]*|libcuda[^/]*)\.so' |
+        xargs -r cp -L -t build/gpu-libs/
+    echo "packed: $programs and build/gpu-libs/ ($(ls build/gpu-libs | tr '\n' ' '))"
+    exit 0
+fi
+
+out="${OUT:-bench/out}"
+mkdir -p "$out"
+status=0
+note() { printf '%s\n' "$*" | tee -a "$out/RESULTS-gpu.md"; }
+fail() { echo "FAILED: $*" | tee -a "$out/RESULTS-gpu.md"; status=1; }
+: >"$out/RESULTS-gpu.md"
+
+command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 ||
+    echo "warning: nvidia-smi sees no GPU here; the programs will say what they find" >&2
+
+# CUDA's shared libraries (cuBLAS) for programs built elsewhere: the toolkit's, or the pip wheels'.
+cuda_libs=""
+for d in "$(dirname "$(command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc)")/../lib64" \
+         /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+    [ -e "$d/libcublas.so.13" ] && cuda_libs="$cuda_libs:$d"
+done
+if command -v python3 >/dev/null; then
+    for d in $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null); do
+        for f in $(find "$d/nvidia" -name 'libcublas.so.13' 2>/dev/null); do cuda_libs="$cuda_libs:$(dirname "$f")"; done
+    done
+fi
+export LD_LIBRARY_PATH="${cuda_libs#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+# 1. build, and the GPU tests
+if command -v nvcc >/dev/null && bash scripts/deps.sh --check 2>/dev/null; then
+    make -j"$(nproc)" test-gpu >"$out/test-gpu.log" 2>&1 || fail "make test-gpu (see test-gpu.log)"
+    built="built here with nvcc $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')"
+elif [ -x build/12_cuda_matmul ] && [ -x build/tests/gpu_tests ]; then
+    built="carried from a build machine (bench/gpu.sh pack)"
+    # libraries this machine lacks come from build/gpu-libs, and only those
+    mkdir -p /tmp/bertstep-libs
+    for lib in $(ldd $programs | awk '/not found/{print $1}' | sort -u); do
+        [ -e "build/gpu-libs/$lib" ] && ln -sf "$PWD/build/gpu-libs/$lib" /tmp/bertstep-libs/
+    done
+    export LD_LIBRARY_PATH="/tmp/bertstep-libs:$LD_LIBRARY_PATH"
+    build/tests/gpu_tests >"$out/test-gpu.log" 2>&1 || fail "build/tests/gpu_tests (see test-gpu.log)"
+else
+    echo "error: cannot build here (needs nvcc and: bash scripts/deps.sh --check) and no carried build/12_cuda_matmul," \
+         "build/tests/gpu_tests; run 'bash bench/gpu.sh pack' on a build machine and carry build/" >&2
+    exit 1
+fi
+
+note "# GPU results ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+note ""
+note "- GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo unknown)"
+note "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+note "- programs: $built, NVFLAGS -arch=sm_90"
+note ""
+note "## GPU tests"
+note ""
+note '```text'
+grep -E '^(GPU|PASS|FAIL|SKIP|  )|passed' "$out/test-gpu.log" | tee -a "$out/RESULTS-gpu.md"
+note '```'
+grep -q '^SKIP: no CUDA device' "$out/test-gpu.log" && fail "no CUDA device on this machine: nothing below was measured"
+
+# 2. compute-sanitizer: out-of-bounds accesses (memcheck) and shared-memory races (racecheck)
+# in the kernels' tests. It exits 99 when it finds an error; other failures mean that the tool
+# does not work on this machine (it does not under gVisor), which is reported, not failed.
+if command -v compute-sanitizer >/dev/null; then
+    for run in "memcheck hand_kernels" "memcheck cublas_" "racecheck hand_kernels_match_cpu"; do
+        set -- $run
+        timeout 300 compute-sanitizer --tool "$1" --error-exitcode 99 build/tests/gpu_tests "$2" >>"$out/sanitizer.log" 2>&1
+        rc=$?
+        case $rc in
+            0) note "- compute-sanitizer --tool $1 on tests '$2': no errors" ;;
+            99) fail "compute-sanitizer --tool $1 on tests '$2' found errors (see sanitizer.log)" ;;
+            *) note "- compute-sanitizer --tool $1 did not run here or timed out (exit $rc, see sanitizer.log)" ;;
+        esac
+    done
+else
+    note "- compute-sanitizer: not installed"
+fi
+
+# 3. lesson 12's sweep, at its default sizes
+note ""
+note "## Lesson 12 (build/12_cuda_matmul)"
+note ""
+note '```text'
+build/12_cuda_matmul 2>&1 | tee "$out/12_cuda_matmul.txt" | tee -a "$out/RESULTS-gpu.md" || fail "build/12_cuda_matmul"
+note '```'
+
+# 4. PyTorch at the same sizes (the lesson's default --sizes, read from its --help)
+sizes=$(build/12_cuda_matmul --help | sed -n 's/^ *--sizes .*(default: \(.*\))$/\1/p')
+note ""
+note "## PyTorch torch.matmul, same sizes (bench/torch_matmul.py)"
+note ""
+note '```text'
+if python3 -c 'import torch' 2>/dev/null; then
+    python3 bench/torch_matmul.py --sizes "$sizes" 2>&1 | tee "$out/torch_matmul.txt" | tee -a "$out/RESULTS-gpu.md" ||
+        fail "bench/torch_matmul.py"
+else
+    note "python3 has no torch here: the PyTorch baseline was not measured"
+fi
+note '```'
+
+echo "wrote $out/RESULTS-gpu.md and the logs beside it (exit $status)"
+exit $status

@@ -1,0 +1,27 @@
+// cublas_gemm.cu — see cublas_gemm.cuh.
+#include "kernels/cublas_gemm.cuh"
+
+void gemm_cublas(cublasHandle_t handle, GemmPrecision p, const GemmShape *s, const void *A, const void *B, float *C) {
+    const cublasOperation_t op_a = s->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = s->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cudaDataType_t in_type = p == GEMM_BF16 ? CUDA_R_16BF : CUDA_R_32F;
+    const cublasComputeType_t compute = p == GEMM_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    if (s->batch == 1) {
+        CUBLAS_CHECK(cublasGemmEx(handle, op_b, op_a, s->N, s->M, s->K, &s->alpha, B, in_type, s->ldb, A, in_type,
+                                  s->lda, &s->beta, C, CUDA_R_32F, s->ldc, compute, CUBLAS_GEMM_DEFAULT));
+    } else {
+        CUBLAS_CHECK(cublasGemmStridedBatchedEx(handle, op_b, op_a, s->N, s->M, s->K, &s->alpha, B, in_type, s->ldb,
+                                                s->stride_b, A, in_type, s->lda, s->stride_a, &s->beta, C, CUDA_R_32F,
+                                                s->ldc, s->stride_c, s->batch, compute, CUBLAS_GEMM_DEFAULT));
+    }
+}
+
+__global__ void f32_to_bf16_kernel(__nv_bfloat16 *dst, const float *src, long n) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x)
+        dst[i] = __float2bfloat16_rn(src[i]);
+}
+
+void f32_to_bf16(__nv_bfloat16 *dst, const float *src, long n) {
+    const long blocks = (n + 255) / 256;
+    f32_to_bf16_kernel<<<blocks < 65535 ? (int)blocks : 65535, 256>>>(dst, src, n);
+    CUDA_CHECK(cudaGetLastError());
+}
