@@ -141,22 +141,37 @@ static int32_t next_char(const char *s, int len, int *i) {
     return c;
 }
 
-// normalize_into: stage 2 of s[0..len), appended to the stb_ds byte array *out (not NUL-terminated).
+// flush_run: a run of non-ASCII normalized code points, canonically ordered, as UTF-8 onto *out.
+static void flush_run(const Tokenizer *t, int32_t *cps, char **out) {
+    if (t->strip_accents) canonical_order(cps, arrlen(cps));
+    for (long k = 0; k < arrlen(cps); k++) {
+        utf8proc_uint8_t u[4];
+        int nb = (int)utf8proc_encode_char(cps[k], u);
+        memcpy(arraddnptr(*out, nb), u, (size_t)nb);
+    }
+    arrsetlen(cps, 0);
+}
+
+// normalize_into: stage 2 of s[0..len), appended to the stb_ds byte array *out (not
+// NUL-terminated). ASCII needs no decomposition or reordering and is written directly; other
+// characters gather in *cps until the next ASCII character ends their run.
 static void normalize_into(const Tokenizer *t, const char *s, int len, char **out, int32_t **cps) {
+    arrsetcap(*out, arrlen(*out) + len + 16);
     arrsetlen(*cps, 0);
     int32_t buf[64];
     for (int i = 0; i < len;) {
+        unsigned char b = (unsigned char)s[i];
+        if (b < 0x80) {
+            if (arrlen(*cps)) flush_run(t, *cps, out);
+            i++;
+            if (is_dropped(b)) continue;
+            arrput(*out, is_whitespace(b) ? ' ' : (t->do_lower_case && b >= 'A' && b <= 'Z') ? (char)(b + 32) : (char)b);
+            continue;
+        }
         int n = normalize_char(t, next_char(s, len, &i), buf);
         for (int k = 0; k < n; k++) arrput(*cps, buf[k]);
     }
-    if (t->strip_accents) canonical_order(*cps, arrlen(*cps));
-    for (long k = 0; k < arrlen(*cps); k++) {
-        int32_t c = (*cps)[k];
-        if (c < 0x80) { arrput(*out, (char)c); continue; }
-        utf8proc_uint8_t u[4];
-        int nb = (int)utf8proc_encode_char(c, u);
-        memcpy(arraddnptr(*out, nb), u, (size_t)nb);
-    }
+    if (arrlen(*cps)) flush_run(t, *cps, out);
 }
 
 char *tokenizer_normalize(const Tokenizer *t, const char *text, int len) {
@@ -253,10 +268,14 @@ static int special_at(const Tokenizer *t, const char *s, int avail, int *len) {
     return -1;
 }
 
+// Scratch arrays of tokenize, one set per thread, kept between calls so that a sentence costs
+// no allocation (they are never freed; a few kilobytes per thread).
 typedef struct { char *norm; int32_t *cps; Span *words; } Scratch;
+static _Thread_local Scratch scratch;
 
-static void tokenize_segment(const Tokenizer *t, const char *s, int len, int **ids, Scratch *sc) {
+static void tokenize_segment(const Tokenizer *t, const char *s, int len, int **ids) {
     if (len == 0) return;
+    Scratch *sc = &scratch;
     arrsetlen(sc->norm, 0);
     arrsetlen(sc->words, 0);
     normalize_into(t, s, len, &sc->norm, &sc->cps);
@@ -266,19 +285,15 @@ static void tokenize_segment(const Tokenizer *t, const char *s, int len, int **i
 
 int tokenize_len(const Tokenizer *t, const char *text, int len, int **ids) {
     long n0 = arrlen(*ids);
-    Scratch sc = {0};
     const char *seg = text, *end = text + len;
     for (const char *p = memchr(text, '[', (size_t)len); p; p = memchr(p, '[', (size_t)(end - p))) {
         int n, id = special_at(t, p, (int)(end - p), &n);
         if (id < 0) { p++; continue; }
-        tokenize_segment(t, seg, (int)(p - seg), ids, &sc);
+        tokenize_segment(t, seg, (int)(p - seg), ids);
         arrput(*ids, id);
         seg = p += n;
     }
-    tokenize_segment(t, seg, (int)(end - seg), ids, &sc);
-    arrfree(sc.norm);
-    arrfree(sc.cps);
-    arrfree(sc.words);
+    tokenize_segment(t, seg, (int)(end - seg), ids);
     return (int)(arrlen(*ids) - n0);
 }
 

@@ -223,9 +223,10 @@ def main():
         (9, "longest", 0, "left", True), (40, "longest", 8, "right", True), (0, "longest", 0, "left", True),
         (64, "max_length", 0, "left", True),
     ]
+    no_nul = [i for i, line in enumerate(HARD) if "\x00" not in line]  # C strings in the test
     for k, (max_length, padding, multiple, side, pairs) in enumerate(cases):
-        a = rng.sample(range(len(HARD)), 6)
-        b = rng.sample(range(len(HARD)), 6) if pairs else None
+        a = rng.sample(no_nul, 6)
+        b = rng.sample(no_nul, 6) if pairs else None
         tok.padding_side = side
         enc = tok([HARD[i] for i in a], [HARD[i] for i in b] if pairs else None, padding=padding,
                   truncation="longest_first" if max_length else False, max_length=max_length or None,
