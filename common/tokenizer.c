@@ -415,7 +415,7 @@ static void tokenize_all(const Tokenizer *t, const char *const *texts, int n, in
     }
     (*off)[n] = (int)arrlen(all);
     *ids = xmalloc(sizeof(int) * (size_t)((*off)[n] + 1));
-    memcpy(*ids, all, sizeof(int) * (size_t)(*off)[n]);
+    if ((*off)[n]) memcpy(*ids, all, sizeof(int) * (size_t)(*off)[n]);
     arrfree(all);
 }
 
@@ -524,6 +524,8 @@ static int cmp_longest_first(const void *pa, const void *pb) {
 
 // transformers' get_length_grouped_indices, with the epoch's permutation given.
 void group_by_length(const int *lengths, int n, int batch_size, const int *perm, int *order) {
+    if (batch_size < 1) die("group_by_length: batch size %d", batch_size);
+    if (n <= 0) return;
     int mult = n / (batch_size * 4);
     if (mult > 50) mult = 50;
     if (mult == 0) mult = 1;
