@@ -12,6 +12,7 @@
 #include <utf8proc.h>
 
 #include "common/dataset.h"
+#include "common/rng.h"
 #include "common/tokenizer.h"
 #include "common/util.h"
 #include "tests/fixture.h"
@@ -455,4 +456,27 @@ Test(tokenizer, lesson_rejects_invalid_utf8_with_the_line) {
     int status = pclose(p);
     cr_expect_neq(status, 0, "invalid UTF-8 must fail");
     cr_expect(strstr(msg, "<stdin>:2: invalid UTF-8"), "the error names the line: %s", msg);
+}
+
+// ---- robustness ---------------------------------------------------------------------------
+
+// Random bytes (mostly invalid UTF-8, brackets, multi-byte starts): tokenize never crashes and
+// every id is a vocab id.
+Test(tokenizer, random_bytes_never_crash) {
+    Tokenizer *t = load(false);
+    Rng r;
+    rng_seed(&r, 7, 0);
+    const char alphabet[] = "[]ab CLSEP#\t\n\xc3\xa9\xe2\x80\x8b\xf0\x9f\x98\x80\xff\xed\xa0\x80\xcc\x81";
+    int *ids = NULL;
+    char text[300];
+    for (int k = 0; k < 20000; k++) {
+        int n = (int)rng_below(&r, sizeof text);
+        for (int i = 0; i < n; i++)
+            text[i] = rng_below(&r, 4) ? alphabet[rng_below(&r, sizeof alphabet - 1)] : (char)rng_u32(&r);
+        arrsetlen(ids, 0);
+        tokenize_len(t, text, n, &ids);
+        for (int i = 0; i < arrlen(ids); i++) cr_assert(ids[i] >= 0 && ids[i] < t->vocab_size, "id %d out of range", ids[i]);
+    }
+    arrfree(ids);
+    tokenizer_free(t);
 }
