@@ -19,6 +19,13 @@
 // with errors="replace" (U+FFFD is removed in stage 2); the data loaders reject such files
 // with file:line instead.
 //
+// Feeding a model (lessons 10-16):
+//     Tokenizer *tok = tokenizer_from_pretrained("data/cache/models/all-MiniLM-L6-v2");
+//     TokenizedSet s = tokenize_dataset(tok, &train);      // once: ids of every example
+//     EncodeOptions o = {.max_length = 128};                // truncate to 128, dynamic padding
+//     Batch b = {0};
+//     collate(tok, &s, order + start, B, &o, &b);           // each step: b.input_ids (B,T) ...
+//
 // Lists of ids and words are stb_ds dynamic arrays (`int *ids = NULL; tokenize(t, s, &ids);
 // arrlen(ids); arrfree(ids);`); the functions append to them.
 #pragma once
