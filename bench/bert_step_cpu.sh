@@ -11,7 +11,7 @@ ARGS="--model_name_or_path $MODEL --per_device_train_batch_size ${BATCH:-32} --m
 [ -d "$MODEL" ] || { echo "bert_step_cpu: $MODEL not found (run make data)"; exit 0; }
 make -s build/bench/bert_step
 echo "== one training step, all-MiniLM-L6-v2, batch ${BATCH:-32} x ${SEQ:-64} tokens, $THREADS threads, $(date -u +%F) =="
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc --all) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 c=$(OMP_NUM_THREADS=$THREADS build/bench/bert_step $ARGS 2>/dev/null)
 printf 'bertstep (C, OpenMP)   %8.3f s/step\n' "$c"
 if ! "$PYTHON" -c 'import torch, transformers' 2>/dev/null; then
