@@ -140,7 +140,8 @@ void bert_config_free(BertConfig *c);
 BertModel bert_load(const char *dir, int num_labels, uint64_t seed, int *created);
 void bert_free(BertModel *m);
 
-// bert_alloc_acts: activation buffers for batches of up to B sequences of up to T tokens.
+// bert_alloc_acts: activation buffers for batches of up to B sequences of up to T tokens
+// (a second call frees the old ones and allocates for the new shape).
 void bert_alloc_acts(BertModel *m, int B, int T);
 
 // bert_forward: the model on a batch. input_ids, token_type_ids (NULL = all 0) and
