@@ -178,10 +178,10 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const f
 }
 
 void linear_forward(float *out, const float *inp, const float *weight, const float *bias, int BT, int C, int OC) {
-    sgemm(false, true, BT, OC, C, 1.0f, inp, C, weight, C, 0.0f, out, OC);  // out = inp · W^T
-    if (!bias) return;
-    for (int r = 0; r < BT; r++)
-        for (int o = 0; o < OC; o++) out[(long)r * OC + o] += bias[o];
+    // out = inp · W^T + b: every row starts as b, and sgemm adds the product to it (beta = 1)
+    if (bias)
+        for (int r = 0; r < BT; r++) memcpy(out + (long)r * OC, bias, sizeof(float) * (size_t)OC);
+    sgemm(false, true, BT, OC, C, 1.0f, inp, C, weight, C, bias ? 1.0f : 0.0f, out, OC);
 }
 
 void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
