@@ -174,7 +174,7 @@ int main(int argc, char **argv) {
     print_decay_groups(&m.ps);
 
     Eval e0 = evaluate(&m, tok, &dev, eval_batch, &eo);
-    printf("\nbefore training: dev loss %.4f  accuracy %.4f\n", e0.loss, e0.accuracy);
+    printf("\nbefore training: dev loss %.3f  accuracy %.2f\n", e0.loss, e0.accuracy);
 
     // ---- the training loop ----
     Rng dropout_rng;
@@ -214,7 +214,7 @@ int main(int argc, char **argv) {
             if (step % logging_steps == 0 || step == plan.total_steps) {
                 int k = step % logging_steps ? (int)(step % logging_steps) : logging_steps;
                 double dt = now_seconds() - log_start;
-                printf("step %4ld/%ld  loss %.4f  grad_norm %.4f  lr %.3e  %.1f samples/s\n", step, plan.total_steps,
+                printf("step %4ld/%ld  loss %.3f  grad_norm %.3f  lr %.3e  %.1f samples/s\n", step, plan.total_steps,
                        log_loss / k, norm, step_lr, log_samples / dt);
                 log_loss = 0, log_samples = 0, log_start = now_seconds();
             }
@@ -224,7 +224,7 @@ int main(int argc, char **argv) {
     printf("trained on %ld examples in %.1f s: %.1f samples/s\n", total_samples, train_seconds, total_samples / train_seconds);
 
     Eval e1 = evaluate(&m, tok, &dev, eval_batch, &eo);
-    printf("after training:  dev loss %.4f  accuracy %.4f\n", e1.loss, e1.accuracy);
+    printf("after training:  dev loss %.3f  accuracy %.2f\n", e1.loss, e1.accuracy);
 
     mkdir_p(output_dir);
     char *png = path_join(output_dir, "loss.png");
