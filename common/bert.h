@@ -44,7 +44,8 @@ typedef struct {
     float initializer_range;        // std of the normal init of a newly created classifier
     int pad_token_id;
     int num_labels;                 // K
-    char **id2label;                // (K) label names, as config.json's "id2label" ("LABEL_0", ...)
+    char **id2label;                // (K) label names, as config.json's "id2label" ("LABEL_0", ...);
+                                    // heap strings: replace them (free + xstrdup) to save other names
 } BertConfig;
 
 // BertLayerWeights: pointers to one encoder layer's tensors (names under
