@@ -23,6 +23,11 @@ NVFLAGS += -std=c++17 -I. -isystem /usr/include/stb -Xcompiler -Wall,-Wextra,-Wn
 
 B := build
 
+# OpenMP threads waiting at the end of a parallel region sleep instead of spinning. On a machine
+# shared with other jobs, spinning threads take the cores the working threads need (lesson 11's
+# default run: 4x the CPU time under load); on an idle machine sleeping costs microseconds.
+export OMP_WAIT_POLICY ?= passive
+
 COMMON_SRC := $(sort $(wildcard common/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)
 KERNEL_SRC := $(sort $(wildcard kernels/*.cu))

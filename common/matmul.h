@@ -12,12 +12,29 @@
 // Backward ACCUMULATES (+=) into the gradient buffers: gradients of a parameter used twice, or
 // over micro-batches of an accumulation group, add up, as in PyTorch.
 #pragma once
+#include <math.h>
 #include <stdbool.h>
+
+// madd: acc + a * b, as ONE fused multiply-add instruction where the CPU has one. Standard C
+// (-std=c11) forbids the compiler from fusing `acc + a * b` by itself, because the fused form
+// rounds once instead of twice; fmaf asks for it explicitly. FP_FAST_FMAF is defined when fmaf
+// is a single instruction (x86 with FMA, ARM); elsewhere the plain expression is faster.
+static inline float madd(float acc, float a, float b) {
+#ifdef FP_FAST_FMAF
+    return fmaf(a, b, acc);
+#else
+    return acc + a * b;
+#endif
+}
 
 // sgemm: C (M,N) = alpha * op(A) · op(B) + beta * C, op(X) = X or X^T, row-major with leading
 // dimensions (A is (M,K) with lda >= K, or stored (K,M) when trans_a, and so on). beta = 0
 // ignores whatever C held (it may be uninitialised). The attention products (Q·K^T, P·V) call
 // it per (batch, head) on strided views.
+// Threads: a product of at least 2^21 multiply-adds uses all OpenMP threads (omp_set_num_threads
+// or OMP_NUM_THREADS picks how many); smaller ones, and every call made from inside a parallel
+// region (say, a loop over heads), run on the calling thread. Calls from several threads at once
+// are safe: each thread packs into its own buffers.
 void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
            int ldb, float beta, float *C, int ldc);
 
