@@ -40,6 +40,7 @@ typedef struct {
     float layer_norm_eps;
     float hidden_dropout_prob;      // embeddings, attention output, FFN output, pooler output
     float attention_probs_dropout_prob;
+    float classifier_dropout;       // before the classifier: config's classifier_dropout, else hidden_dropout_prob
     float initializer_range;        // std of the normal init of a newly created classifier
     int pad_token_id;
     int num_labels;                 // K
@@ -76,15 +77,13 @@ typedef struct {
     uint8_t *att_keep;              // (B,NH,T,T) dropout mask (1 = kept)
     float *att_drop;                // (B,NH,T,T) probabilities after dropout
     float *ctx;                     // (B,T,C) attention output before Wo
-    float *attn_out;                // (B,T,C) Wo · ctx + bo
-    uint8_t *attn_keep;             // (B,T,C)
+    uint8_t *attn_keep;             // (B,T,C) dropout mask of Wo · ctx + bo
     float *res1;                    // (B,T,C) x + dropout(attn_out), input of LayerNorm1
     float *ln1_mean, *ln1_rstd;     // (B,T)
     float *h;                       // (B,T,C) LayerNorm1 output
     float *fc1;                     // (B,T,I) W1 h + b1, before GELU
     float *gelu;                    // (B,T,I)
-    float *fc2;                     // (B,T,C) W2 gelu + b2
-    uint8_t *fc2_keep;              // (B,T,C)
+    uint8_t *fc2_keep;              // (B,T,C) dropout mask of W2 gelu + b2
     float *res2;                    // (B,T,C) h + dropout(fc2), input of LayerNorm2
     float *ln2_mean, *ln2_rstd;     // (B,T)
     float *out;                     // (B,T,C) LayerNorm2 output = the next layer's input
@@ -119,8 +118,9 @@ typedef struct {
     // backward scratch
     float *dlogits;                 // (B,K)
     float *dx, *dx2;                // (B,T,C) gradient w.r.t. a layer's output / input
-    float *dscratch;                // (B,T,max(C,I)) and more: per-layer temporaries
+    float *scratch;                 // 4 x (B,T,C) + (B,T,I): temporaries of a layer's forward/backward
     float *datt;                    // (B,NH,T,T)
+    float *dhead;                   // 3 x (B,C): gradients in the pooler/classifier head
 } BertModel;
 
 // bert_config_load: read DIR/config.json; missing keys take BERT-base defaults except the sizes,
