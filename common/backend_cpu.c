@@ -46,11 +46,13 @@ static void set_label_names(BertConfig *c, int K, const char *const *names) {
 
 Backend *backend_open_cpu(const char *dir, int K, const char *const *label_names, unsigned long seed, int max_batch,
                           int max_seq_length) {
+    BertConfig c = bert_config_load(dir, K);   // checked before the weights are read
+    if (max_seq_length > c.max_position_embeddings)
+        die("--max_seq_length %d is longer than the model's max_position_embeddings %d (%s/config.json)", max_seq_length,
+            c.max_position_embeddings, dir);
+    bert_config_free(&c);
     BertModel *m = xmalloc(sizeof *m);
     *m = bert_load(dir, K, (uint64_t)seed, NULL);
-    if (max_seq_length > m->config.max_position_embeddings)
-        die("--max_seq_length %d is longer than the model's max_position_embeddings %d (%s/config.json)", max_seq_length,
-            m->config.max_position_embeddings, dir);
     if (label_names) set_label_names(&m->config, K, label_names);
     bert_alloc_acts(m, max_batch, max_seq_length);
     Backend *b = xcalloc(1, sizeof *b);

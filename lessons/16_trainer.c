@@ -387,9 +387,11 @@ static void train_loop(Run *r) {
         r->state.global_step = step;
         r->state.epoch = (double)step / (double)r->plan.updates_per_epoch;
         r->state.optimizer_step = r->opt.step;
-        progress_update(&r->prog, mb.epoch, r->plan.epochs, step, r->log_loss_sum / (double)(r->log_examples ? r->log_examples : 1), lr,
-                        group_examples);
-        after_step(r, &mb, step, grad_norm, lr);
+        // Logged as the Trainer does: the learning rate after the scheduler stepped (the next update's).
+        const double next_lr = schedule_lr(&r->sched, step);
+        progress_update(&r->prog, mb.epoch, r->plan.epochs, step, r->log_loss_sum / (double)(r->log_examples ? r->log_examples : 1),
+                        next_lr, group_examples);
+        after_step(r, &mb, step, grad_norm, next_lr);
     }
     progress_end(&r->prog);
     batch_free(&x);
@@ -551,6 +553,7 @@ static void train(const TrainingArguments *a) {
     r.sched = schedule_make(schedule_kind(a->lr_scheduler_type), a->learning_rate, r.plan.warmup, r.plan.total_steps);
     trainer_state_init(&r.state);
     rng_seed(&r.state.rng, (uint64_t)a->seed, DROPOUT_STREAM);
+    catch_sigint();
     print_banner(&r, labels);
     if (resume) {
         checkpoint_load(resume, r.be->ps, &r.opt, &r.state);
@@ -561,7 +564,7 @@ static void train(const TrainingArguments *a) {
     }
     cJSON_Delete(r.state.info);
     r.state.info = run_info(&r);
-    catch_sigint();
+    fflush(stdout);
 
     const long start_step = r.state.global_step;
     const double t0 = now_seconds();
