@@ -192,6 +192,7 @@ typedef struct {
     long acc_correct, acc_seen;
     double run_loss_sum;  long run_examples;
     bool warned_overfit, stop;
+    EvalResult last_eval;  long last_eval_step;   // the latest evaluation (0: none yet)
 } Run;
 
 static void write_model(const char *dir, void *ctx) {
@@ -318,7 +319,9 @@ static bool evaluate_and_track(Run *r, long step) {
     }
     fflush(stdout);
     r->acc_correct = r->acc_seen = 0;
-    eval_result_free(&ev);
+    if (r->last_eval_step) eval_result_free(&r->last_eval);
+    r->last_eval = ev;
+    r->last_eval_step = step;
     return best;
 }
 
@@ -454,9 +457,11 @@ static void save_final_model(Run *r) {
 
 static void finish_run(Run *r, double seconds, long start_step) {
     const TrainingArguments *a = r->a;
+    long model_step = r->state.global_step;   // the step whose weights the final model has
     if (a->load_best_model_at_end && r->state.best_model_checkpoint[0]) {
         checkpoint_load(r->state.best_model_checkpoint, r->be->ps, NULL, NULL);
         if (r->be->params_changed) r->be->params_changed(r->be);
+        model_step = r->state.best_global_step;
         printf("loaded the best model: %s (%s %.4f at step %ld)\n", r->state.best_model_checkpoint, a->metric_for_best_model,
                r->state.best_metric, r->state.best_global_step);
     }
@@ -479,7 +484,11 @@ static void finish_run(Run *r, double seconds, long start_step) {
     printf("trained              %ld steps (%ld this run) in %s, %.1f samples/s, train loss %.4f\n", r->state.global_step,
            steps_run, dur, rate, r->run_examples ? r->run_loss_sum / (double)r->run_examples : 0);
     if (r->has_dev) {
-        EvalResult ev = evaluate(r->be, r->tok, &r->dev, &r->eo, a->per_device_eval_batch_size);
+        // The final model's evaluation: the one made at its step when there is one, else a new one.
+        EvalResult ev = r->last_eval_step == model_step ? r->last_eval
+                                                        : evaluate(r->be, r->tok, &r->dev, &r->eo, a->per_device_eval_batch_size);
+        if (r->last_eval_step && r->last_eval_step != model_step) eval_result_free(&r->last_eval);
+        r->last_eval_step = 0;
         printf("final model on eval  ");
         print_eval(&ev, r->be->id2label);
         printf("\nconfusion matrix (rows: true label, columns: predicted):\n");
