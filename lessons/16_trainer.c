@@ -512,8 +512,9 @@ static void print_banner(const Run *r, const LabelSet *labels) {
     for (int k = 0; k < labels->n; k++) printf("%s%d=%s", k ? ", " : "", k, labels->names[k]);
     printf(")\n");
     if (r->has_dev) printf("eval data            %s: %d examples\n", a->validation_file, r->dev.text.n);
-    printf("device               %s, %d threads, fp32; max_seq_length %d with dynamic padding\n", r->be->device,
-           omp_get_max_threads(), a->max_seq_length);
+    const int threads = omp_get_max_threads();
+    printf("device               %s, %d thread%s, fp32; max_seq_length %d with dynamic padding\n", r->be->device, threads,
+           threads == 1 ? "" : "s", a->max_seq_length);
     printf("optimizer            AdamW lr %g, betas (%g, %g), eps %g, weight_decay %g (not on biases/LayerNorm), "
            "max_grad_norm %g, %s schedule\n", a->learning_rate, a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay,
            a->max_grad_norm, a->lr_scheduler_type);
@@ -596,8 +597,8 @@ static void evaluate_or_predict(const TrainingArguments *a, TrainerMode mode) {
     EncodeOptions eo = {.max_length = a->max_seq_length};
     Backend *be = backend_open(a->device, a->model_name_or_path, 0, NULL, (unsigned long)a->seed, a->per_device_eval_batch_size,
                                a->max_seq_length);
-    printf("model                %s (%d classes, %zu parameters) on %s, %d threads\n", a->model_name_or_path, be->num_labels,
-           be->ps->numel, be->device, omp_get_max_threads());
+    printf("model                %s (%d classes, %zu parameters) on %s\n", a->model_name_or_path, be->num_labels,
+           be->ps->numel, be->device);
     if (mode == MODE_EVALUATE) {
         LabelSet labels = {be->num_labels, (char **)be->id2label};
         Split dev = load_split(a, a->validation_file, &labels, true, a->max_eval_samples, tok);
