@@ -21,6 +21,7 @@
 
 #include "common/checkpoint.h"
 #include "common/util.h"
+#include "tests/fixture.h"
 
 #define FIX "tests/fixtures/trainer"
 // The common flags of every run: the tiny model, the fixture data, one thread (fast, and
@@ -49,13 +50,13 @@ static char *tmpdir(const char *name) {
     return d;
 }
 
-static bool same_file(const char *a, const char *b) {
-    size_t na, nb;
-    char *x = read_file(a, &na), *y = read_file(b, &nb);
-    bool same = na == nb && !memcmp(x, y, na);
-    free(x);
-    free(y);
-    return same;
+// expect_run: the command exits with `want_status` and prints every string of `wants`.
+static void expect_run(const char *cmd, int want_status, const char *const *wants, size_t n) {
+    int status;
+    char *out = run(cmd, &status);
+    cr_expect_eq(status, want_status, "`%s` exited with %d:\n%s", cmd, status, out);
+    for (size_t i = 0; i < n; i++) cr_expect(strstr(out, wants[i]), "expected \"%s\" in the output of `%s`:\n%s", wants[i], cmd, out);
+    free(out);
 }
 
 // expect_refusal: the command exits 1 with exactly one line, "error: ..." containing `what`.
@@ -108,12 +109,9 @@ Test(trainer, config_file_holds_the_same_keys) {
     fprintf(f, "{\"per_device_train_batch_size\": 16, \"gradient_accumulation_steps\": 2, \"max_steps\": 3, \"save_strategy\": \"no\"}\n");
     xfclose(f, cfg);
     snprintf(cmd, sizeof cmd, BASE "--config %s --output_dir %s", cfg, dir);
-    int status;
-    char *out = run(cmd, &status);
-    cr_assert_eq(status, 0, "%s", out);
-    cr_expect(strstr(out, "effective batch          16 per device x 2 accumulation x 1 device = 32 examples per update"), "%s", out);
-    cr_expect(strstr(out, "total steps              max_steps = 3"), "%s", out);
-    free(out);
+    const char *wants[] = {"effective batch          16 per device x 2 accumulation x 1 device = 32 examples per update",
+                           "total steps              max_steps = 3"};
+    expect_run(cmd, 0, wants, ARRAY_LEN(wants));
     rm_rf(dir);
     free(dir);
 }
@@ -211,7 +209,7 @@ Test(trainer, rotation_keeps_newest_and_best_and_best_model_is_loaded) {
     cJSON_Delete(state);
     // load_best_model_at_end: the final model is the best checkpoint's, bit for bit.
     char *final_model = path_join(dir, "model.safetensors"), *best_model = path_join(best_dir, "model.safetensors");
-    cr_expect(same_file(final_model, best_model), "output_dir/model.safetensors is not %s's", best_dir);
+    cr_expect(files_equal(final_model, best_model), "output_dir/model.safetensors is not %s's", best_dir);
     free(final_model); free(best_model); free(best_dir); free(hist); free(hist_path); free(out);
     rm_rf(dir);
     free(dir);
@@ -222,13 +220,10 @@ Test(trainer, early_stopping_after_patience_evaluations) {
     char *dir = tmpdir("early"), cmd[1024];
     snprintf(cmd, sizeof cmd, BASE "--learning_rate 0 --eval_strategy steps --eval_steps 2 --save_steps 2 "
              "--early_stopping_patience 3 --output_dir %s", dir);
-    int status;
-    char *out = run(cmd, &status);
-    cr_assert_eq(status, 0, "%s", out);
-    cr_expect(strstr(out, "early stopping: eval_loss has not improved by more than 0 for 3 evaluations (best "), "%s", out);
-    cr_expect(strstr(out, "at step 2)"), "%s", out);
-    cr_expect(strstr(out, "trained              8 steps"), "1 + 3 evaluations at steps 2, 4, 6, 8: %s", out);
-    free(out);
+    // 1 + 3 evaluations, at steps 2, 4, 6 and 8.
+    const char *wants[] = {"early stopping: eval_loss has not improved by more than 0 for 3 evaluations (best ", "at step 2)",
+                           "trained              8 steps"};
+    expect_run(cmd, 0, wants, ARRAY_LEN(wants));
     rm_rf(dir);
     free(dir);
 }
@@ -272,7 +267,7 @@ Test(trainer, sigkill_and_resume_is_bit_exact, .timeout = 120) {
     const char *files[] = {"model.safetensors", "checkpoint-80/model.safetensors", "checkpoint-80/optimizer.safetensors"};
     for (size_t i = 0; i < ARRAY_LEN(files); i++) {
         char *p1 = path_join(a, files[i]), *p2 = path_join(b, files[i]);
-        cr_expect(same_file(p1, p2), "%s differs after the kill at step %ld and the resume", files[i], killed_at);
+        cr_expect(files_equal(p1, p2), "%s differs after the kill at step %ld and the resume", files[i], killed_at);
         free(p1); free(p2);
     }
     free(latest);
@@ -329,7 +324,7 @@ Test(trainer, saved_model_reloads_with_identical_logits) {
     char *out2 = run(cmd, &status);
     cr_assert_eq(status, 0, "%s", out2);
     char *first = path_join(dir, "predictions.tsv");
-    cr_expect(same_file(first, again), "the reloaded model predicts other logits");
+    cr_expect(files_equal(first, again), "the reloaded model predicts other logits");
     snprintf(cmd, sizeof cmd, "build/16_trainer evaluate --model_name_or_path %s --validation_file " FIX "/dev.tsv --threads 1 "
              "--max_seq_length 64", dir);
     char *out3 = run(cmd, &status);
@@ -363,13 +358,8 @@ Test(trainer, saved_model_reloads_with_identical_logits) {
 Test(trainer, diverging_loss_stops_with_advice) {
     char *dir = tmpdir("nan"), cmd[1024];
     snprintf(cmd, sizeof cmd, BASE "--learning_rate 1e30 --max_grad_norm 0 --save_steps 2 --output_dir %s", dir);
-    int status;
-    char *out = run(cmd, &status);
-    cr_expect_eq(status, 1, "%s", out);
-    cr_expect(strstr(out, "the training loss is"), "%s", out);
-    cr_expect(strstr(out, "Lower --learning_rate (now 1e+30)"), "%s", out);
-    cr_expect(strstr(out, "the last good checkpoint is"), "%s", out);
-    free(out);
+    const char *wants[] = {"the training loss is", "Lower --learning_rate (now 1e+30)", "the last good checkpoint is"};
+    expect_run(cmd, 1, wants, ARRAY_LEN(wants));
     rm_rf(dir);
     free(dir);
 }
