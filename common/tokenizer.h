@@ -69,6 +69,8 @@ int wordpiece(const Tokenizer *t, const char *word, int len, int **ids);
 // tokenize: stages 1-4 on raw text: the word-piece ids, without [CLS]/[SEP]; returns how many
 // were appended to *ids.
 int tokenize(const Tokenizer *t, const char *text, int **ids);
+// tokenize_len: the same for text[0..len), which may hold NUL characters (they are dropped).
+int tokenize_len(const Tokenizer *t, const char *text, int len, int **ids);
 
 // ---- encoding: [CLS] a [SEP] (b [SEP]), truncation, padding, masks ------------------------
 
@@ -78,7 +80,8 @@ typedef struct {
                              // 0 = no truncation
     bool pad_to_max_length;  // padding="max_length": T = max_length; false: T = the longest
                              // example in the batch (dynamic padding, DataCollatorWithPadding)
-    int pad_to_multiple_of;  // round T up to a multiple of this (0 = no rounding)
+    int pad_to_multiple_of;  // round T up to a multiple of this (0 = no rounding); max_length
+                             // must then be a multiple of it too, as transformers requires
     bool padding_left;       // padding_side="left": pads before the tokens instead of after
 } EncodeOptions;
 
