@@ -8,9 +8,12 @@
 #include "common/matmul.h"
 #include "common/util.h"
 
+// Loops over fewer elements than this run on one thread: starting threads costs more than the work.
+#define PARALLEL_MIN 16384
+
 void embeddings_forward(float *out, const int *ids, const int *types, const float *word, const float *pos,
                         const float *type, int B, int T, int C) {
-#pragma omp parallel for collapse(2)
+#pragma omp parallel for collapse(2) if ((long)B * T * C > PARALLEL_MIN)
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             long r = (long)b * T + t;
@@ -38,7 +41,7 @@ void embeddings_backward(float *dword, float *dpos, float *dtype, const float *d
 
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight, const float *bias,
                        int N, int C, float eps) {
-#pragma omp parallel for
+#pragma omp parallel for if ((long)N * C > PARALLEL_MIN)
     for (int r = 0; r < N; r++) {
         const float *x = inp + (long)r * C;
         float *o = out + (long)r * C;
@@ -56,7 +59,7 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 
 void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                         const float *weight, const float *mean, const float *rstd, int N, int C) {
-#pragma omp parallel for
+#pragma omp parallel for if ((long)N * C > PARALLEL_MIN)
     for (int r = 0; r < N; r++) {
         const float *x = inp + (long)r * C, *d = dout + (long)r * C;
         float *dx = dinp + (long)r * C;
@@ -74,7 +77,7 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
         }
     }
     // Parameter gradients sum over rows; splitting the channels between threads needs no locks.
-#pragma omp parallel for
+#pragma omp parallel for if ((long)N * C > PARALLEL_MIN)
     for (int c = 0; c < C; c++) {
         double dw = 0, db = 0;
         for (int r = 0; r < N; r++) {
@@ -88,13 +91,13 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
 }
 
 void gelu_forward(float *out, const float *inp, int N) {
-#pragma omp parallel for
+#pragma omp parallel for if (N > PARALLEL_MIN)
     for (int i = 0; i < N; i++) out[i] = 0.5f * inp[i] * (1.0f + erff(inp[i] * (float)M_SQRT1_2));
 }
 
 void gelu_backward(float *dinp, const float *dout, const float *inp, int N) {
     const float inv_sqrt_2pi = (float)(0.5 * M_2_SQRTPI * M_SQRT1_2);  // 1/sqrt(2 pi)
-#pragma omp parallel for
+#pragma omp parallel for if (N > PARALLEL_MIN)
     for (int i = 0; i < N; i++) {
         float x = inp[i];
         float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2)), pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
@@ -152,7 +155,7 @@ void dropout_forward(float *out, uint8_t *keep, const float *inp, int64_t N, flo
 
 void dropout_backward(float *dinp, const float *dout, const uint8_t *keep, int64_t N, float p) {
     const float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-#pragma omp parallel for
+#pragma omp parallel for if (N > PARALLEL_MIN)
     for (int64_t i = 0; i < N; i++) dinp[i] = keep[i] ? dout[i] * scale : 0.0f;
 }
 
@@ -170,7 +173,7 @@ void attention_forward(float *ctx, float *att, uint8_t *keep, float *attd, const
         for (long i = 0; i < (long)B * NH * TT; i++) keep[i] = rng_uniform(rng) >= dropout_p;
     else
         memset(keep, 1, (size_t)B * NH * TT);
-#pragma omp parallel for collapse(2)
+#pragma omp parallel for collapse(2) if (B * NH > 1)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
             long off = (long)b * T * C + h * HS, a = ((long)b * NH + h) * TT;
@@ -190,7 +193,7 @@ void attention_backward(float *dq, float *dk, float *dv, float *datt, const floa
     const int HS = C / NH;
     const float scale = 1.0f / sqrtf((float)HS);
     const long TT = (long)T * T;
-#pragma omp parallel for collapse(2)
+#pragma omp parallel for collapse(2) if (B * NH > 1)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
             long off = (long)b * T * C + h * HS, a = ((long)b * NH + h) * TT;
@@ -205,6 +208,6 @@ void attention_backward(float *dq, float *dk, float *dv, float *datt, const floa
 }
 
 void add_forward(float *out, const float *a, const float *b, int64_t N) {
-#pragma omp parallel for
+#pragma omp parallel for if (N > PARALLEL_MIN)
     for (int64_t i = 0; i < N; i++) out[i] = a[i] + b[i];
 }

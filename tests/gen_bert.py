@@ -149,4 +149,30 @@ if os.path.isdir(MINILM):
     }, header="gen_bert.py: all-MiniLM-L6-v2 last hidden state of 8 sentences\n" + "\n".join(sentences))
 else:
     print(f"warning: {MINILM} not found; minilm fixtures not regenerated")
+# ---- lesson 10's --logits_only interface: the tiny model with a vocabulary, texts -> logits ------
+# A 50-token vocab.txt makes tiny/ a complete checkpoint directory; transformers' tokenizer and
+# model give the logits that `10_bert_forward --logits_only < tiny_lines.txt` must print.
+words = ["the", "a", "movie", "film", "was", "is", "good", "bad", "great", "not", "very", "plot", "acting",
+         "i", "it", "and", "but", "fun", "dull", "love", "hate", "story", "!", ".", ",", "?", "'", "s",
+         "##s", "##ly", "##ing", "##ed", "slow", "fast", "long", "short", "boring", "best", "worst", "ever",
+         "this", "that", "so", "too", "much"]
+vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
+assert len(vocab) == config.vocab_size
+with open(os.path.join(tiny_dir, "vocab.txt"), "w") as f:
+    f.write("\n".join(vocab) + "\n")
+lines = ["The movie was great!", "Not good, very dull.", "I love this film", "boringly slow plots",
+         "Worst acting ever?", "xyz unknown words", "", "It's so fun and the story is too long."]
+with open(os.path.join(OUT, "tiny_lines.txt"), "w") as f:
+    f.write("\n".join(lines) + "\n")
+tiny_tok = BertTokenizer(os.path.join(tiny_dir, "vocab.txt"))
+model.load_state_dict(init_state)
+model.eval()
+enc_lines = tiny_tok(lines, padding=True, truncation=True, max_length=config.max_position_embeddings,
+                     return_tensors="pt")
+with torch.no_grad():
+    line_logits = model(**enc_lines).logits
+write_fixture(os.path.join(OUT, "tiny_lines_logits.txt"), {
+    "input_ids": enc_lines["input_ids"].flatten().tolist(),
+    "logits": line_logits.flatten().tolist(),
+}, header="gen_bert.py: logits of tiny/ on tiny_lines.txt (BertTokenizer + BertForSequenceClassification)")
 print("wrote", OUT)

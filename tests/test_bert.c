@@ -305,3 +305,23 @@ Test(bert, missing_required_key_is_an_error, .exit_code = 1) {
 Test(bert, unsupported_activation_is_an_error, .exit_code = 1) {
     bert_load(checkpoint_with_config("\"gelu\"", "\"relu\""), 0, 0, NULL);
 }
+
+// Lesson 10's interface for scripts: texts on stdin -> one line of logits each, through the
+// tokenizer (vocab.txt of tiny/) and the model; transformers' BertTokenizer + model agree.
+Test(bert, lesson10_logits_only_matches_transformers) {
+    cr_assert(file_exists("build/10_bert_forward"), "build/10_bert_forward not built (make lessons)");
+    FILE *p = popen("build/10_bert_forward --model_name_or_path " DIR "tiny --logits_only < " DIR "tiny_lines.txt", "r");
+    cr_assert(p);
+    Fixture f = fixture_load(DIR "tiny_lines_logits.txt");
+    int n;
+    double *want = fixture_doubles(&f, "logits", &n);
+    float *got = xmalloc(sizeof(float) * (size_t)n);
+    int read = 0;
+    while (read < n && fscanf(p, "%f", &got[read]) == 1) read++;
+    cr_expect_eq(pclose(p), 0, "10_bert_forward failed");
+    cr_assert_eq(read, n, "read %d logits, want %d", read, n);
+    double e = rel_error(got, want, (size_t)n);
+    cr_expect(e < 1e-5, "logits relative error %.3g", e);
+    free(got), free(want);
+    fixture_free(&f);
+}
