@@ -300,8 +300,8 @@ static bool evaluate_and_track(Run *r, long step) {
             r->state.has_best = true;
             r->state.best_metric = value;
             r->state.best_global_step = step;
+            printf("  *best %s*", a->metric_for_best_model);
         }
-        if (best) printf("  *best %s*", a->metric_for_best_model);
     }
     printf("\n");
     log_history_add(&r->state, eval_entry(step, r->state.epoch, &ev, (const char *const *)r->be->id2label, train_acc));
