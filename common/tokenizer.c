@@ -85,8 +85,8 @@ static int lower(int32_t c, int32_t *out) {
 // ---- stage 2: normalize -------------------------------------------------------------------
 
 // normalize_char: one input character through BertNormalizer, in its order: clean_text,
-// handle_chinese_chars, strip_accents (NFD, drop Mn), lowercase. Writes at most 3 + 3*18
-// code points; returns how many.
+// handle_chinese_chars, strip_accents (NFD, drop Mn), lowercase. Writes at most 2 + 2*18
+// code points (a decomposition has at most 18, a lower-case mapping 2); returns how many.
 static int normalize_char(const Tokenizer *t, int32_t c, int32_t *out) {
     if (is_dropped(c)) return 0;
     if (is_whitespace(c)) { out[0] = ' '; return 1; }
@@ -99,6 +99,7 @@ static int normalize_char(const Tokenizer *t, int32_t c, int32_t *out) {
     if (t->strip_accents && c >= 0x80 && !IN_TABLE(RUST_NO_DECOMPOSITION, c)) {
         int last = 0;   // boundclass state, unused for a single character
         nd = (int)utf8proc_decompose_char(c, d, ARRAY_LEN(d), UTF8PROC_DECOMPOSE, &last);
+        if (nd < 1 || nd > (int)ARRAY_LEN(d)) die("utf8proc cannot decompose U+%04X", (unsigned)c);
     }
     for (int i = 0; i < nd; i++) {
         if (t->strip_accents && d[i] >= 0x80 && IN_TABLE(RUST_MARK_NONSPACING, d[i])) continue;
@@ -142,14 +143,14 @@ static int32_t next_char(const char *s, int len, int *i) {
 }
 
 // flush_run: a run of non-ASCII normalized code points, canonically ordered, as UTF-8 onto *out.
-static void flush_run(const Tokenizer *t, int32_t *cps, char **out) {
-    if (t->strip_accents) canonical_order(cps, arrlen(cps));
-    for (long k = 0; k < arrlen(cps); k++) {
+static void flush_run(const Tokenizer *t, int32_t **cps, char **out) {
+    if (t->strip_accents) canonical_order(*cps, arrlen(*cps));
+    for (long k = 0; k < arrlen(*cps); k++) {
         utf8proc_uint8_t u[4];
-        int nb = (int)utf8proc_encode_char(cps[k], u);
+        int nb = (int)utf8proc_encode_char((*cps)[k], u);
         memcpy(arraddnptr(*out, nb), u, (size_t)nb);
     }
-    arrsetlen(cps, 0);
+    arrsetlen(*cps, 0);
 }
 
 // normalize_into: stage 2 of s[0..len), appended to the stb_ds byte array *out (not
@@ -162,7 +163,7 @@ static void normalize_into(const Tokenizer *t, const char *s, int len, char **ou
     for (int i = 0; i < len;) {
         unsigned char b = (unsigned char)s[i];
         if (b < 0x80) {
-            if (arrlen(*cps)) flush_run(t, *cps, out);
+            if (arrlen(*cps)) flush_run(t, cps, out);
             i++;
             if (is_dropped(b)) continue;
             arrput(*out, is_whitespace(b) ? ' ' : (t->do_lower_case && b >= 'A' && b <= 'Z') ? (char)(b + 32) : (char)b);
@@ -171,7 +172,7 @@ static void normalize_into(const Tokenizer *t, const char *s, int len, char **ou
         int n = normalize_char(t, next_char(s, len, &i), buf);
         for (int k = 0; k < n; k++) arrput(*cps, buf[k]);
     }
-    if (arrlen(*cps)) flush_run(t, *cps, out);
+    if (arrlen(*cps)) flush_run(t, cps, out);
 }
 
 char *tokenizer_normalize(const Tokenizer *t, const char *text, int len) {
@@ -415,7 +416,7 @@ static void tokenize_all(const Tokenizer *t, const char *const *texts, int n, in
     }
     (*off)[n] = (int)arrlen(all);
     *ids = xmalloc(sizeof(int) * (size_t)((*off)[n] + 1));
-    memcpy(*ids, all, sizeof(int) * (size_t)(*off)[n]);
+    if ((*off)[n]) memcpy(*ids, all, sizeof(int) * (size_t)(*off)[n]);
     arrfree(all);
 }
 
@@ -524,6 +525,8 @@ static int cmp_longest_first(const void *pa, const void *pb) {
 
 // transformers' get_length_grouped_indices, with the epoch's permutation given.
 void group_by_length(const int *lengths, int n, int batch_size, const int *perm, int *order) {
+    if (batch_size < 1) die("group_by_length: batch size %d", batch_size);
+    if (n <= 0) return;
     int mult = n / (batch_size * 4);
     if (mult > 50) mult = 50;
     if (mult == 0) mult = 1;

@@ -12,9 +12,19 @@
 //   3. pre-tokenize: split on whitespace, every punctuation character is a word of its own;
 //   4. WordPiece: each word -> the longest vocab prefix, then "##"-prefixed longest pieces of
 //      the rest; a word with an unmatchable rest, or over 100 characters, is one [UNK].
-// Unicode properties come from utf8proc. Invalid UTF-8 bytes are dropped, which is exactly what
-// transformers does with text decoded with errors="replace" (U+FFFD is removed in stage 2);
-// the data loaders reject such files with file:line instead.
+// Decomposition (NFD) and case mapping come from utf8proc; which characters count as control,
+// punctuation or accent is read from common/tokenizer_tables.h, the Unicode 8.0 tables that the
+// Rust tokenizer uses (tests/gen_tokenizer_tables.py explains why and regenerates them).
+// Invalid UTF-8 bytes are dropped, which is exactly what transformers does with text decoded
+// with errors="replace" (U+FFFD is removed in stage 2); the data loaders reject such files
+// with file:line instead.
+//
+// Feeding a model (lessons 10-16):
+//     Tokenizer *tok = tokenizer_from_pretrained("data/cache/models/all-MiniLM-L6-v2");
+//     TokenizedSet s = tokenize_dataset(tok, &train);      // once: ids of every example
+//     EncodeOptions o = {.max_length = 128};                // truncate to 128, dynamic padding
+//     Batch b = {0};
+//     collate(tok, &s, order + start, B, &o, &b);           // each step: b.input_ids (B,T) ...
 //
 // Lists of ids and words are stb_ds dynamic arrays (`int *ids = NULL; tokenize(t, s, &ids);
 // arrlen(ids); arrfree(ids);`); the functions append to them.

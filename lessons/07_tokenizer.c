@@ -201,7 +201,7 @@ static void show_dataset(const Tokenizer *t, const char *path, int batch, int se
     double *x = xmalloc(sizeof(double) * (size_t)(maxlen + 1)), *y = xcalloc((size_t)maxlen + 1, sizeof(double));
     for (int l = 0; l <= maxlen; l++) x[l] = l;
     for (int i = 0; i < d.n; i++) y[len[i]] += 1;
-    Plot p = plot_new("SST-2 train: sentences by length in tokens ([CLS] and [SEP] included)", "tokens", "sentences");
+    Plot p = plot_new("SST-2 train: tokens per sentence", "tokens ([CLS] and [SEP] included)", "sentences");
     plot_add(&p, "sentences", x, y, maxlen + 1);
     plot_save(&p, plot_path);
     printf("length histogram: %s\n", plot_path);
@@ -271,6 +271,9 @@ int main(int argc, char **argv) {
         o.do_lower_case = !cased;
         t = tokenizer_load(vocab, &o);
     } else {
+        char *v = path_join(model, "vocab.txt");
+        if (!file_exists(v)) die("%s not found: run `bash data/fetch.sh model` (or `make`) first", v);
+        free(v);
         t = tokenizer_from_pretrained(model);
         if (cased) t->do_lower_case = t->strip_accents = false;
     }

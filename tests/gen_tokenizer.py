@@ -66,6 +66,7 @@ HARD = [
     "\uf900\uf9ff\ufa6d compatibility ideographs",
     "\U00020000\U00020001 ext B \U0002a700 ext C \U0002b740 ext D",
     "\U0002b81f\U0002b820\U0002b91f\U0002b920 ext E boundary",
+    "x\U0002b820y z\U0002b920w ext E inside words",
     "mixed中文and英文words",
     # emoji and flags
     "I love it 😀😂👍🏽 so much!!!",

@@ -4,6 +4,7 @@
 // and tests/gen_tokenizer_tables.py, in tests/fixtures/tokenizer/.
 #include <criterion/criterion.h>
 #include <stb_ds.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <utf8proc.h>
 
 #include "common/dataset.h"
+#include "common/rng.h"
 #include "common/tokenizer.h"
 #include "common/util.h"
 #include "tests/fixture.h"
@@ -32,6 +34,17 @@ static uint64_t fnv1a64(const char *s, size_t n, uint64_t h) {
     return h;
 }
 #define FNV_START 0xCBF29CE484222325ULL
+
+// key: a printf-formatted fixture key (a static buffer, to be used at once).
+static const char *key(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *key(const char *fmt, ...) {
+    static char buf[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return buf;
+}
 
 // encode_line: [CLS] tokens [SEP] of text[0..len), into the stb_ds array *ids (reset first).
 static void encode_line(const Tokenizer *t, const char *text, int len, int **ids) {
@@ -143,9 +156,7 @@ static void check_hard_set(bool cased) {
     cr_assert_eq(n, (int)count[0], "hard.txt has %d lines, the fixture %d", n, (int)count[0]);
     int *ids = NULL;
     for (int i = 0; i < n; i++) {
-        char key[64];
-        snprintf(key, sizeof key, "hard_%s_%d", cased ? "cased" : "uncased", i);
-        double *want = fixture_doubles(&f, key, &nf);
+        double *want = fixture_doubles(&f, key("hard_%s_%d", cased ? "cased" : "uncased", i), &nf);
         encode_line(t, lines[i], lens[i], &ids);
         if (!ids_equal(ids, (int)arrlen(ids), want, nf) && bad++ < 10) {
             char *got = ids_text(ids, (int)arrlen(ids));
@@ -171,13 +182,11 @@ Test(tokenizer, invalid_utf8_is_dropped_like_replacement_characters) {
     double *count = fixture_doubles(&f, "invalid_count", &n);
     int *ids = NULL;
     for (int i = 0; i < (int)count[0]; i++) {
-        char key[64], bytes[256];
-        snprintf(key, sizeof key, "invalid_%d_bytes", i);
-        char **hex = fixture_words(&f, key, &n);
+        char bytes[256];
+        char **hex = fixture_words(&f, key("invalid_%d_bytes", i), &n);
         for (int k = 0; k < n; k++) bytes[k] = (char)strtol(hex[k], NULL, 16);
-        snprintf(key, sizeof key, "invalid_%d_ids", i);
         int nw;
-        double *want = fixture_doubles(&f, key, &nw);
+        double *want = fixture_doubles(&f, key("invalid_%d_ids", i), &nw);
         encode_line(t, bytes, n, &ids);
         cr_expect(ids_equal(ids, (int)arrlen(ids), want, nw), "invalid UTF-8 case %d differs from decode(errors='replace')", i);
         free(want);
@@ -192,7 +201,7 @@ Test(tokenizer, invalid_utf8_is_dropped_like_replacement_characters) {
 // ---- the data sets, every line ------------------------------------------------------------
 
 static void check_dataset(const char *name, bool cased) {
-    char path[256], key[128];
+    char path[256];
     snprintf(path, sizeof path, "data/cache/%s.tsv", name);
     if (!file_exists(path)) cr_skip_test("%s not fetched (bash data/fetch.sh)", path);
     Tokenizer *t = load(cased);
@@ -204,12 +213,10 @@ static void check_dataset(const char *name, bool cased) {
     snprintf(set, sizeof set, "%s", name);
     *strchr(set, '/') = '_';
     int n;
-    snprintf(key, sizeof key, "%s_lines", set);
-    double *lines = fixture_doubles(&f, key, &n);
+    double *lines = fixture_doubles(&f, key("%s_lines", set), &n);
     cr_assert_eq(d.n, (int)lines[0], "%s: %d sentences, the fixture has %d", path, d.n, (int)lines[0]);
-    snprintf(key, sizeof key, "%s_%s", set, cased ? "cased" : "uncased");
     int nchunks;
-    char **want = fixture_words(&f, key, &nchunks);
+    char **want = fixture_words(&f, key("%s_%s", set, cased ? "cased" : "uncased"), &nchunks);
     cr_assert_eq(nchunks, (d.n + 15) / 16);
     // Lines are hashed 16 at a time, as printed by `07_tokenizer --ids_only`: one wrong id in
     // any line changes its block's hash, and the block's line numbers are reported.
@@ -227,8 +234,7 @@ static void check_dataset(const char *name, bool cased) {
                          d.line[(16 * c + 15 < d.n ? 16 * c + 15 : d.n - 1)]);
     }
     cr_expect_eq(bad, 0, "%s: %d blocks of 16 lines differ from transformers", path, bad);
-    snprintf(key, sizeof key, "%s_%s_first", set, cased ? "cased" : "uncased");
-    double *first = fixture_doubles(&f, key, &n);
+    double *first = fixture_doubles(&f, key("%s_%s_first", set, cased ? "cased" : "uncased"), &n);
     encode_line(t, d.text[0], (int)strlen(d.text[0]), &ids);
     cr_expect(ids_equal(ids, (int)arrlen(ids), first, n), "%s: the first sentence's ids differ", path);
     free(first);
@@ -276,18 +282,14 @@ Test(tokenizer, batches_truncation_padding_pairs) {
     double *count = fixture_doubles(&f, "enc_count", &n);
     Batch b = {0};
     for (int k = 0; k < (int)count[0]; k++) {
-        char key[64];
-        snprintf(key, sizeof key, "enc%d_options", k);
-        double *opt = fixture_doubles(&f, key, &n);
+        double *opt = fixture_doubles(&f, key("enc%d_options", k), &n);
         EncodeOptions o = {.max_length = (int)opt[0], .pad_to_max_length = opt[1] != 0, .pad_to_multiple_of = (int)opt[2], .padding_left = opt[3] != 0};
         bool pairs = opt[4] != 0;
         int na, nb = 0;
-        snprintf(key, sizeof key, "enc%d_a", k);
-        double *a = fixture_doubles(&f, key, &na);
+        double *a = fixture_doubles(&f, key("enc%d_a", k), &na);
         double *bi = NULL;
         if (pairs) {
-            snprintf(key, sizeof key, "enc%d_b", k);
-            bi = fixture_doubles(&f, key, &nb);
+            bi = fixture_doubles(&f, key("enc%d_b", k), &nb);
         }
         const char **ta = xmalloc(sizeof(char *) * (size_t)na), **tb = xmalloc(sizeof(char *) * (size_t)na);
         int *rows = xmalloc(sizeof(int) * (size_t)na);
@@ -298,16 +300,14 @@ Test(tokenizer, batches_truncation_padding_pairs) {
         }
         TokenizedSet s = tokenize_texts(t, ta, pairs ? tb : NULL, na);
         collate(t, &s, rows, na, &o, &b);
-        snprintf(key, sizeof key, "enc%d_shape", k);
-        double *shape = fixture_doubles(&f, key, &n);
+        double *shape = fixture_doubles(&f, key("enc%d_shape", k), &n);
         cr_expect_eq(b.B, (int)shape[0], "case %d: B", k);
         cr_expect_eq(b.T, (int)shape[1], "case %d: T = %d, transformers pads to %d", k, b.T, (int)shape[1]);
         if (b.T == (int)shape[1]) {
             const char *fields[] = {"input_ids", "token_type_ids", "attention_mask"};
             int *got[] = {b.input_ids, b.token_type_ids, b.attention_mask};
             for (int fi = 0; fi < 3; fi++) {
-                snprintf(key, sizeof key, "enc%d_%s", k, fields[fi]);
-                double *want = fixture_doubles(&f, key, &n);
+                double *want = fixture_doubles(&f, key("enc%d_%s", k, fields[fi]), &n);
                 for (int r = 0; r < b.B; r++) expect_array(got[fi] + (long)r * b.T, want + (long)(na - 1 - r) * b.T, b.T, fields[fi], k);
                 free(want);
             }
@@ -335,16 +335,11 @@ Test(tokenizer, group_by_length_as_transformers) {
     int n;
     double *count = fixture_doubles(&f, "gbl_count", &n);
     for (int k = 0; k < (int)count[0]; k++) {
-        char key[64];
         int nl;
-        snprintf(key, sizeof key, "gbl%d_batch", k);
-        double *batch = fixture_doubles(&f, key, &n);
-        snprintf(key, sizeof key, "gbl%d_lengths", k);
-        double *len = fixture_doubles(&f, key, &nl);
-        snprintf(key, sizeof key, "gbl%d_perm", k);
-        double *perm = fixture_doubles(&f, key, &n);
-        snprintf(key, sizeof key, "gbl%d_order", k);
-        double *want = fixture_doubles(&f, key, &n);
+        double *batch = fixture_doubles(&f, key("gbl%d_batch", k), &n);
+        double *len = fixture_doubles(&f, key("gbl%d_lengths", k), &nl);
+        double *perm = fixture_doubles(&f, key("gbl%d_perm", k), &n);
+        double *want = fixture_doubles(&f, key("gbl%d_order", k), &n);
         int *li = xmalloc(sizeof(int) * (size_t)nl), *pi = xmalloc(sizeof(int) * (size_t)nl), *order = xmalloc(sizeof(int) * (size_t)nl);
         for (int i = 0; i < nl; i++) { li[i] = (int)len[i]; pi[i] = (int)perm[i]; }
         group_by_length(li, nl, (int)batch[0], pi, order);
@@ -430,10 +425,8 @@ Test(tokenizer, lesson_ids_only_prints_the_hard_set) {
         size_t cap = 0;
         int i = 0, bad = 0;
         for (; getline(&line, &cap, p) > 0; i++) {
-            char key[64];
             int n;
-            snprintf(key, sizeof key, "hard_%s_%d", cased ? "cased" : "uncased", i);
-            double *want = fixture_doubles(&f, key, &n);
+            double *want = fixture_doubles(&f, key("hard_%s_%d", cased ? "cased" : "uncased", i), &n);
             int *ids = NULL;
             char *s = line, *e;
             for (long v = strtol(s, &e, 10); e != s; v = strtol(s, &e, 10)) {
@@ -463,4 +456,27 @@ Test(tokenizer, lesson_rejects_invalid_utf8_with_the_line) {
     int status = pclose(p);
     cr_expect_neq(status, 0, "invalid UTF-8 must fail");
     cr_expect(strstr(msg, "<stdin>:2: invalid UTF-8"), "the error names the line: %s", msg);
+}
+
+// ---- robustness ---------------------------------------------------------------------------
+
+// Random bytes (mostly invalid UTF-8, brackets, multi-byte starts): tokenize never crashes and
+// every id is a vocab id.
+Test(tokenizer, random_bytes_never_crash) {
+    Tokenizer *t = load(false);
+    Rng r;
+    rng_seed(&r, 7, 0);
+    const char alphabet[] = "[]ab CLSEP#\t\n\xc3\xa9\xe2\x80\x8b\xf0\x9f\x98\x80\xff\xed\xa0\x80\xcc\x81";
+    int *ids = NULL;
+    char text[300];
+    for (int k = 0; k < 20000; k++) {
+        int n = (int)rng_below(&r, sizeof text);
+        for (int i = 0; i < n; i++)
+            text[i] = rng_below(&r, 4) ? alphabet[rng_below(&r, sizeof alphabet - 1)] : (char)rng_u32(&r);
+        arrsetlen(ids, 0);
+        tokenize_len(t, text, n, &ids);
+        for (int i = 0; i < arrlen(ids); i++) cr_assert(ids[i] >= 0 && ids[i] < t->vocab_size, "id %d out of range", ids[i]);
+    }
+    arrfree(ids);
+    tokenizer_free(t);
 }
