@@ -100,9 +100,14 @@ static void read_state(const char *path, TrainerState *s) {
     s->global_step = (long)step->valuedouble;
     s->epoch = epoch->valuedouble;
     s->optimizer_step = (long)ostep->valuedouble;
+    // Optional (lesson 06's checkpoints predate them), but never out of range when present.
     const cJSON *bgs = cJSON_GetObjectItem(root, "best_global_step"), *esc = cJSON_GetObjectItem(root, "early_stopping_patience_counter");
-    s->best_global_step = cJSON_IsNumber(bgs) ? (long)bgs->valuedouble : 0;
-    s->early_stopping_counter = cJSON_IsNumber(esc) ? esc->valueint : 0;
+    if (bgs && !(cJSON_IsNumber(bgs) && bgs->valuedouble >= 0 && bgs->valuedouble <= 1e15))
+        die("%s: best_global_step must be a step number", path);
+    if (esc && !(cJSON_IsNumber(esc) && esc->valuedouble >= 0 && esc->valuedouble <= 1e9))
+        die("%s: early_stopping_patience_counter must be a count", path);
+    s->best_global_step = bgs ? (long)bgs->valuedouble : 0;
+    s->early_stopping_counter = esc ? (int)esc->valuedouble : 0;
     s->has_best = cJSON_IsNumber(best);
     s->best_metric = s->has_best ? best->valuedouble : 0;
     snprintf(s->best_model_checkpoint, sizeof s->best_model_checkpoint, "%s", cJSON_IsString(bmc) ? bmc->valuestring : "");

@@ -216,8 +216,15 @@ static cJSON *run_info(const Run *r) {
     return o;
 }
 
-static void check_resume_matches(const Run *r, const char *dir, const cJSON *saved) {
+// check_resume_matches: read before the model is loaded, so a mismatch is the run's only line.
+static void check_resume_matches(const Run *r, const char *dir) {
+    TrainerState saved_state;
+    trainer_state_init(&saved_state);
+    trainer_state_read(dir, &saved_state);
+    const cJSON *saved = saved_state.info;
     static const char *keys[] = {"train_batch_size", "gradient_accumulation_steps", "num_train_examples", "max_steps", "data_seed"};
+    if (saved_state.global_step < 0 || saved_state.global_step > r->plan.total_steps)
+        die("%s/trainer_state.json: global_step %ld is outside this run's steps 0..%ld", dir, saved_state.global_step, r->plan.total_steps);
     cJSON *now = run_info(r);
     for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
         const cJSON *x = cJSON_GetObjectItem(saved, keys[i]), *y = cJSON_GetObjectItem(now, keys[i]);
@@ -227,6 +234,7 @@ static void check_resume_matches(const Run *r, const char *dir, const cJSON *sav
                 "and batch flags", dir, keys[i], x->valuedouble, y->valuedouble);
     }
     cJSON_Delete(now);
+    trainer_state_free(&saved_state);
 }
 
 static void write_log_history(const Run *r) {
@@ -552,6 +560,7 @@ static void train(const TrainingArguments *a) {
                         .warmup_steps = a->warmup_steps, .num_eval_examples = r.has_dev ? r.dev.text.n : 0};
     steps_plan(&r.plan);
     char *resume = resolve_resume(a);
+    if (resume) check_resume_matches(&r, resume);
 
     int max_batch = a->per_device_train_batch_size > a->per_device_eval_batch_size ? a->per_device_train_batch_size
                                                                                     : a->per_device_eval_batch_size;
@@ -567,7 +576,6 @@ static void train(const TrainingArguments *a) {
     print_banner(&r, labels);
     if (resume) {
         checkpoint_load(resume, r.be->ps, &r.opt, &r.state);
-        check_resume_matches(&r, resume, r.state.info);
         if (r.be->params_changed) r.be->params_changed(r.be);
         printf("resumed from %s at step %ld (epoch %.2f); the data order and dropout continue from there\n", resume,
                r.state.global_step, r.state.epoch);

@@ -275,6 +275,18 @@ Test(trainer, sigkill_and_resume_is_bit_exact, .timeout = 120) {
     free(a); free(b);
 }
 
+Test(trainer, resume_refuses_other_batch_flags) {
+    char *dir = tmpdir("mismatch"), cmd[1024], flags[512];
+    snprintf(cmd, sizeof cmd, BASE "--max_steps 2 --save_steps 2 --output_dir %s", dir);
+    const char *wants[] = {"trained              2 steps"};
+    expect_run(cmd, 0, wants, ARRAY_LEN(wants));
+    snprintf(flags, sizeof flags, "--max_steps 2 --per_device_train_batch_size 4 --resume_from_checkpoint %s/checkpoint-2", dir);
+    expect_refusal(flags, "the checkpoint's run had train_batch_size 8, this one has 4");
+    expect_refusal("--resume_from_checkpoint true", "no checkpoint-<step> directory in /tmp/bertstep-trainer-refused-");
+    rm_rf(dir);
+    free(dir);
+}
+
 Test(trainer, sigint_saves_a_checkpoint_and_exits, .timeout = 60) {
     char *dir = tmpdir("sigint"), cmd[1024];
     pid_t pid = fork();
