@@ -116,6 +116,16 @@ Test(trainer, config_file_holds_the_same_keys) {
     free(dir);
 }
 
+// "a,b" reads sentence pairs ([CLS] a [SEP] b [SEP]); here the same column twice.
+Test(trainer, sentence_pairs_run) {
+    char *dir = tmpdir("pairs"), cmd[1024];
+    snprintf(cmd, sizeof cmd, BASE "--text_column sentence,sentence --max_steps 2 --save_strategy no --output_dir %s", dir);
+    const char *wants[] = {"trained              2 steps"};
+    expect_run(cmd, 0, wants, ARRAY_LEN(wants));
+    rm_rf(dir);
+    free(dir);
+}
+
 // The banner is lesson 02's printout for the same numbers (the same steps_print_plan).
 Test(trainer, banner_is_lesson02_plan) {
     char *dir = tmpdir("banner"), cmd[1024];
