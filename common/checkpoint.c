@@ -17,7 +17,8 @@ void trainer_state_init(TrainerState *s) {
 
 void trainer_state_free(TrainerState *s) {
     cJSON_Delete(s->log_history);
-    s->log_history = NULL;
+    cJSON_Delete(s->info);
+    s->log_history = s->info = NULL;
 }
 
 void log_history_add(TrainerState *s, cJSON *entry) { cJSON_AddItemToArray(s->log_history, entry); }
@@ -63,6 +64,8 @@ static void write_state(const char *path, const TrainerState *s) {
     else cJSON_AddNullToObject(root, "best_metric");
     if (s->best_model_checkpoint[0]) cJSON_AddStringToObject(root, "best_model_checkpoint", s->best_model_checkpoint);
     else cJSON_AddNullToObject(root, "best_model_checkpoint");
+    cJSON_AddNumberToObject(root, "best_global_step", (double)s->best_global_step);
+    cJSON_AddNumberToObject(root, "early_stopping_patience_counter", s->early_stopping_counter);
     cJSON_AddNumberToObject(root, "optimizer_step", (double)s->optimizer_step);
     cJSON *rng = cJSON_AddObjectToObject(root, "rng_state");
     snprintf(buf, sizeof buf, "%016" PRIx64, s->rng.state);   // 64-bit integers as hex: JSON numbers are doubles
@@ -70,6 +73,8 @@ static void write_state(const char *path, const TrainerState *s) {
     snprintf(buf, sizeof buf, "%016" PRIx64, s->rng.inc);
     cJSON_AddStringToObject(rng, "inc", buf);
     cJSON_AddItemToObject(root, "log_history", cJSON_Duplicate(s->log_history, 1));
+    for (const cJSON *it = s->info ? s->info->child : NULL; it; it = it->next)
+        cJSON_AddItemToObject(root, it->string, cJSON_Duplicate(it, 1));
     char *text = cJSON_Print(root);
     FILE *f = xfopen(path, "w");
     xfwrite(text, 1, strlen(text), f, path);
@@ -95,11 +100,29 @@ static void read_state(const char *path, TrainerState *s) {
     s->global_step = (long)step->valuedouble;
     s->epoch = epoch->valuedouble;
     s->optimizer_step = (long)ostep->valuedouble;
+    // Optional (lesson 06's checkpoints predate them), but never out of range when present.
+    const cJSON *bgs = cJSON_GetObjectItem(root, "best_global_step"), *esc = cJSON_GetObjectItem(root, "early_stopping_patience_counter");
+    if (bgs && !(cJSON_IsNumber(bgs) && bgs->valuedouble >= 0 && bgs->valuedouble <= 1e15))
+        die("%s: best_global_step must be a step number", path);
+    if (esc && !(cJSON_IsNumber(esc) && esc->valuedouble >= 0 && esc->valuedouble <= 1e9))
+        die("%s: early_stopping_patience_counter must be a count", path);
+    s->best_global_step = bgs ? (long)bgs->valuedouble : 0;
+    s->early_stopping_counter = esc ? (int)esc->valuedouble : 0;
     s->has_best = cJSON_IsNumber(best);
     s->best_metric = s->has_best ? best->valuedouble : 0;
     snprintf(s->best_model_checkpoint, sizeof s->best_model_checkpoint, "%s", cJSON_IsString(bmc) ? bmc->valuestring : "");
     cJSON_Delete(s->log_history);
     s->log_history = cJSON_Duplicate(hist, 1);
+    // Every other key goes back into info, so a resumed run can compare its arguments.
+    static const char *known[] = {"global_step", "epoch", "best_metric", "best_model_checkpoint", "best_global_step",
+                                  "early_stopping_patience_counter", "optimizer_step", "rng_state", "log_history"};
+    cJSON_Delete(s->info);
+    s->info = cJSON_CreateObject();
+    for (const cJSON *it = root->child; it; it = it->next) {
+        bool is_known = false;
+        for (size_t i = 0; i < ARRAY_LEN(known); i++) is_known |= !strcmp(it->string, known[i]);
+        if (!is_known) cJSON_AddItemToObject(s->info, it->string, cJSON_Duplicate(it, 1));
+    }
     cJSON_Delete(root);
     free(text);
 }
@@ -150,18 +173,31 @@ static void rotate(const char *output_dir, int limit, const char *best) {
     }
 }
 
+// write_model_tensors: the default ModelWriter, model.safetensors from the ParamSet.
+static void write_model_tensors(const char *dir, void *ctx) {
+    const ParamSet *ps = ctx;
+    mkdir_p(dir);
+    char *model = path_join(dir, "model.safetensors");
+    write_tensors(model, ps, (float *const[]){ps->params}, (const char *const[]){""}, 1);
+    free(model);
+}
+
 char *checkpoint_save(const char *output_dir, const ParamSet *ps, const Optimizer *opt, const TrainerState *state,
                       int save_total_limit) {
+    return checkpoint_save_with(output_dir, ps, opt, state, save_total_limit, write_model_tensors, (void *)ps);
+}
+
+char *checkpoint_save_with(const char *output_dir, const ParamSet *ps, const Optimizer *opt, const TrainerState *state,
+                           int save_total_limit, ModelWriter write_model, void *ctx) {
     char name[64], tmp_name[64];
     snprintf(name, sizeof name, "checkpoint-%ld", state->global_step);
     snprintf(tmp_name, sizeof tmp_name, "tmp-checkpoint-%ld", state->global_step);
     mkdir_p(output_dir);
     char *final = path_join(output_dir, name), *tmp = path_join(output_dir, tmp_name);
     rm_rf(tmp);
+    write_model(tmp, ctx);
     mkdir_p(tmp);
-    char *model = path_join(tmp, "model.safetensors"), *optim = path_join(tmp, "optimizer.safetensors");
-    char *st = path_join(tmp, "trainer_state.json");
-    write_tensors(model, ps, (float *const[]){ps->params}, (const char *const[]){""}, 1);
+    char *optim = path_join(tmp, "optimizer.safetensors"), *st = path_join(tmp, "trainer_state.json");
     if (opt) write_tensors(optim, ps, (float *const[]){opt->m, opt->v}, (const char *const[]){"m.", "v."}, opt->v ? 2 : 1);
     write_state(st, state);
     fsync_path(st);
@@ -169,7 +205,7 @@ char *checkpoint_save(const char *output_dir, const ParamSet *ps, const Optimize
     rm_rf(final);  // an older checkpoint of the same step (a rerun) is replaced whole
     atomic_rename(tmp, final);
     if (save_total_limit > 0) rotate(output_dir, save_total_limit, state->best_model_checkpoint);
-    free(model); free(optim); free(st); free(tmp);
+    free(optim); free(st); free(tmp);
     return final;
 }
 
@@ -185,9 +221,13 @@ void checkpoint_load(const char *dir, ParamSet *ps, Optimizer *opt, TrainerState
         free(optim);
     }
     if (state) {
-        char *st = path_join(dir, "trainer_state.json");
-        read_state(st, state);
-        free(st);
+        trainer_state_read(dir, state);
         if (opt) opt->step = state->optimizer_step;
     }
+}
+
+void trainer_state_read(const char *dir, TrainerState *state) {
+    char *st = path_join(dir, "trainer_state.json");
+    read_state(st, state);
+    free(st);
 }

@@ -250,8 +250,8 @@ TextDataset dataset_load(const char *path, const DatasetOptions *opt) {
         if (!row[c_text][0]) die("%s:%d: empty text in column '%s'", path, t.line[r], opt->text_column);
         d.text[i] = row[c_text];
         row[c_text] = NULL;   // ownership moves to the dataset
-        if (d.text_b) {
-            d.text_b[i] = row[c_text_b];
+        if (d.text_b) {   // the same column twice (a text paired with itself) is a copy
+            d.text_b[i] = c_text_b == c_text ? xstrdup(d.text[i]) : row[c_text_b];
             row[c_text_b] = NULL;
         }
         if (d.label) {

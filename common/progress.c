@@ -41,6 +41,10 @@ void progress_update(Progress *p, int epoch, int epochs, long step, double loss,
     }
 }
 
+void progress_clear(Progress *p) {
+    if (p->tty) fputs("\r\033[K", stderr);
+}
+
 void progress_end(Progress *p) {
     if (p->tty) fputc('\n', stderr);
 }

@@ -19,6 +19,8 @@ typedef struct {
 Progress progress_begin(long total, long start_step, long plain_every);
 // progress_update: after optimizer step `step` (1-based), with the latest loss and lr.
 void progress_update(Progress *p, int epoch, int epochs, long step, double loss, double lr, long samples_in_step);
+// progress_clear: erase the bar (terminal) so a log line can be printed; the next update redraws it.
+void progress_clear(Progress *p);
 // progress_end: finish the line (terminal) so later output starts on a fresh line.
 void progress_end(Progress *p);
 // format_duration: "3m58s", "1h02m", "12.3s".

@@ -56,6 +56,9 @@ bool fires_after_step(Interval iv, long global_step, long total_steps, bool fina
 bool fires_after_epoch(Interval iv);
 // count_events: how many times an event fires over the whole run.
 long count_events(const StepPlan *p, Interval iv, bool final_too);
+// steps_print_plan: the run's arithmetic, formula beside each number, on stdout (lesson 02
+// prints it for any flags; the trainer prints it at the start of every run).
+void steps_print_plan(const StepPlan *p, Interval log, Interval eval, Interval save);
 
 // One micro-batch of the training loop, as steps_next yields them.
 typedef struct {

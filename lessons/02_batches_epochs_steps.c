@@ -20,49 +20,6 @@
 #define D 8  // features of the synthetic data
 #define K 2  // classes
 
-static void print_plan(const StepPlan *p, Interval log, Interval eval, Interval save) {
-    long B = p->per_device_train_batch_size, N = p->num_examples;
-    printf("examples                 N = %ld\n", N);
-    if (p->dataloader_drop_last)
-        printf("batches per epoch        floor(N / batch) = floor(%ld / %ld) = %ld   (dataloader_drop_last: the last %ld examples are skipped)\n",
-               N, B, p->batches_per_epoch, N % B);
-    else
-        printf("batches per epoch        ceil(N / batch) = ceil(%ld / %ld) = %ld   (the last batch holds %ld)\n", N, B,
-               p->batches_per_epoch, N % B ? N % B : B);
-    printf("updates per epoch        ceil(%ld batches / %d accumulation) = %ld   (the last group has %d batch%s)\n",
-           p->batches_per_epoch, p->gradient_accumulation_steps, p->updates_per_epoch, p->last_group_batches,
-           p->last_group_batches == 1 ? "" : "es");
-    if (p->max_steps > 0)
-        printf("total steps              max_steps = %ld   (wins over num_train_epochs; the run spans %d epoch%s)\n",
-               p->total_steps, p->epochs, p->epochs == 1 ? "" : "s");
-    else
-        printf("total steps              ceil(%g epochs x %ld) = %ld\n", p->num_train_epochs, p->updates_per_epoch, p->total_steps);
-    if (p->warmup_steps > 0) printf("warmup steps             warmup_steps = %ld\n", p->warmup);
-    else printf("warmup steps             ceil(%g x %ld) = %ld\n", p->warmup_ratio, p->total_steps, p->warmup);
-    printf("effective batch          %d per device x %d accumulation x %d device%s = %ld examples per update\n",
-           p->per_device_train_batch_size, p->gradient_accumulation_steps, p->n_devices, p->n_devices == 1 ? "" : "s",
-           p->effective_batch);
-    if (p->eval_batches)
-        printf("eval batches             ceil(%ld / %d) = %ld per evaluation\n", p->num_eval_examples,
-               p->per_device_eval_batch_size, p->eval_batches);
-    if (log.strategy == STRATEGY_STEPS)
-        printf("logging                  every %ld steps: %ld log lines\n", log.every, count_events(p, log, false));
-    if (eval.strategy == STRATEGY_STEPS) {
-        long periodic = p->total_steps / eval.every;
-        printf("evaluation               every %ld steps: %ld periodic evaluations (steps %ld to %ld)", eval.every, periodic,
-               eval.every, periodic * eval.every);
-        if (count_events(p, eval, true) > periodic) printf(", + 1 at the final step %ld = %ld", p->total_steps, count_events(p, eval, true));
-        printf("\n                         (%.2f evaluations per epoch)\n", (double)eval.every > 0 ? (double)p->updates_per_epoch / eval.every : 0);
-    } else if (eval.strategy == STRATEGY_EPOCH) {
-        printf("evaluation               at the end of each epoch: %ld evaluations\n", count_events(p, eval, true));
-    }
-    if (save.strategy == STRATEGY_STEPS)
-        printf("saving                   every %ld steps (and at the final step): %ld checkpoints\n", save.every,
-               count_events(p, save, true));
-    else if (save.strategy == STRATEGY_EPOCH)
-        printf("saving                   at the end of each epoch: %ld checkpoints\n", count_events(p, save, true));
-}
-
 typedef struct {
     long updates, micro_batches, examples, evaluations, saves, logs;
     double first_loss, last_loss;
@@ -175,7 +132,7 @@ int main(int argc, char **argv) {
     if (logging_steps < 1) die("--logging_steps must be at least 1 (got %d)", logging_steps);
 
     printf("== The plan ==\n");
-    print_plan(&plan, log, eval, save);
+    steps_print_plan(&plan, log, eval, save);
     if (!train) return 0;
 
     printf("\n== Training a small model with this plan (softmax regression on synthetic data, AdamW, linear schedule) ==\n");

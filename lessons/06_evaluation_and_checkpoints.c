@@ -21,6 +21,7 @@
 #include "common/args.h"
 #include "common/checkpoint.h"
 #include "common/dataset.h"
+#include "common/evaluation.h"
 #include "common/logreg.h"
 #include "common/loss.h"
 #include "common/metrics.h"
@@ -108,39 +109,24 @@ static CsrRows rows_of(const BowSet *b, const int *idx, int n, Gather *g) {
 
 // ---- evaluation ---------------------------------------------------------------------------
 
-typedef struct { double loss; Metrics m; Confusion conf; } EvalResult;
-
+// evaluate: loss, accuracy and F1 of the model on the first n examples (common/evaluation.h).
 static EvalResult evaluate(const LogReg *model, const BowSet *set, int n, int batch) {
-    EvalResult r = {0};
-    confusion_init(&r.conf, model->K);
+    EvalResult r;
+    eval_begin(&r, model->K);
     Gather g = {xmalloc(sizeof(int) * (size_t)(batch + 1)), xmalloc(sizeof(int) * 4096 * (size_t)batch),
                 xmalloc(sizeof(float) * 4096 * (size_t)batch), xmalloc(sizeof(int) * (size_t)batch)};
-    int *idx = xmalloc(sizeof(int) * (size_t)batch), *pred = xmalloc(sizeof(int) * (size_t)batch);
+    int *idx = xmalloc(sizeof(int) * (size_t)batch);
     float *logits = xmalloc(sizeof(float) * (size_t)batch * model->K);
     for (int start = 0; start < n; start += batch) {
         int count = start + batch <= n ? batch : n - start;
         for (int k = 0; k < count; k++) idx[k] = start + k;
         CsrRows rows = rows_of(set, idx, count, &g);
         logreg_forward_sparse(model, &rows, logits);
-        r.loss += cross_entropy_forward(logits, g.label, count, model->K, NULL) * count;
-        argmax_rows(logits, count, model->K, pred);
-        confusion_add(&r.conf, g.label, pred, count);
+        eval_add_batch(&r, logits, g.label, count);
     }
-    r.loss /= n;
-    r.m = metrics_compute(&r.conf);
-    free(g.row_ptr); free(g.col); free(g.val); free(g.label); free(idx); free(pred); free(logits);
+    eval_finish(&r);
+    free(g.row_ptr); free(g.col); free(g.val); free(g.label); free(idx); free(logits);
     return r;
-}
-
-static void eval_result_free(EvalResult *r) {
-    metrics_free(&r->m);
-    confusion_free(&r->conf);
-}
-
-static double metric_value(const EvalResult *r, const char *name) {
-    if (!strcmp(name, "eval_f1")) return r->m.macro_f1;
-    if (!strcmp(name, "eval_accuracy")) return r->m.accuracy;
-    return r->loss;  // eval_loss
 }
 
 // ---- the run ------------------------------------------------------------------------------
@@ -152,22 +138,6 @@ typedef struct {
     bool load_best, greater_is_better;
     const char *metric, *output_dir, *resume, *plot_path;
 } Config;
-
-// is_better: does `value` beat the best so far (HF: greater_is_better decides the direction)?
-static bool is_better(const TrainerState *s, double value, bool greater) {
-    return !s->has_best || (greater ? value > s->best_metric : value < s->best_metric);
-}
-
-static cJSON *eval_entry(long step, double epoch, const EvalResult *r, double train_acc) {
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddNumberToObject(e, "step", (double)step);
-    cJSON_AddNumberToObject(e, "epoch", epoch);
-    cJSON_AddNumberToObject(e, "eval_loss", r->loss);
-    cJSON_AddNumberToObject(e, "eval_accuracy", r->m.accuracy);
-    cJSON_AddNumberToObject(e, "eval_f1", r->m.macro_f1);
-    cJSON_AddNumberToObject(e, "train_accuracy", train_acc);
-    return e;
-}
 
 int main(int argc, char **argv) {
     Config c = {.batch = 32, .eval_batch = 64, .eval_steps = 500, .save_steps = 500, .save_total_limit = 2,
@@ -262,7 +232,6 @@ int main(int argc, char **argv) {
     int *order = xmalloc(sizeof(int) * (size_t)train.n), order_epoch = -1;
     float *logits = xmalloc(sizeof(float) * (size_t)B * K * 3), *probs = logits + B * K, *dlogits = probs + B * K;
     Progress prog = progress_begin(plan.total_steps, state.global_step, c.logging_steps);
-    int bad_evals = 0;
     bool warned = false, stopped = false;
     double loss = 0;
 
@@ -288,10 +257,10 @@ int main(int argc, char **argv) {
         if (!fires_after_step(eval_iv, step, plan.total_steps, true)) continue;
         EvalResult r = evaluate(&model, &dev, dev.n, c.eval_batch), tr = evaluate(&model, &train, sample, c.eval_batch);
         double value = metric_value(&r, c.metric), gap = tr.m.accuracy - r.m.accuracy;
-        bool better = is_better(&state, value, c.greater_is_better);
+        bool better = metric_improves(state.has_best, state.best_metric, value, c.greater_is_better, 0.0);
         printf("step %5ld  epoch %.2f | eval_loss %.4f  eval_accuracy %.4f  eval_f1 %.4f | train_accuracy %.4f%s\n", step,
                state.epoch, r.loss, r.m.accuracy, r.m.macro_f1, tr.m.accuracy, better ? "  *best*" : "");
-        log_history_add(&state, eval_entry(step, state.epoch, &r, tr.m.accuracy));
+        log_history_add(&state, eval_entry(step, state.epoch, &r, NULL, tr.m.accuracy));
         if (gap > c.overfit_gap && !warned) {
             printf("warning: over-fitting: train accuracy %.4f is %.4f above dev accuracy %.4f (more than %.2f)\n",
                    tr.m.accuracy, gap, r.m.accuracy, c.overfit_gap);
@@ -301,10 +270,11 @@ int main(int argc, char **argv) {
         if (better) {
             state.has_best = true;
             state.best_metric = value;
-            bad_evals = 0;
+            state.early_stopping_counter = 0;
             if (saving) snprintf(state.best_model_checkpoint, sizeof state.best_model_checkpoint, "%s/checkpoint-%ld", c.output_dir, step);
-        } else if (c.patience > 0 && ++bad_evals >= c.patience) {
-            printf("early stopping: %s has not improved for %d evaluations (best %.4f)\n", c.metric, bad_evals, state.best_metric);
+        } else if (c.patience > 0 && ++state.early_stopping_counter >= c.patience) {
+            printf("early stopping: %s has not improved for %d evaluations (best %.4f)\n", c.metric, state.early_stopping_counter,
+                   state.best_metric);
             stopped = true;
         }
         if (saving) free(checkpoint_save(c.output_dir, &model.ps, &adamw, &state, c.save_total_limit));

@@ -1,0 +1,51 @@
+// backend.h — the model as the trainer sees it: forward, backward, an optimizer step, saving.
+// Introduced by lesson 16 (the trainer). The CPU backend (backend_cpu.c) is the BERT of lessons
+// 10-11; a GPU backend (lessons 13-15) plugs in behind the same table, so the training loop,
+// checkpoints, evaluation and logging are written once.
+//
+// The parameters a checkpoint saves are always the host ParamSet `ps` (fp32, Hugging Face
+// names) and the host Optimizer; a backend that keeps copies elsewhere (a GPU) copies them in
+// params_changed (after a checkpoint was loaded into ps) and out in sync_to_host (before a
+// save). The CPU backend trains ps itself and leaves both NULL.
+#pragma once
+#include <stdbool.h>
+
+#include "common/optim.h"
+#include "common/rng.h"
+#include "common/tokenizer.h"
+
+typedef struct Backend Backend;
+struct Backend {
+    const char *device;        // "cpu"
+    int num_labels;            // K
+    char *const *id2label;     // (K) class names (config.json's id2label)
+    int max_position_embeddings;
+    ParamSet *ps;              // every parameter and gradient, host fp32, Hugging Face names
+    void *model;               // the backend's own model struct
+
+    // forward: logits (B,K) of a padded batch (owned by the backend). labels (B) or NULL; with
+    // labels *loss gets the mean cross-entropy. training turns dropout on, masks drawn from rng.
+    const float *(*forward)(Backend *b, const Batch *batch, const int *labels, bool training, Rng *rng, double *loss);
+    // backward: ADD the gradient of sum_b example_weight * loss_b of the last forward to the grads.
+    void (*backward)(Backend *b, float example_weight);
+    void (*zero_grad)(Backend *b);
+    // step: clip the global gradient norm to max_grad_norm (0: no clipping), then one optimizer
+    // update at lr. Returns the norm before clipping (what the Trainer logs as grad_norm).
+    double (*step)(Backend *b, Optimizer *opt, double lr, double max_grad_norm);
+    // save_pretrained: config.json (with id2label), model.safetensors and the tokenizer files
+    // into `dir`, which must not exist yet (Hugging Face layout, loadable by transformers).
+    void (*save_pretrained)(Backend *b, const char *dir);
+    void (*params_changed)(Backend *b);                 // may be NULL
+    void (*sync_to_host)(Backend *b, Optimizer *opt);   // may be NULL
+    void (*close)(Backend *b);
+};
+
+// backend_open: the model in checkpoint directory `dir` for K labels named label_names[0..K)
+// (a classifier with another size is re-created from `seed`; K = 0 and label_names NULL keep
+// config.json's labels, as evaluate and predict do with a fine-tuned model), able to run batches of up to
+// max_batch sequences of max_seq_length tokens, on `device`.
+Backend *backend_open(const char *device, const char *dir, int K, const char *const *label_names, unsigned long seed,
+                      int max_batch, int max_seq_length);
+// backend_open_cpu: the CPU BERT (common/bert.h).
+Backend *backend_open_cpu(const char *dir, int K, const char *const *label_names, unsigned long seed, int max_batch,
+                          int max_seq_length);

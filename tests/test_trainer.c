@@ -1,0 +1,416 @@
+// test_trainer.c — lesson 16, the trainer, run as a program on the tiny fixture model
+// (tests/gen_trainer.py: a random 2-layer BERT with a 50-token vocab, and a three-class data
+// set that can be separated completely). Every run takes well under a second with one thread.
+//
+// What is checked: flag parsing and the one-line refusals; the banner is lesson 02's plan for
+// the same flags; training reaches 100% on the separable set; a run killed with SIGKILL and
+// resumed ends with the same bits as the uninterrupted run; SIGINT saves a checkpoint;
+// save_total_limit keeps the newest and the best; the best model is the best evaluation's;
+// early stopping; the saved model reloads with identical logits; predict's TSV; a diverging
+// run stops with advice; bad data files are one error line.
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/checkpoint.h"
+#include "common/util.h"
+#include "tests/fixture.h"
+
+#define FIX "tests/fixtures/trainer"
+// The common flags of every run: the tiny model, the fixture data, one thread (fast, and
+// what the bit-exact comparisons rely on no more than two threads would).
+#define BASE "build/16_trainer train --model_name_or_path " FIX "/tiny-bert --train_file " FIX "/train.tsv " \
+             "--validation_file " FIX "/dev.tsv --max_seq_length 64 --threads 1 --plots false "
+// The recipe that separates the fixture set: 8 epochs of 12 steps at lr 1e-2.
+#define LEARN "--learning_rate 1e-2 --num_train_epochs 8 "
+
+// run: sh -c cmd with stdout and stderr in one string; *status = exit code.
+static char *run(const char *cmd, int *status) {
+    char out_path[64], full[4096];
+    snprintf(out_path, sizeof out_path, "/tmp/bertstep-trainer-out-%d", (int)getpid());
+    snprintf(full, sizeof full, "%s > %s 2>&1", cmd, out_path);
+    int st = system(full);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    char *out = read_file(out_path, NULL);
+    unlink(out_path);
+    return out;
+}
+
+static char *tmpdir(const char *name) {
+    char *d = xmalloc(128);
+    snprintf(d, 128, "/tmp/bertstep-trainer-%s-%d", name, (int)getpid());
+    rm_rf(d);
+    return d;
+}
+
+// expect_run: the command exits with `want_status` and prints every string of `wants`.
+static void expect_run(const char *cmd, int want_status, const char *const *wants, size_t n) {
+    int status;
+    char *out = run(cmd, &status);
+    cr_expect_eq(status, want_status, "`%s` exited with %d:\n%s", cmd, status, out);
+    for (size_t i = 0; i < n; i++) cr_expect(strstr(out, wants[i]), "expected \"%s\" in the output of `%s`:\n%s", wants[i], cmd, out);
+    free(out);
+}
+
+// expect_refusal: the command exits 1 with exactly one line, "error: ..." containing `what`.
+static void expect_refusal(const char *flags, const char *what) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, BASE "--output_dir /tmp/bertstep-trainer-refused-%d %s", (int)getpid(), flags);
+    int status;
+    char *out = run(cmd, &status);
+    cr_expect_eq(status, 1, "`%s` exited with %d:\n%s", flags, status, out);
+    cr_expect(!strncmp(out, "error: ", 7) && strchr(out, '\n') == out + strlen(out) - 1,
+              "`%s` should print one error line, printed:\n%s", flags, out);
+    cr_expect(strstr(out, what), "`%s`: expected \"%s\" in: %s", flags, what, out);
+    free(out);
+}
+
+Test(trainer, help_groups_flags_with_hf_defaults) {
+    int status;
+    char *out = run("build/16_trainer --help", &status);
+    cr_assert_eq(status, 0);
+    const char *want[] = {"Optimizer and schedule:", "Logging, evaluation, checkpoints:", "Device and precision:",
+                          "--learning_rate X", "(default: 5e-05)", "--per_device_train_batch_size N", "(default: 8)",
+                          "--save_steps N", "(default: 500)", "--lr_scheduler_type", "(default: linear)",
+                          "--output_dir S", "(default: trainer_output)", "--adam_epsilon X", "(default: 1e-08)"};
+    for (size_t i = 0; i < ARRAY_LEN(want); i++) cr_expect(strstr(out, want[i]), "--help lacks \"%s\"", want[i]);
+    free(out);
+}
+
+Test(trainer, impossible_combinations_are_one_line) {
+    expect_refusal("--load_best_model_at_end --eval_strategy steps --save_strategy epoch", "requires the save and eval strategy to match");
+    expect_refusal("--load_best_model_at_end --eval_strategy steps --eval_steps 10 --save_steps 15", "round multiple of --eval_steps (10)");
+    expect_refusal("--fp16 --bf16", "--fp16 and --bf16 together");
+    expect_refusal("--bf16", "--bf16 is not available in this build");
+    expect_refusal("--fp16", "--fp16 is not available in this build");
+    expect_refusal("--device cuda", "--device cuda is not available in this build");
+    expect_refusal("--gradient_checkpointing", "--gradient_checkpointing is not available in this build");
+    expect_refusal("--label_column polarity", "no label column 'polarity' (columns: sentence, label)");
+    expect_refusal("--text_column 5", "text column 5 does not exist");
+    expect_refusal("--learning_rate fast", "--learning_rate: 'fast' is not a number");
+    expect_refusal("--eval_strategy sometimes", "--eval_strategy: 'sometimes' is not one of no|steps|epoch");
+    expect_refusal("--max_seq_length 512", "longer than the model's max_position_embeddings 64");
+    expect_refusal("--train_file /nonexistent.tsv", "--train_file /nonexistent.tsv: no such file");
+    expect_refusal("--metric_for_best_model bleu", "is not one of");
+}
+
+Test(trainer, config_file_holds_the_same_keys) {
+    char *dir = tmpdir("config"), cfg[256], cmd[1024];
+    mkdir_p(dir);
+    snprintf(cfg, sizeof cfg, "%s/run.json", dir);
+    FILE *f = xfopen(cfg, "w");
+    fprintf(f, "{\"per_device_train_batch_size\": 16, \"gradient_accumulation_steps\": 2, \"max_steps\": 3, \"save_strategy\": \"no\"}\n");
+    xfclose(f, cfg);
+    snprintf(cmd, sizeof cmd, BASE "--config %s --output_dir %s", cfg, dir);
+    const char *wants[] = {"effective batch          16 per device x 2 accumulation x 1 device = 32 examples per update",
+                           "total steps              max_steps = 3"};
+    expect_run(cmd, 0, wants, ARRAY_LEN(wants));
+    rm_rf(dir);
+    free(dir);
+}
+
+// "a,b" reads sentence pairs ([CLS] a [SEP] b [SEP]); here the same column twice.
+Test(trainer, sentence_pairs_run) {
+    char *dir = tmpdir("pairs"), cmd[1024];
+    snprintf(cmd, sizeof cmd, BASE "--text_column sentence,sentence --max_steps 2 --save_strategy no --output_dir %s", dir);
+    const char *wants[] = {"trained              2 steps"};
+    expect_run(cmd, 0, wants, ARRAY_LEN(wants));
+    rm_rf(dir);
+    free(dir);
+}
+
+// The banner is lesson 02's printout for the same numbers (the same steps_print_plan).
+Test(trainer, banner_is_lesson02_plan) {
+    char *dir = tmpdir("banner"), cmd[1024];
+    const char *plan_flags = "--per_device_train_batch_size 7 --per_device_eval_batch_size 4 --gradient_accumulation_steps 3 "
+                             "--num_train_epochs 2.5 --warmup_ratio 0.1 --logging_steps 2 --eval_strategy steps --eval_steps 3 "
+                             "--save_strategy steps --save_steps 3";
+    snprintf(cmd, sizeof cmd, BASE "%s --output_dir %s", plan_flags, dir);
+    int status;
+    char *ours = run(cmd, &status);
+    cr_assert_eq(status, 0, "%s", ours);
+    snprintf(cmd, sizeof cmd, "build/02_batches_epochs_steps --num_examples 96 --num_eval_examples 30 %s --train false", plan_flags);
+    char *lesson02 = run(cmd, &status);
+    cr_assert_eq(status, 0, "%s", lesson02);
+    char *plan = strstr(lesson02, "examples                 N = 96");
+    cr_assert(plan, "%s", lesson02);
+    cr_expect(strstr(ours, plan), "the trainer's plan differs from lesson 02's:\n--- lesson 02\n%s\n--- trainer\n%s", plan, ours);
+    cr_expect(strstr(ours, "total steps              ceil(2.5 epochs x 5) = 13"), "%s", ours);
+    free(ours);
+    free(lesson02);
+    rm_rf(dir);
+    free(dir);
+}
+
+// eval_accuracy_of: the number after "final model on eval  eval_loss X  eval_accuracy ".
+static double final_accuracy(const char *out) {
+    const char *p = strstr(out, "final model on eval");
+    p = p ? strstr(p, "eval_accuracy ") : NULL;
+    return p ? atof(p + strlen("eval_accuracy ")) : -1;
+}
+
+Test(trainer, end_to_end_separates_the_fixture_set) {
+    char *dir = tmpdir("e2e"), cmd[1024];
+    snprintf(cmd, sizeof cmd, BASE LEARN "--eval_strategy epoch --save_strategy no --output_dir %s", dir);
+    int status;
+    char *out = run(cmd, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    cr_expect_eq(final_accuracy(out), 1.0, "the tiny model should separate the fixture set:\n%s", out);
+    cr_expect(strstr(out, "note: " FIX "/tiny-bert/model.safetensors has no classifier"), "the head is created: %s", out);
+    char *config = path_join(dir, "config.json");
+    char *text = read_file(config, NULL);
+    cr_expect(strstr(text, "\"animal\""), "config.json's id2label holds the label names: %s", text);
+    free(text);
+    free(config);
+    free(out);
+    rm_rf(dir);
+    free(dir);
+}
+
+// json_file: a parsed JSON file (the test fails when it does not parse).
+static cJSON *json_file(const char *dir, const char *name) {
+    char *path = path_join(dir, name), *text = read_file(path, NULL);
+    cJSON *j = cJSON_Parse(text);
+    cr_assert(j, "%s is not JSON", path);
+    free(text);
+    free(path);
+    return j;
+}
+
+Test(trainer, rotation_keeps_newest_and_best_and_best_model_is_loaded) {
+    char *dir = tmpdir("best"), cmd[1024];
+    snprintf(cmd, sizeof cmd, BASE LEARN "--eval_strategy steps --eval_steps 8 --save_steps 8 --save_total_limit 2 "
+             "--load_best_model_at_end --metric_for_best_model eval_loss --output_dir %s", dir);
+    int status;
+    char *out = run(cmd, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    // The best evaluation, recomputed from log_history.jsonl's eval entries (lowest eval_loss).
+    char *hist_path = path_join(dir, "log_history.jsonl"), *hist = read_file(hist_path, NULL);
+    double best = INFINITY;
+    long best_step = -1, evals = 0;
+    for (char *line = strtok(hist, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *e = cJSON_Parse(line);
+        cr_assert(e, "bad line in log_history.jsonl: %s", line);
+        const cJSON *l = cJSON_GetObjectItem(e, "eval_loss");
+        if (cJSON_IsNumber(l)) {
+            evals++;
+            if (l->valuedouble < best) { best = l->valuedouble; best_step = (long)cJSON_GetObjectItem(e, "step")->valuedouble; }
+        }
+        cJSON_Delete(e);
+    }
+    cr_assert_eq(evals, 12, "96 steps / eval_steps 8 = 12 evaluations, got %ld", evals);
+    long steps[16];
+    int n = checkpoints_list(dir, steps, 16);
+    cr_assert(n == 2 || (n == 1 && best_step == 96), "save_total_limit 2 keeps two checkpoints, got %d", n);
+    cr_expect_eq(steps[n - 1], 96, "the newest is kept");
+    char best_name[64];
+    snprintf(best_name, sizeof best_name, "checkpoint-%ld", best_step);
+    char *best_dir = path_join(dir, best_name);
+    cr_assert(dir_exists(best_dir), "the best checkpoint %s was deleted", best_dir);
+    cJSON *state = json_file(best_dir, "trainer_state.json");
+    cr_expect_eq((long)cJSON_GetObjectItem(state, "best_global_step")->valuedouble, best_step);
+    cJSON_Delete(state);
+    // load_best_model_at_end: the final model is the best checkpoint's, bit for bit.
+    char *final_model = path_join(dir, "model.safetensors"), *best_model = path_join(best_dir, "model.safetensors");
+    cr_expect(files_equal(final_model, best_model), "output_dir/model.safetensors is not %s's", best_dir);
+    free(final_model); free(best_model); free(best_dir); free(hist); free(hist_path); free(out);
+    rm_rf(dir);
+    free(dir);
+}
+
+Test(trainer, early_stopping_after_patience_evaluations) {
+    // lr 0: the model never changes, so after the first evaluation nothing improves.
+    char *dir = tmpdir("early"), cmd[1024];
+    snprintf(cmd, sizeof cmd, BASE "--learning_rate 0 --eval_strategy steps --eval_steps 2 --save_steps 2 "
+             "--early_stopping_patience 3 --output_dir %s", dir);
+    // 1 + 3 evaluations, at steps 2, 4, 6 and 8.
+    const char *wants[] = {"early stopping: eval_loss has not improved by more than 0 for 3 evaluations (best ", "at step 2)",
+                           "trained              8 steps"};
+    expect_run(cmd, 0, wants, ARRAY_LEN(wants));
+    rm_rf(dir);
+    free(dir);
+}
+
+// The reference run and a run killed with SIGKILL after its first checkpoint, then resumed:
+// the final model and optimizer state must be the same bytes.
+Test(trainer, sigkill_and_resume_is_bit_exact, .timeout = 120) {
+    char *a = tmpdir("resume-a"), *b = tmpdir("resume-b"), cmd[1024];
+    const char *flags = BASE LEARN "--gradient_accumulation_steps 2 --per_device_train_batch_size 5 --warmup_ratio 0.2 "
+                        "--weight_decay 0.01 --eval_strategy no --save_steps 5 ";
+    snprintf(cmd, sizeof cmd, "%s --output_dir %s", flags, a);
+    int status;
+    char *out = run(cmd, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    free(out);
+
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        snprintf(cmd, sizeof cmd, "exec %s --output_dir %s > /dev/null 2>&1", flags, b);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    char first[256];
+    snprintf(first, sizeof first, "%s/checkpoint-5", b);
+    while (!dir_exists(first)) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) cr_assert_fail("the run ended before it could be killed");
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    char *latest = checkpoint_latest(b);
+    long killed_at = atol(strrchr(latest, '-') + 1);
+    cr_assert_lt(killed_at, 80, "killed too late (at step %ld of 80) to test a resume", killed_at);
+    snprintf(cmd, sizeof cmd, "%s --output_dir %s --resume_from_checkpoint true", flags, b);
+    out = run(cmd, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    cr_expect(strstr(out, "resumed from"), "%s", out);
+    free(out);
+    const char *files[] = {"model.safetensors", "checkpoint-80/model.safetensors", "checkpoint-80/optimizer.safetensors"};
+    for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+        char *p1 = path_join(a, files[i]), *p2 = path_join(b, files[i]);
+        cr_expect(files_equal(p1, p2), "%s differs after the kill at step %ld and the resume", files[i], killed_at);
+        free(p1); free(p2);
+    }
+    free(latest);
+    rm_rf(a); rm_rf(b);
+    free(a); free(b);
+}
+
+Test(trainer, resume_refuses_other_batch_flags) {
+    char *dir = tmpdir("mismatch"), cmd[1024], flags[512];
+    snprintf(cmd, sizeof cmd, BASE "--max_steps 2 --save_steps 2 --output_dir %s", dir);
+    const char *wants[] = {"trained              2 steps"};
+    expect_run(cmd, 0, wants, ARRAY_LEN(wants));
+    snprintf(flags, sizeof flags, "--max_steps 2 --per_device_train_batch_size 4 --resume_from_checkpoint %s/checkpoint-2", dir);
+    expect_refusal(flags, "the checkpoint's run had train_batch_size 8, this one has 4");
+    expect_refusal("--resume_from_checkpoint true", "no checkpoint-<step> directory in /tmp/bertstep-trainer-refused-");
+    rm_rf(dir);
+    free(dir);
+}
+
+Test(trainer, sigint_saves_a_checkpoint_and_exits, .timeout = 60) {
+    char *dir = tmpdir("sigint"), cmd[1024];
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        snprintf(cmd, sizeof cmd, "exec " BASE "--num_train_epochs 100 --save_steps 1000 --output_dir %s > %s.log 2>&1", dir, dir);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    // Wait for the banner (the SIGINT handler is in place), then interrupt.
+    char log[256];
+    snprintf(log, sizeof log, "%s.log", dir);
+    for (int i = 0; i < 10000; i++) {
+        if (file_exists(log)) {
+            char *t = read_file(log, NULL);
+            bool started = strstr(t, "== The plan ==") != NULL;
+            free(t);
+            if (started) break;
+        }
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    kill(pid, SIGINT);
+    int st;
+    waitpid(pid, &st, 0);
+    cr_expect_eq(WEXITSTATUS(st), 130, "exit status after SIGINT");
+    char *out = read_file(log, NULL);
+    cr_expect(strstr(out, "interrupted (SIGINT) at step"), "%s", out);
+    long steps[4];
+    cr_expect_eq(checkpoints_list(dir, steps, 4), 1, "one checkpoint saved on SIGINT: %s", out);
+    free(out);
+    unlink(log);
+    rm_rf(dir);
+    free(dir);
+}
+
+// Reload: predict with the saved output_dir gives the TSV the training run wrote from memory,
+// byte for byte; evaluate gives the same numbers as the final evaluation.
+Test(trainer, saved_model_reloads_with_identical_logits) {
+    char *dir = tmpdir("reload"), cmd[1024], again[256];
+    snprintf(cmd, sizeof cmd, BASE LEARN "--save_strategy no --test_file " FIX "/test.tsv --output_dir %s", dir);
+    int status;
+    char *out = run(cmd, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    snprintf(again, sizeof again, "%s/again.tsv", dir);
+    snprintf(cmd, sizeof cmd, "build/16_trainer predict --model_name_or_path %s --test_file " FIX "/test.tsv --threads 1 "
+             "--max_seq_length 64 --predictions_file %s", dir, again);
+    char *out2 = run(cmd, &status);
+    cr_assert_eq(status, 0, "%s", out2);
+    char *first = path_join(dir, "predictions.tsv");
+    cr_expect(files_equal(first, again), "the reloaded model predicts other logits");
+    snprintf(cmd, sizeof cmd, "build/16_trainer evaluate --model_name_or_path %s --validation_file " FIX "/dev.tsv --threads 1 "
+             "--max_seq_length 64", dir);
+    char *out3 = run(cmd, &status);
+    cr_assert_eq(status, 0, "%s", out3);
+    const char *final = strstr(out, "final model on eval  ") + strlen("final model on eval  ");
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)(strchr(final, '\n') - final), final);
+    cr_expect(strstr(out3, line), "evaluate of the saved model differs from the final evaluation:\n%s\n%s", line, out3);
+
+    // predict's TSV: a header, one row per example, probabilities summing to 1, label = argmax.
+    char *tsv = read_file(first, NULL);
+    cr_expect(!strncmp(tsv, "index\tlabel\tprob_animal\tprob_color\tprob_food\tlogit_animal\tlogit_color\tlogit_food\n", 79), "%s", tsv);
+    int rows = 0;
+    for (char *l = strchr(tsv, '\n') + 1; *l; l = strchr(l, '\n') + 1, rows++) {
+        int idx;
+        char label[32];
+        double p[3], z[3];
+        cr_assert_eq(sscanf(l, "%d\t%31s\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf", &idx, label, &p[0], &p[1], &p[2], &z[0], &z[1], &z[2]), 8);
+        cr_expect_eq(idx, rows);
+        cr_expect(fabs(p[0] + p[1] + p[2] - 1.0) < 1e-6);
+        int arg = z[1] > z[0] ? (z[2] > z[1] ? 2 : 1) : (z[2] > z[0] ? 2 : 0);
+        static const char *names[] = {"animal", "color", "food"};
+        cr_expect_str_eq(label, names[arg]);
+    }
+    cr_expect_eq(rows, 12);
+    free(tsv); free(first); free(out); free(out2); free(out3);
+    rm_rf(dir);
+    free(dir);
+}
+
+Test(trainer, diverging_loss_stops_with_advice) {
+    char *dir = tmpdir("nan"), cmd[1024];
+    snprintf(cmd, sizeof cmd, BASE "--learning_rate 1e30 --max_grad_norm 0 --save_steps 2 --output_dir %s", dir);
+    const char *wants[] = {"the training loss is", "Lower --learning_rate (now 1e+30)", "the last good checkpoint is"};
+    expect_run(cmd, 1, wants, ARRAY_LEN(wants));
+    rm_rf(dir);
+    free(dir);
+}
+
+// bad data files: each is one error line naming the file and the line.
+Test(trainer, bad_data_files_are_one_line) {
+    char *dir = tmpdir("baddata"), path[256], flags[512];
+    mkdir_p(dir);
+    const char *cases[][2] = {
+        {"sentence\tlabel\na cat\tanimal\nthe dog\tanimal\textra\n", ":3: 3 fields, but the header has 2"},
+        {"sentence\tlabel\na cat\tanimal\n\tcolor\n", ":3: empty text in column 'sentence'"},
+        {"sentence\tlabel\n", "no examples"},
+        {"sentence\tlabel\na cat\t\n", ":2: empty label"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        snprintf(path, sizeof path, "%s/bad%zu.tsv", dir, i);
+        FILE *f = xfopen(path, "w");
+        fputs(cases[i][0], f);
+        xfclose(f, path);
+        snprintf(flags, sizeof flags, "--train_file %s", path);
+        expect_refusal(flags, cases[i][1]);
+    }
+    // A dev label the training set never had.
+    snprintf(path, sizeof path, "%s/dev.tsv", dir);
+    FILE *f = xfopen(path, "w");
+    fputs("sentence\tlabel\na red cat\tplant\n", f);
+    xfclose(f, path);
+    snprintf(flags, sizeof flags, "--validation_file %s", path);
+    expect_refusal(flags, ":2: label 'plant' is not one of the known labels (animal, color, food)");
+    rm_rf(dir);
+    free(dir);
+}
