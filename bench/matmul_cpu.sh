@@ -46,8 +46,8 @@ row() {  # row NAME THREADS GFLOPS PEAK TORCH
 }
 row "1. naive i-j-k" 1 "$(gflops '^1\. naive')" "$peak1" "${torch[matmul_1]:-}"
 row "2. loop order i-k-j" 1 "$(gflops '^2\. loop order')" "$peak1" "${torch[matmul_1]:-}"
-row "3. blocked + micro-kernel" 1 "$(gflops '^3\. blocked')" "$peak1" "${torch[matmul_1]:-}"
-row "4. blocked + OpenMP threads" "$threads" "$(gflops '^4\. blocked')" "$peakT" "${torch[matmul_$threads]:-}"
+row "3. blocked + kernel" 1 "$(gflops '^3\. blocked')" "$peak1" "${torch[matmul_1]:-}"
+row "4. blocked + threads" "$threads" "$(gflops '^4\. blocked')" "$peakT" "${torch[matmul_$threads]:-}"
 [ -n "${torch[matmul_1]:-}" ] && row "torch.matmul" 1 "${torch[matmul_1]}" "$peak1" "${torch[matmul_1]}"
 [ -n "${torch[matmul_$threads]:-}" ] && row "torch.matmul" "$threads" "${torch[matmul_$threads]}" "$peakT" "${torch[matmul_$threads]}"
 echo
