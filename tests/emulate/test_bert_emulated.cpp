@@ -1,0 +1,18 @@
+// test_bert_emulated.cpp — lesson 13's kernels (kernels/bert_kernels.cu), the same source the GPU
+// runs, executed on CPU threads by tests/emulate/cuda_on_cpu.h (cuBLAS being the CPU sgemm there),
+// against the CPU layer functions they mirror, element by element on poisoned outputs
+// (tests/gpu/bert_kernels_check.h). A machine without a GPU checks their indexing, reductions and
+// barriers this way; tests/gpu/test_bert.cu runs the same checks on the hardware.
+#include <criterion/criterion.h>
+
+#include "kernels/bert_kernels.cu"
+#include "tests/gpu/bert_kernels_check.h"
+
+// Small and odd: 300 channels (more than a row block's 256 threads), 7 tokens, 3 heads of 100.
+Test(emulated_bert, kernels_match_cpu, .timeout = 300) {
+    const KernelDims d = {.B = 2, .T = 7, .C = 300, .NH = 3, .I = 44, .V = 13, .K = 3};
+    for (const KernelCheck &r : bert_kernel_checks(d, 1)) {
+        cr_expect(r.ok, "%s", r.line);
+        if (r.ok) cr_log_info("%s", r.line);
+    }
+}
