@@ -103,7 +103,7 @@ test: lessons data $(B)/tests/run_tests $(B)/tests/emulated_kernels
 	$(B)/tests/run_tests --jobs 2
 	$(B)/tests/emulated_kernels --jobs 2
 
-$(B)/tests/gpu_tests: $(GPU_TEST_SRC) $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(wildcard common/*.h kernels/*.cuh tests/gpu/*.cuh)
+$(B)/tests/gpu_tests: $(GPU_TEST_SRC) $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(wildcard common/*.h kernels/*.cuh tests/gpu/*.cuh tests/gpu/*.h)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) $(GPU_TEST_SRC) -o $@ $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(NV_LDLIBS)
 

@@ -16,7 +16,13 @@
 #define LAUNCH(kernel, grid, block) kernel<<<grid, block>>>
 #endif
 
-constexpr int THREADS = 256;  // threads of an element-wise block, and the most of a row block
+// THREADS: threads of an element-wise block, and the most of a row block. The CPU emulation
+// (tests/emulate) starts one CPU thread per GPU thread of a block, so it runs blocks of 64.
+#ifdef BERTSTEP_CPU_EMULATION
+constexpr int THREADS = 64;
+#else
+constexpr int THREADS = 256;
+#endif
 
 static unsigned blocks_for(long n) { return (unsigned)((n + THREADS - 1) / THREADS); }
 
@@ -146,7 +152,7 @@ __global__ void layernorm_backward_kernel(float *dinp, const float *dout, const 
 // columns x COL_ROWS threads over a slab of SLAB rows: consecutive threads read consecutive
 // columns (coalesced); the COL_ROWS partial sums meet in shared memory, and the block's total is
 // added atomically (N / SLAB additions per column).
-constexpr int COL_ROWS = 8, SLAB = 256;
+constexpr int COL_ROWS = THREADS / 32, SLAB = 256;
 __global__ void column_sums_kernel(float *dbias, float *dweight, const float *dout, const float *inp, const float *mean,
                                    const float *rstd, int N, int C) {
     __shared__ float part_b[COL_ROWS][32], part_w[COL_ROWS][32];
