@@ -133,3 +133,23 @@ void gpu_bert_upload_optimizer(GpuBert *g, const Optimizer *opt);
 // gpu_bert_use_dropout_masks: the CPU model's last forward (training, same B and T) drew
 // dropout masks; upload them so that the next GPU forward drops the same elements.
 void gpu_bert_use_dropout_masks(GpuBert *g, const BertModel *m);
+
+// Comparing with the CPU model (lesson 13 and the tests). The relative error of a tensor is
+// max_i |got_i - want_i| / max_i |want_i|: a tolerance on the tensor's scale, so elements that
+// happen to be near 0 do not blow it up (as tests/test_bert.c). NaN counts as infinitely wrong.
+double max_relative_error(const float *got, const float *want, size_t n);
+
+// GradDiff: the GPU's gradients (or parameters) against the CPU model's, tensor by tensor.
+// The key biases are set apart: their gradient is exactly 0 in exact arithmetic (adding b to every
+// key adds q.b to every score of a softmax row, which softmax ignores), so both sides hold
+// rounding noise there, which must be tiny (key_bias: largest |value| / largest |CPU gradient|)
+// rather than relatively close.
+typedef struct {
+    double worst;                   // the largest relative error of a tensor, key biases left out
+    char worst_name[128];
+    double key_bias;
+    int tensors;
+} GradDiff;
+// gpu_bert_diff: host arrays `gpu` (numel, downloaded) against m's gradients (want = m->ps.grads)
+// or parameters (want = m->ps.params).
+GradDiff gpu_bert_diff(const BertModel *m, const float *gpu, const float *want);

@@ -241,14 +241,14 @@ int main(int argc, char **argv) {
     double lr = 2e-5, wd = 0.01, max_grad_norm = 1.0;
     bool tf32 = false, compare_cpu = true;
     ArgSpec specs[] = {
-        {"model_name_or_path", ARG_STRING, &model_dir, "BERT checkpoint directory (default: all-MiniLM-L6-v2 when fetched, else the tests' tiny BERT)", "Model"},
+        {"model_name_or_path", ARG_STRING, &model_dir, "BERT checkpoint directory (all-MiniLM-L6-v2 when fetched, else the tests' tiny BERT)", "Model"},
         {"random_shape", ARG_CHOICE, &random_shape, "random weights at a named shape instead of a checkpoint", NULL, "none|bert-base|minilm"},
         {"per_device_train_batch_size", ARG_INT, &batch, "sequences per step", "Step"},
         {"max_seq_length", ARG_INT, &max_len, "tokens per sequence (capped at the model's max_position_embeddings)", NULL},
         {"learning_rate", ARG_FLOAT, &lr, "AdamW learning rate", NULL},
         {"weight_decay", ARG_FLOAT, &wd, "AdamW decoupled weight decay (not on biases and LayerNorm)", NULL},
         {"max_grad_norm", ARG_FLOAT, &max_grad_norm, "clip the global gradient norm to this", NULL},
-        {"tf32", ARG_BOOL, &tf32, "products on the tensor cores in TF32 (default: float32, TF32 off)", "GPU"},
+        {"tf32", ARG_BOOL, &tf32, "products on the tensor cores in TF32 (false: float32, TF32 off)", "GPU"},
         {"steps", ARG_INT, &steps, "timed GPU steps (the mean is reported)", NULL},
         {"warmup", ARG_INT, &warmup, "untimed GPU steps before timing", NULL},
         {"compare_cpu", ARG_BOOL, &compare_cpu, "run the CPU step (timed, and compared with the GPU's)", NULL},
