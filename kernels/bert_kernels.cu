@@ -35,6 +35,14 @@ static unsigned row_threads(int n) {
 
 #define CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
 
+// launch_elements: an element-wise kernel, one thread per element of N (its last parameter), in
+// blocks of THREADS; checked.
+template <typename... Params, typename... Args>
+static void launch_elements(void (*kernel)(Params...), long N, Args... args) {
+    LAUNCH(kernel, blocks_for(N), THREADS)(args..., N);
+    CHECK_LAUNCH();
+}
+
 // element_index: this thread's element in a one-thread-per-element launch.
 __device__ __forceinline__ long element_index() { return blockIdx.x * (long)blockDim.x + threadIdx.x; }
 
@@ -80,8 +88,7 @@ __global__ void embeddings_forward_kernel(float *out, const int *ids, const int 
 void embeddings_forward_gpu(float *out, const int *ids, const int *types, const float *word, const float *pos,
                             const float *type, int B, int T, int C) {
     const long N = (long)B * T * C;
-    LAUNCH(embeddings_forward_kernel, blocks_for(N), THREADS)(out, ids, types, word, pos, type, T, C, N);
-    CHECK_LAUNCH();
+    launch_elements(embeddings_forward_kernel, N, out, ids, types, word, pos, type, T, C);
 }
 
 __global__ void embeddings_backward_kernel(float *dword, float *dpos, float *dtype, const float *dout, const int *ids,
@@ -98,8 +105,7 @@ __global__ void embeddings_backward_kernel(float *dword, float *dpos, float *dty
 void embeddings_backward_gpu(float *dword, float *dpos, float *dtype, const float *dout, const int *ids,
                              const int *types, int B, int T, int C) {
     const long N = (long)B * T * C;
-    LAUNCH(embeddings_backward_kernel, blocks_for(N), THREADS)(dword, dpos, dtype, dout, ids, types, T, C, N);
-    CHECK_LAUNCH();
+    launch_elements(embeddings_backward_kernel, N, dword, dpos, dtype, dout, ids, types, T, C);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,21 +221,13 @@ __global__ void tanh_backward_kernel(float *dinp, const float *dout, const float
     if (i < N) dinp[i] = dout[i] * (1.0f - out[i] * out[i]);
 }
 
-void gelu_forward_gpu(float *out, const float *inp, long N) {
-    LAUNCH(gelu_forward_kernel, blocks_for(N), THREADS)(out, inp, N);
-    CHECK_LAUNCH();
-}
+void gelu_forward_gpu(float *out, const float *inp, long N) { launch_elements(gelu_forward_kernel, N, out, inp); }
 void gelu_backward_gpu(float *dinp, const float *dout, const float *inp, long N) {
-    LAUNCH(gelu_backward_kernel, blocks_for(N), THREADS)(dinp, dout, inp, N);
-    CHECK_LAUNCH();
+    launch_elements(gelu_backward_kernel, N, dinp, dout, inp);
 }
-void tanh_forward_gpu(float *out, const float *inp, long N) {
-    LAUNCH(tanh_forward_kernel, blocks_for(N), THREADS)(out, inp, N);
-    CHECK_LAUNCH();
-}
+void tanh_forward_gpu(float *out, const float *inp, long N) { launch_elements(tanh_forward_kernel, N, out, inp); }
 void tanh_backward_gpu(float *dinp, const float *dout, const float *out, long N) {
-    LAUNCH(tanh_backward_kernel, blocks_for(N), THREADS)(dinp, dout, out, N);
-    CHECK_LAUNCH();
+    launch_elements(tanh_backward_kernel, N, dinp, dout, out);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -294,8 +292,8 @@ __device__ __forceinline__ uint8_t dropout_keeps(uint64_t seed, long i, float p)
     return (float)(h >> 40) * (1.0f / 16777216.0f) >= p;
 }
 
-__global__ void dropout_forward_kernel(float *out, uint8_t *keep, const float *inp, const float *residual, long N,
-                                       Dropout d) {
+__global__ void dropout_forward_kernel(float *out, uint8_t *keep, const float *inp, const float *residual, Dropout d,
+                                       long N) {
     const long i = element_index();
     if (i >= N) return;
     float y = inp[i];
@@ -310,19 +308,17 @@ __global__ void dropout_forward_kernel(float *out, uint8_t *keep, const float *i
 
 void dropout_forward_gpu(float *out, uint8_t *keep, const float *inp, const float *residual, long N, Dropout d) {
     if (d.p >= 1.0f) die("dropout probability must be below 1 (got %g)", d.p);
-    LAUNCH(dropout_forward_kernel, blocks_for(N), THREADS)(out, keep, inp, residual, N, d);
-    CHECK_LAUNCH();
+    launch_elements(dropout_forward_kernel, N, out, keep, inp, residual, d);
 }
 
-__global__ void dropout_backward_kernel(float *dinp, const float *dout, const uint8_t *keep, long N, float scale) {
+__global__ void dropout_backward_kernel(float *dinp, const float *dout, const uint8_t *keep, float scale, long N) {
     const long i = element_index();
     if (i < N) dinp[i] = keep[i] ? dout[i] * scale : 0.0f;
 }
 
 void dropout_backward_gpu(float *dinp, const float *dout, const uint8_t *keep, long N, float p) {
     const float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-    LAUNCH(dropout_backward_kernel, blocks_for(N), THREADS)(dinp, dout, keep, N, scale);
-    CHECK_LAUNCH();
+    launch_elements(dropout_backward_kernel, N, dinp, dout, keep, scale);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -342,14 +338,12 @@ __global__ void heads_kernel(float *out, const float *inp, int T, int NH, int HS
 
 void split_heads_gpu(float *out, const float *inp, int B, int T, int NH, int HS) {
     const long N = (long)B * T * NH * HS;
-    LAUNCH(heads_kernel<true>, blocks_for(N), THREADS)(out, inp, T, NH, HS, N);
-    CHECK_LAUNCH();
+    launch_elements(heads_kernel<true>, N, out, inp, T, NH, HS);
 }
 
 void merge_heads_gpu(float *out, const float *inp, int B, int T, int NH, int HS) {
     const long N = (long)B * T * NH * HS;
-    LAUNCH(heads_kernel<false>, blocks_for(N), THREADS)(out, inp, T, NH, HS, N);
-    CHECK_LAUNCH();
+    launch_elements(heads_kernel<false>, N, out, inp, T, NH, HS);
 }
 
 // batched_product: C = alpha op(A) op(B) for `batch` packed matrices (gemm_check.h's layout).
@@ -397,9 +391,7 @@ void linear_forward_gpu(cublasHandle_t h, GemmPrecision prec, float *out, const 
     GemmShape s = gemm_shape_padded(BT, OC, C, 1, false, true, 0);  // out = inp W^T
     gemm_cublas(h, prec, &s, inp, weight, out);
     if (!bias) return;
-    const long N = (long)BT * OC;
-    LAUNCH(add_bias_kernel, blocks_for(N), THREADS)(out, bias, OC, N);
-    CHECK_LAUNCH();
+    launch_elements(add_bias_kernel, (long)BT * OC, out, bias, OC);
 }
 
 void linear_backward_gpu(cublasHandle_t h, GemmPrecision prec, float *dinp, float *dweight, float *dbias,
@@ -450,9 +442,7 @@ __global__ void cross_entropy_backward_kernel(float *dlogits, const float *probs
 }
 
 void cross_entropy_backward_gpu(float *dlogits, const float *probs, const int *labels, int B, int K, float scale) {
-    const long N = (long)B * K;
-    LAUNCH(cross_entropy_backward_kernel, blocks_for(N), THREADS)(dlogits, probs, labels, K, scale, N);
-    CHECK_LAUNCH();
+    launch_elements(cross_entropy_backward_kernel, (long)B * K, dlogits, probs, labels, K, scale);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -484,14 +474,13 @@ void sum_squares_gpu(double *out, double *partials, const float *x, long n) {
     CHECK_LAUNCH();
 }
 
-__global__ void scale_kernel(float *x, long n, float s) {
+__global__ void scale_kernel(float *x, float s, long n) {
     const long i = element_index();
     if (i < n) x[i] *= s;
 }
 
 void scale_gpu(float *x, long n, float s) {
-    LAUNCH(scale_kernel, blocks_for(n), THREADS)(x, n, s);
-    CHECK_LAUNCH();
+    launch_elements(scale_kernel, n, x, s);
 }
 
 AdamWCoefs adamw_coefs(double beta1, double beta2, double eps, double weight_decay, long t, double lr) {
@@ -500,8 +489,8 @@ AdamWCoefs adamw_coefs(double beta1, double beta2, double eps, double weight_dec
                       (float)(1.0 - lr * weight_decay)};
 }
 
-__global__ void adamw_kernel(float *params, const float *grads, float *m, float *v, long n, const long *tensor_end,
-                             const uint8_t *decay, int n_tensors, AdamWCoefs c) {
+__global__ void adamw_kernel(float *params, const float *grads, float *m, float *v, const long *tensor_end,
+                             const uint8_t *decay, int n_tensors, AdamWCoefs c, long n) {
     const long i = element_index();
     if (i >= n) return;
     int lo = 0, hi = n_tensors - 1;  // the tensor holding element i: the first that ends after i
@@ -522,6 +511,5 @@ __global__ void adamw_kernel(float *params, const float *grads, float *m, float 
 
 void adamw_gpu(float *params, const float *grads, float *m, float *v, long n, const long *tensor_end,
                const uint8_t *decay, int n_tensors, AdamWCoefs c) {
-    LAUNCH(adamw_kernel, blocks_for(n), THREADS)(params, grads, m, v, n, tensor_end, decay, n_tensors, c);
-    CHECK_LAUNCH();
+    launch_elements(adamw_kernel, n, params, grads, m, v, tensor_end, decay, n_tensors, c);
 }
