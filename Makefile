@@ -114,6 +114,11 @@ test-gpu: lessons $(B)/tests/gpu_tests
 run: lessons data
 	bash scripts/run_main.sh
 
+# Benchmark programs (bench/NAME.c) link the same library as the lessons.
+$(B)/bench/%: bench/%.c $(B)/libbertstep.a $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(B)/libbertstep.a $(LDLIBS)
+
 bench: lessons data
 	@for b in bench/*.sh; do [ "$$b" = bench/gpu.sh ] || bash $$b; done
 

@@ -164,7 +164,8 @@ void bert_backward_from_dlogits(BertModel *m, const float *dlogits);
 // bert_layer_forward / bert_layer_backward: encoder layer l on input x (B,T,C), writing
 // m->acts[l]; the backward reads dout (B,T,C), adds layer l's parameter gradients to m->g and
 // writes dx (B,T,C) (overwritten, not accumulated). The forward draws its dropout masks from
-// `rng` when training.
+// `rng` when training; both use the attention mask (and dropout setting) of the current batch,
+// as bert_forward set them. dx must not alias dout or the model's scratch buffers.
 void bert_layer_forward(BertModel *m, int l, const float *x, int B, int T, bool training, Rng *rng);
 void bert_layer_backward(BertModel *m, int l, const float *x, const float *dout, float *dx, int B, int T);
 

@@ -219,6 +219,16 @@ int main(int argc, char **argv) {
     char *png = path_join(output_dir, "loss.png");
     Plot p = plot_new("BERT fine-tuning on the CPU: training loss per step", "step", "loss");
     plot_add(&p, "train loss", xs, ys, (int)plan.total_steps);
+    // the mean of the last logging_steps losses: the trend under the batch-to-batch noise
+    double *avg = xmalloc(sizeof(double) * (size_t)plan.total_steps), window = 0;
+    for (long s = 0; s < plan.total_steps; s++) {
+        window += ys[s] - (s >= logging_steps ? ys[s - logging_steps] : 0);
+        avg[s] = window / (s + 1 < logging_steps ? s + 1 : logging_steps);
+    }
+    char name[64];
+    snprintf(name, sizeof name, "mean of the last %d", logging_steps);
+    plot_add(&p, name, xs, avg, (int)plan.total_steps);
+    free(avg);
     plot_save(&p, png);
     plot_free(&p);
     printf("wrote %s\n", png);

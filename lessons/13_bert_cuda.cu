@@ -24,6 +24,7 @@
 #include "kernels/bert_cuda.cuh"
 
 extern "C" {
+#include "common/args.h"
 #include "common/safetensors.h"
 }
 

@@ -1,0 +1,53 @@
+// bert_step.c — times one training step of the CPU BERT (common/bert.c): forward with dropout,
+// backward, clipping, AdamW, on a fixed random batch. bench/bert_step_cpu.sh runs it next to
+// the same step in PyTorch (bench/bert_step_torch.py) and prints the ratio.
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/args.h"
+#include "common/bert.h"
+#include "common/optim.h"
+#include "common/util.h"
+
+int main(int argc, char **argv) {
+    const char *model_dir = "data/cache/models/all-MiniLM-L6-v2";
+    int B = 32, T = 64, steps = 5, warmup = 1;
+    ArgSpec specs[] = {
+        {"model_name_or_path", ARG_STRING, &model_dir, "BERT checkpoint directory", "Benchmark"},
+        {"per_device_train_batch_size", ARG_INT, &B, "sequences per step", NULL},
+        {"max_seq_length", ARG_INT, &T, "tokens per sequence (no padding)", NULL},
+        {"steps", ARG_INT, &steps, "timed steps", NULL},
+        {"warmup", ARG_INT, &warmup, "untimed steps first", NULL},
+    };
+    ArgParser parser = {"bert_step", "Seconds per training step of the CPU BERT.", NULL, specs, ARRAY_LEN(specs)};
+    args_parse(&parser, argc, argv, NULL, 0);
+    if (B < 1 || T < 2 || steps < 1 || warmup < 0) die("need batch >= 1, length >= 2, steps >= 1, warmup >= 0");
+
+    BertModel m = bert_load(model_dir, 2, 0, NULL);
+    bert_alloc_acts(&m, B, T);
+    Rng rng;
+    rng_seed(&rng, 1, 0);
+    int *ids = xmalloc(sizeof(int) * (size_t)B * T), *labels = xmalloc(sizeof(int) * (size_t)B);
+    for (int i = 0; i < B * T; i++) ids[i] = 1000 + (int)rng_below(&rng, (uint32_t)(m.config.vocab_size - 1000));
+    for (int b = 0; b < B; b++) ids[b * T] = 101, labels[b] = (int)rng_below(&rng, 2);
+    OptimizerConfig oc = optimizer_defaults(OPT_ADAMW);
+    Optimizer opt;
+    optimizer_init(&opt, oc, &m.ps);
+    Rng dropout;
+    rng_seed(&dropout, 1, 2);
+    double total = 0;
+    for (int s = 0; s < warmup + steps; s++) {
+        double t0 = now_seconds();
+        params_zero_grad(&m.ps);
+        bert_forward(&m, ids, NULL, NULL, labels, B, T, true, &dropout);
+        bert_backward(&m, 1.0f / B);
+        clip_grad_norm(&m.ps, 1.0);
+        optimizer_step(&opt, &m.ps, 1e-5);
+        if (s >= warmup) total += now_seconds() - t0;
+    }
+    printf("%.4f\n", total / steps);  // seconds per step
+    optimizer_free(&opt);
+    bert_free(&m);
+    free(ids), free(labels);
+    return 0;
+}
