@@ -79,7 +79,7 @@ def main():
     torch.cuda.synchronize()
     seconds = (time.perf_counter() - t0) / a.steps
     print(f"PyTorch {torch.__version__} (CUDA {torch.version.cuda}), transformers {transformers.__version__}, "
-          f"attention {model.config._attn_implementation}, on {torch.cuda.get_device_name(0)}")
+          f"attention {getattr(model.config, '_attn_implementation', 'default')}, on {torch.cuda.get_device_name(0)}")
     print(f"shape {a.shape}: {L} layers, hidden {C}, {NH} heads, intermediate {I}; batch {B} x {T}; "
           f"{'TF32' if a.tf32 else 'float32 (TF32 off)'}; {a.warmup} warm-up step(s), then the mean of {a.steps}")
     flops = step_flops(B, T, L, C, I)
