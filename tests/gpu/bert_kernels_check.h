@@ -383,7 +383,8 @@ static void check_optimizer(KernelChecker &k, int rows, int cols) {
         const double norm = clip_grad_norm(&ps, 1.0);
         sum_squares_gpu(gsum, partials, gg, n);
         const double gnorm = sqrt(*k.down(gsum, 1));
-        k.expect_true(fabs(gnorm - norm) <= 1e-12 * norm, "sum_squares_gpu: norm %.17g, CPU %.17g", gnorm, norm);
+        // double sums in two orders agree to ~1e-13 here; one element lost would move it by ~1e-7
+        k.expect_true(fabs(gnorm - norm) <= 1e-10 * norm, "sum_squares_gpu: norm %.17g, CPU %.17g", gnorm, norm);
         scale_gpu(gg, n, (float)(1.0 / (norm + 1e-6)));  // the factor clip_grad_norm applied
         k.expect("scale_gpu (clipping)", gg, ps.grads, 1, n, 0.0);
         const double lr = 1e-2 * (step + 1);
