@@ -116,6 +116,27 @@ static void compare_training(std::vector<KernelCheck> &out, BertModel *m, GpuBer
     out.push_back(model_line(worst_loss <= BERT_MODEL_TOL && worst_norm <= BERT_MODEL_TOL && ep < 1e-3,
                              "%d AdamW steps: worst loss rel. diff %.2g, grad norm %.2g, parameters after %.2g", steps,
                              worst_loss, worst_norm, ep));
+    // AdamW's moments on both sides (downloaded), then the transfers a checkpoint needs: the
+    // optimizer state and the parameters come back exactly as uploaded / as on the GPU.
+    Optimizer gopt;
+    optimizer_init(&gopt, oc, &m->ps);
+    gpu_bert_download_optimizer(g, &gopt);
+    const double em = gpu_bert_diff(m, gopt.m, opt.m).worst, ev = gpu_bert_diff(m, gopt.v, opt.v).worst;
+    out.push_back(model_line(gopt.step == opt.step && em < BERT_MODEL_TOL && ev < BERT_MODEL_TOL,
+                             "AdamW state after %ld steps (GPU %ld): moments m rel. error %.2g, v %.2g", opt.step,
+                             gopt.step, em, ev));
+    gpu_bert_upload_optimizer(g, &opt);
+    Optimizer back;
+    optimizer_init(&back, oc, &m->ps);
+    gpu_bert_download_optimizer(g, &back);
+    const size_t bytes = sizeof(float) * m->ps.numel;
+    out.push_back(model_line(back.step == opt.step && !memcmp(back.m, opt.m, bytes) && !memcmp(back.v, opt.v, bytes),
+                             "AdamW state uploaded and downloaded again: identical"));
+    std::vector<float> before(params);
+    gpu_bert_download_params(g, m);
+    out.push_back(model_line(!memcmp(m->ps.params, before.data(), bytes), "gpu_bert_download_params: the GPU's parameters"));
+    optimizer_free(&back);
+    optimizer_free(&gopt);
     optimizer_free(&opt);
 }
 
