@@ -6,12 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${MODEL:-data/cache/models/all-MiniLM-L6-v2}
 THREADS=${OMP_NUM_THREADS:-$(nproc)}
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}   # as the Makefile sets it (see Makefile)
 PYTHON=${PYTHON:-$( [ -x /root/venv/bin/python ] && echo /root/venv/bin/python || echo python3 )}
 ARGS="--model_name_or_path $MODEL --per_device_train_batch_size ${BATCH:-32} --max_seq_length ${SEQ:-64} --steps ${STEPS:-5}"
 [ -d "$MODEL" ] || { echo "bert_step_cpu: $MODEL not found (run make data)"; exit 0; }
 make -s build/bench/bert_step
 echo "== one training step, all-MiniLM-L6-v2, batch ${BATCH:-32} x ${SEQ:-64} tokens, $THREADS threads, $(date -u +%F) =="
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc --all) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc --all) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
 c=$(OMP_NUM_THREADS=$THREADS build/bench/bert_step $ARGS 2>/dev/null)
 printf 'bertstep (C, OpenMP)   %8.3f s/step\n' "$c"
 if ! "$PYTHON" -c 'import torch, transformers' 2>/dev/null; then

@@ -313,10 +313,24 @@ BertModel bert_load(const char *dir, int num_labels, uint64_t seed, int *created
 // ---------------------------------------------------------------------------------------------
 // activations
 
+static void free_acts(BertModel *m) {
+    for (int l = 0; m->acts && l < m->config.num_hidden_layers; l++) {
+        BertLayerActs *a = &m->acts[l];
+        void *bufs[] = {a->q, a->k, a->v, a->att, a->att_keep, a->att_drop, a->ctx, a->attn_keep, a->res1, a->ln1_mean,
+                        a->ln1_rstd, a->h, a->fc1, a->gelu, a->fc2_keep, a->res2, a->ln2_mean, a->ln2_rstd, a->out};
+        for (size_t i = 0; i < ARRAY_LEN(bufs); i++) free(bufs[i]);
+    }
+    void *bufs[] = {m->emb_sum, m->emb_mean, m->emb_rstd, m->emb_ln, m->emb_keep, m->emb_out, m->acts, m->cls,
+                    m->pooled, m->pooled_keep, m->pooled_drop, m->logits, m->probs, m->dlogits, m->dx, m->dx2,
+                    m->scratch, m->datt, m->dhead};
+    for (size_t i = 0; i < ARRAY_LEN(bufs); i++) free(bufs[i]);
+    m->acts = NULL;
+}
+
 void bert_alloc_acts(BertModel *m, int B, int T) {
     const BertConfig *c = &m->config;
     if (T > c->max_position_embeddings) die("sequence length %d exceeds max_position_embeddings %d", T, c->max_position_embeddings);
-    if (m->acts) die("internal: bert_alloc_acts called twice");
+    if (m->acts) free_acts(m);  // a second call replaces the buffers
     const size_t BT = (size_t)B * T, BTC = BT * c->hidden_size, BTI = BT * c->intermediate_size;
     const size_t ATT = (size_t)B * c->num_attention_heads * T * T, BC = (size_t)B * c->hidden_size;
     const size_t K = (size_t)c->num_labels;
@@ -363,19 +377,6 @@ void bert_alloc_acts(BertModel *m, int B, int T) {
     m->scratch = xmalloc(sizeof(float) * (4 * BTC + BTI));
     m->datt = xmalloc(sizeof(float) * ATT);
     m->dhead = xmalloc(sizeof(float) * 3 * BC);
-}
-
-static void free_acts(BertModel *m) {
-    for (int l = 0; m->acts && l < m->config.num_hidden_layers; l++) {
-        BertLayerActs *a = &m->acts[l];
-        void *bufs[] = {a->q, a->k, a->v, a->att, a->att_keep, a->att_drop, a->ctx, a->attn_keep, a->res1, a->ln1_mean,
-                        a->ln1_rstd, a->h, a->fc1, a->gelu, a->fc2_keep, a->res2, a->ln2_mean, a->ln2_rstd, a->out};
-        for (size_t i = 0; i < ARRAY_LEN(bufs); i++) free(bufs[i]);
-    }
-    void *bufs[] = {m->emb_sum, m->emb_mean, m->emb_rstd, m->emb_ln, m->emb_keep, m->emb_out, m->acts, m->cls,
-                    m->pooled, m->pooled_keep, m->pooled_drop, m->logits, m->probs, m->dlogits, m->dx, m->dx2,
-                    m->scratch, m->datt, m->dhead};
-    for (size_t i = 0; i < ARRAY_LEN(bufs); i++) free(bufs[i]);
 }
 
 void bert_free(BertModel *m) {

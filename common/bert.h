@@ -44,7 +44,8 @@ typedef struct {
     float initializer_range;        // std of the normal init of a newly created classifier
     int pad_token_id;
     int num_labels;                 // K
-    char **id2label;                // (K) label names, as config.json's "id2label" ("LABEL_0", ...)
+    char **id2label;                // (K) label names, as config.json's "id2label" ("LABEL_0", ...);
+                                    // heap strings: replace them (free + xstrdup) to save other names
 } BertConfig;
 
 // BertLayerWeights: pointers to one encoder layer's tensors (names under
@@ -140,7 +141,8 @@ void bert_config_free(BertConfig *c);
 BertModel bert_load(const char *dir, int num_labels, uint64_t seed, int *created);
 void bert_free(BertModel *m);
 
-// bert_alloc_acts: activation buffers for batches of up to B sequences of up to T tokens.
+// bert_alloc_acts: activation buffers for batches of up to B sequences of up to T tokens
+// (a second call frees the old ones and allocates for the new shape).
 void bert_alloc_acts(BertModel *m, int B, int T);
 
 // bert_forward: the model on a batch. input_ids, token_type_ids (NULL = all 0) and

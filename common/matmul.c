@@ -3,13 +3,15 @@
 // The structure is the one BLIS and OpenBLAS use (Goto's algorithm), written in plain C:
 //
 //   C = beta * C                                   (first, once; beta = 0 writes zeros)
-//   for each block of KC columns of op(A) / rows of op(B):       pc
-//     for each block of NC columns of C:                         jc
-//       pack op(B)[pc.., jc..] into panels of NR columns         Bp (KC, NC)  shared, L2/L3
-//       for each block of MC rows of C (one per thread at a time): ic
-//         pack alpha * op(A)[ic.., pc..] into panels of MR rows  Ap (MC, KC)  private, L2
+//   for each block of NC columns of C:                           jc
+//     for each block of KC columns of op(A) / rows of op(B):     pc
+//       pack op(B)[pc.., jc..] into panels of NR columns         Bp (KC, NC)  L3
+//       for each block of MC rows of C:                          ic
+//         pack alpha * op(A)[ic.., pc..] into panels of MR rows  Ap (MC, KC)  L2
 //         for each NR-wide panel of Bp, each MR-tall panel of Ap:
 //           micro_kernel: the (MR,NR) tile of C += Ap panel · Bp panel
+//
+// With OpenMP, C is first cut into one slab per thread, and each thread runs the above on its own.
 //
 // Packing copies each block once into the order the micro-kernel reads it, contiguous and
 // already transposed, so the four cases (A or A^T, B or B^T) differ only in the packing and
@@ -126,12 +128,23 @@ static void scale_c(float *C, int ldc, int M, int N, float beta) {
     }
 }
 
-// row_block: the rows of C each MC block covers. With `teams` threads the M rows are cut into a
-// multiple of `teams` blocks of equal size (rounded up to MR), so no thread idles at the end.
-static int row_block(int M, int teams) {
-    int blocks = (M + MC * teams - 1) / (MC * teams) * teams;
-    int mc = (M + blocks - 1) / blocks;
-    return (mc + MR - 1) / MR * MR;
+// gemm_blocked: C (M,N) += alpha * op(A) · op(B) on the calling thread, block by block.
+static void gemm_blocked(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                         const float *B, int ldb, float *C, int ldc) {
+    int mc_max = M < MC ? (M + MR - 1) / MR * MR : MC, nc_max = N < NC ? (N + NR - 1) / NR * NR : NC;
+    float *Ap = scratch(&a_pack, &a_cap, (size_t)KC * mc_max), *Bp = scratch(&b_pack, &b_cap, (size_t)KC * nc_max);
+    for (int jc = 0; jc < N; jc += NC) {
+        int nc = N - jc < NC ? N - jc : NC;
+        for (int pc = 0; pc < K; pc += KC) {
+            int kc = K - pc < KC ? K - pc : KC;
+            pack_panels(Bp, B, ldb, !trans_b, pc, jc, kc, nc, NR, 1.0f);
+            for (int ic = 0; ic < M; ic += MC) {
+                int mc = M - ic < MC ? M - ic : MC;
+                pack_panels(Ap, A, lda, trans_a, pc, ic, kc, mc, MR, alpha);
+                multiply_block(Ap, Bp, C, ldc, ic, jc, mc, nc, kc);
+            }
+        }
+    }
 }
 
 void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
@@ -140,39 +153,35 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const f
     scale_c(C, ldc, M, N, beta);
     if (K <= 0 || alpha == 0.0f) return;
     bool parallel = (long)M * N * K >= PARALLEL_MIN_FMAS && !omp_in_parallel() && omp_get_max_threads() > 1;
-    int teams = parallel ? omp_get_max_threads() : 1;
-    int mc_block = row_block(M, teams);
-    int nc_max = N < NC ? N : NC;
-    float *Bp = scratch(&b_pack, &b_cap, (size_t)KC * ((nc_max + NR - 1) / NR * NR));
-
-#pragma omp parallel num_threads(teams) if (parallel)
+    if (!parallel) {
+        gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc);
+        return;
+    }
+    // Threads: C is cut into one slab per thread along its longer side, in whole register tiles,
+    // and each thread multiplies its slab with the one-thread algorithm above. Nothing is shared,
+    // so no thread ever waits for another until the end (packing op(B), or op(A), is repeated
+    // per thread: a small price next to the multiply-adds).
+    const bool by_rows = M / MR >= N / NR;
+    const int unit = by_rows ? MR : NR, len = by_rows ? M : N, tiles = (len + unit - 1) / unit;
+#pragma omp parallel
     {
         int me = omp_get_thread_num(), nth = omp_get_num_threads();
-        float *Ap = scratch(&a_pack, &a_cap, (size_t)KC * mc_block);
-        for (int pc = 0; pc < K; pc += KC) {
-            int kc = K - pc < KC ? K - pc : KC;
-            for (int jc = 0; jc < N; jc += NC) {
-                int nc = N - jc < NC ? N - jc : NC;
-                // the team packs Bp together, panel by panel: thread `me` takes panels me, me+nth, ...
-                for (int p = me * NR; p < nc; p += nth * NR)
-                    pack_panels(Bp + (long)p * kc, B, ldb, !trans_b, pc, jc + p, kc, nc - p < NR ? nc - p : NR, NR, 1.0f);
-#pragma omp barrier
-#pragma omp for schedule(static)
-                for (int ic = 0; ic < M; ic += mc_block) {
-                    int mc = M - ic < mc_block ? M - ic : mc_block;
-                    pack_panels(Ap, A, lda, trans_a, pc, ic, kc, mc, MR, alpha);
-                    multiply_block(Ap, Bp, C, ldc, ic, jc, mc, nc, kc);
-                }  // implicit barrier: Bp is not repacked while another thread still reads it
-            }
-        }
+        int first = (int)((long)tiles * me / nth) * unit, last = (int)((long)tiles * (me + 1) / nth) * unit;
+        if (last > len) last = len;
+        if (first < last && by_rows)  // rows [first, last) of op(A) and C
+            gemm_blocked(trans_a, trans_b, last - first, N, K, alpha, trans_a ? A + first : A + (long)first * lda, lda,
+                         B, ldb, C + (long)first * ldc, ldc);
+        else if (first < last)  // columns [first, last) of op(B) and C
+            gemm_blocked(trans_a, trans_b, M, last - first, K, alpha, A, lda,
+                         trans_b ? B + (long)first * ldb : B + first, ldb, C + first, ldc);
     }
 }
 
 void linear_forward(float *out, const float *inp, const float *weight, const float *bias, int BT, int C, int OC) {
-    sgemm(false, true, BT, OC, C, 1.0f, inp, C, weight, C, 0.0f, out, OC);  // out = inp · W^T
-    if (!bias) return;
-    for (int r = 0; r < BT; r++)
-        for (int o = 0; o < OC; o++) out[(long)r * OC + o] += bias[o];
+    // out = inp · W^T + b: every row starts as b, and sgemm adds the product to it (beta = 1)
+    if (bias)
+        for (int r = 0; r < BT; r++) memcpy(out + (long)r * OC, bias, sizeof(float) * (size_t)OC);
+    sgemm(false, true, BT, OC, C, 1.0f, inp, C, weight, C, bias ? 1.0f : 0.0f, out, OC);
 }
 
 void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,

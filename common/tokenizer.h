@@ -12,9 +12,19 @@
 //   3. pre-tokenize: split on whitespace, every punctuation character is a word of its own;
 //   4. WordPiece: each word -> the longest vocab prefix, then "##"-prefixed longest pieces of
 //      the rest; a word with an unmatchable rest, or over 100 characters, is one [UNK].
-// Unicode properties come from utf8proc. Invalid UTF-8 bytes are dropped, which is exactly what
-// transformers does with text decoded with errors="replace" (U+FFFD is removed in stage 2);
-// the data loaders reject such files with file:line instead.
+// Decomposition (NFD) and case mapping come from utf8proc; which characters count as control,
+// punctuation or accent is read from common/tokenizer_tables.h, the Unicode 8.0 tables that the
+// Rust tokenizer uses (tests/gen_tokenizer_tables.py explains why and regenerates them).
+// Invalid UTF-8 bytes are dropped, which is exactly what transformers does with text decoded
+// with errors="replace" (U+FFFD is removed in stage 2); the data loaders reject such files
+// with file:line instead.
+//
+// Feeding a model (lessons 10-16):
+//     Tokenizer *tok = tokenizer_from_pretrained("data/cache/models/all-MiniLM-L6-v2");
+//     TokenizedSet s = tokenize_dataset(tok, &train);      // once: ids of every example
+//     EncodeOptions o = {.max_length = 128};                // truncate to 128, dynamic padding
+//     Batch b = {0};
+//     collate(tok, &s, order + start, B, &o, &b);           // each step: b.input_ids (B,T) ...
 //
 // Lists of ids and words are stb_ds dynamic arrays (`int *ids = NULL; tokenize(t, s, &ids);
 // arrlen(ids); arrfree(ids);`); the functions append to them.
@@ -69,6 +79,8 @@ int wordpiece(const Tokenizer *t, const char *word, int len, int **ids);
 // tokenize: stages 1-4 on raw text: the word-piece ids, without [CLS]/[SEP]; returns how many
 // were appended to *ids.
 int tokenize(const Tokenizer *t, const char *text, int **ids);
+// tokenize_len: the same for text[0..len), which may hold NUL characters (they are dropped).
+int tokenize_len(const Tokenizer *t, const char *text, int len, int **ids);
 
 // ---- encoding: [CLS] a [SEP] (b [SEP]), truncation, padding, masks ------------------------
 
@@ -78,7 +90,8 @@ typedef struct {
                              // 0 = no truncation
     bool pad_to_max_length;  // padding="max_length": T = max_length; false: T = the longest
                              // example in the batch (dynamic padding, DataCollatorWithPadding)
-    int pad_to_multiple_of;  // round T up to a multiple of this (0 = no rounding)
+    int pad_to_multiple_of;  // round T up to a multiple of this (0 = no rounding); max_length
+                             // must then be a multiple of it too, as transformers requires
     bool padding_left;       // padding_side="left": pads before the tokens instead of after
 } EncodeOptions;
 
