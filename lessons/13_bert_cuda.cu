@@ -310,7 +310,8 @@ int main(int argc, char **argv) {
         cpu_norm = clip_grad_norm(&m.ps, max_grad_norm);
         optimizer_step(&opt, &m.ps, lr);
         cpu_seconds += now_seconds() - t0;
-        printf("CPU step: loss %.4f, grad norm %.4f, %.1f ms, %.1f samples/s\n", m.loss, cpu_norm, cpu_seconds * 1e3,
+        // 3 decimals: the 4th follows the summation order of the machine's sgemm (as lesson 11)
+        printf("CPU step: loss %.3f, grad norm %.3f, %.1f ms, %.1f samples/s\n", m.loss, cpu_norm, cpu_seconds * 1e3,
                b.B / cpu_seconds);
     }
     if (!have_gpu) {
