@@ -15,13 +15,16 @@
 # sweep found an error.
 #
 #   bash bench/gpu.sh           run everything (builds first when this machine can)
+#   bash bench/gpu.sh matmul    the tests, then sections 2-4 only (lesson 12)
+#   bash bench/gpu.sh bert      the tests, then section 5 only (lesson 13)
 #   bash bench/gpu.sh pack      on a build machine without a GPU: build the GPU programs only,
 #                               and copy the shared libraries they need into build/gpu-libs/
 #
 # Building needs nvcc and the Debian packages of scripts/deps.sh. A GPU machine that has nvcc
 # but not those packages (and no network to install them) runs what `pack` built on another
-# x86-64 machine, carried along in build/ (with the device tool: carry ["build"]). Everything
-# together takes a few minutes; give the command a 600-second limit.
+# x86-64 machine, carried along in build/ (with the device tool: carry ["build"]). Each half
+# (matmul, bert) takes a few minutes; where one command may run at most 600 seconds, run the two
+# halves as two commands (their RESULTS-gpu.md files then go to two $OUT folders).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +41,11 @@ if [ "${1:-}" = pack ]; then
     echo "packed: $programs and build/gpu-libs/ ($(ls build/gpu-libs | tr '\n' ' '))"
     exit 0
 fi
+
+sections="${1:-all}"
+case $sections in all | matmul | bert) ;; *) echo "usage: bash bench/gpu.sh [all|matmul|bert|pack]" >&2; exit 2 ;; esac
+run_matmul() { [ "$sections" != bert ]; }
+run_bert() { [ "$sections" != matmul ]; }
 
 out="${OUT:-bench/out}"
 mkdir -p "$out"
@@ -97,9 +105,13 @@ grep -q '^SKIP: no CUDA device' "$out/test-gpu.log" && fail "no CUDA device on t
 # 2. compute-sanitizer: out-of-bounds accesses (memcheck) and shared-memory races (racecheck)
 # in the kernels' tests. It exits 99 when it finds an error; other failures mean that the tool
 # does not work on this machine (it does not under gVisor), which is reported, not failed.
-if command -v compute-sanitizer >/dev/null; then
-    for run in "memcheck hand_kernels" "memcheck cublas_" "racecheck hand_kernels_match_cpu" \
-               "memcheck bert_kernels_match_cpu_small" "racecheck bert_kernels_match_cpu_small" "memcheck bert_model"; do
+# sanitize "TOOL TESTS" ...: one run per argument.
+sanitize() {
+    if ! command -v compute-sanitizer >/dev/null; then
+        note "- compute-sanitizer: not installed"
+        return
+    fi
+    for run in "$@"; do
         set -- $run
         timeout 300 compute-sanitizer --tool "$1" --error-exitcode 99 build/tests/gpu_tests "$2" >>"$out/sanitizer.log" 2>&1
         rc=$?
@@ -109,10 +121,11 @@ if command -v compute-sanitizer >/dev/null; then
             *) note "- compute-sanitizer --tool $1 did not run here or timed out (exit $rc, see sanitizer.log)" ;;
         esac
     done
-else
-    note "- compute-sanitizer: not installed"
-fi
+}
+run_matmul && sanitize "memcheck hand_kernels" "memcheck cublas_" "racecheck hand_kernels_match_cpu"
+run_bert && sanitize "memcheck bert_kernels_match_cpu_small" "racecheck bert_kernels_match_cpu_small" "memcheck bert_model"
 
+if run_matmul; then
 # 3. lesson 12's sweep, at its default sizes
 note ""
 note "## Lesson 12 (build/12_cuda_matmul)"
@@ -134,7 +147,9 @@ else
     note "python3 has no torch here: the PyTorch baseline was not measured"
 fi
 note '```'
+fi
 
+if run_bert; then
 # 5. lesson 13: a BERT training step, ours and PyTorch's, at two shapes and two precisions
 note ""
 note "## Lesson 13 (build/13_bert_cuda) beside PyTorch eager (bench/torch_bert_step.py), batch 32 x 128"
@@ -171,6 +186,7 @@ note ""
 note "| shape | precision | lesson 13 samples/s | PyTorch eager samples/s | ratio (target >= 1.5x) | MFU vs cuBLAS |"
 note "|---|---|---|---|---|---|"
 printf '%s' "$summary" | tee -a "$out/RESULTS-gpu.md"
+fi
 
 echo "wrote $out/RESULTS-gpu.md and the logs beside it (exit $status)"
 exit $status
