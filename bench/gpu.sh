@@ -179,7 +179,8 @@ for shape in bert-base minilm; do
         fi
         note '```'
         ratio=$(awk -v a="$ours" -v b="$theirs" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "n/a" }')
-        summary="$summary| $shape | $prec | ${ours:-n/a} | ${theirs:-n/a} | $ratio | ${mfu:-n/a}% |"$'\n'
+        mfu_text=${mfu:+$mfu%}
+        summary="$summary| $shape | $prec | ${ours:-n/a} | ${theirs:-n/a} | $ratio | ${mfu_text:-n/a} |"$'\n'
     done
 done
 note ""
