@@ -113,7 +113,7 @@ sanitize() {
     fi
     for run in "$@"; do
         set -- $run
-        timeout 300 compute-sanitizer --tool "$1" --error-exitcode 99 build/tests/gpu_tests "$2" >>"$out/sanitizer.log" 2>&1
+        timeout 150 compute-sanitizer --tool "$1" --error-exitcode 99 build/tests/gpu_tests "$2" >>"$out/sanitizer.log" 2>&1
         rc=$?
         case $rc in
             0) note "- compute-sanitizer --tool $1 on tests '$2': no errors" ;;
