@@ -93,8 +93,9 @@ $(B)/tests/run_tests: $(TEST_SRC) $(B)/libbertstep.a $(wildcard common/*.h tests
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TEST_SRC) -o $@ $(B)/libbertstep.a $(LDLIBS) -lcriterion
 
-# Lesson 12's CUDA kernels, compiled by the C++ compiler against tests/emulate/cuda_on_cpu.h
-# and run on CPU threads: the suite checks their index arithmetic without a GPU or nvcc.
+# Lessons 12 and 13's CUDA kernels (and lesson 13's whole GPU BERT, cuBLAS standing in as the CPU
+# sgemm), compiled by the C++ compiler against tests/emulate/cuda_on_cpu.h and run on CPU threads:
+# the suite checks their index arithmetic and results without a GPU or nvcc.
 # (-Wno-unknown-pragmas: `#pragma unroll` is nvcc's.)
 EMU_TEST_SRC := $(sort $(wildcard tests/emulate/test_*.cpp))
 EMU_FLAGS := -std=c++20 -O2 -g -Wall -Wextra -Wno-missing-field-initializers -Wno-unknown-pragmas -pthread \
@@ -108,7 +109,7 @@ test: lessons data $(B)/tests/run_tests $(B)/tests/emulated_kernels
 	$(B)/tests/run_tests --jobs 2
 	$(B)/tests/emulated_kernels --jobs 2
 
-$(B)/tests/gpu_tests: $(GPU_TEST_SRC) $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(wildcard common/*.h kernels/*.cuh tests/gpu/*.cuh)
+$(B)/tests/gpu_tests: $(GPU_TEST_SRC) $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(wildcard common/*.h kernels/*.cuh tests/gpu/*.cuh tests/gpu/*.h)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) $(GPU_TEST_SRC) -o $@ $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(NV_LDLIBS)
 

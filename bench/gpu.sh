@@ -4,23 +4,31 @@
 #   1. build the GPU programs (make, NVFLAGS -arch=sm_90) and run the GPU tests (make test-gpu);
 #   2. the same tests' kernels under compute-sanitizer (memcheck, racecheck) where it works;
 #   3. lesson 12's full sweep (every kernel checked against the CPU, then timed);
-#   4. PyTorch's torch.matmul at the same sizes, the named baseline (bench/torch_matmul.py).
+#   4. PyTorch's torch.matmul at the same sizes, the named baseline (bench/torch_matmul.py);
+#   5. lesson 13's BERT training step (forward, backward, clipping, AdamW) at bert-base's shape
+#      and at all-MiniLM-L6-v2's, batch 32 x 128, in float32 and TF32, each beside the same step in
+#      PyTorch eager (bench/torch_bert_step.py): samples/s, the ratio to PyTorch, and MFU against
+#      the cuBLAS rate the lesson measures in the same run. The float32 runs also check the GPU
+#      step against the CPU step (lesson 13 exits 1 when they disagree).
 # Logs and RESULTS-gpu.md (machine, date and every table, ready for bench/RESULTS.md) go to
 # $OUT when it is set, else to bench/out/. The exit status is 1 when a test, a sanitizer or the
 # sweep found an error.
 #
 #   bash bench/gpu.sh           run everything (builds first when this machine can)
+#   bash bench/gpu.sh matmul    the tests, then sections 2-4 only (lesson 12)
+#   bash bench/gpu.sh bert      the tests, then section 5 only (lesson 13)
 #   bash bench/gpu.sh pack      on a build machine without a GPU: build the GPU programs only,
 #                               and copy the shared libraries they need into build/gpu-libs/
 #
 # Building needs nvcc and the Debian packages of scripts/deps.sh. A GPU machine that has nvcc
 # but not those packages (and no network to install them) runs what `pack` built on another
-# x86-64 machine, carried along in build/ (with the device tool: carry ["build"]). Everything
-# together takes a few minutes; give the command a 600-second limit.
+# x86-64 machine, carried along in build/ (with the device tool: carry ["build"]). Each half
+# (matmul, bert) takes a few minutes; where one command may run at most 600 seconds, run the two
+# halves as two commands (their RESULTS-gpu.md files then go to two $OUT folders).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-programs="build/12_cuda_matmul build/tests/gpu_tests"
+programs="build/12_cuda_matmul build/13_bert_cuda build/tests/gpu_tests"
 
 if [ "${1:-}" = pack ]; then
     set -e
@@ -33,6 +41,11 @@ if [ "${1:-}" = pack ]; then
     echo "packed: $programs and build/gpu-libs/ ($(ls build/gpu-libs | tr '\n' ' '))"
     exit 0
 fi
+
+sections="${1:-all}"
+case $sections in all | matmul | bert) ;; *) echo "usage: bash bench/gpu.sh [all|matmul|bert|pack]" >&2; exit 2 ;; esac
+run_matmul() { [ "$sections" != bert ]; }
+run_bert() { [ "$sections" != matmul ]; }
 
 out="${OUT:-bench/out}"
 mkdir -p "$out"
@@ -61,7 +74,7 @@ export LD_LIBRARY_PATH="${cuda_libs#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 if command -v nvcc >/dev/null && bash scripts/deps.sh --check 2>/dev/null; then
     make -j"$(nproc)" test-gpu >"$out/test-gpu.log" 2>&1 || fail "make test-gpu (see test-gpu.log)"
     built="built here with nvcc $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')"
-elif [ -x build/12_cuda_matmul ] && [ -x build/tests/gpu_tests ]; then
+elif [ -x build/12_cuda_matmul ] && [ -x build/13_bert_cuda ] && [ -x build/tests/gpu_tests ]; then
     built="carried from a build machine (bench/gpu.sh pack)"
     # libraries this machine lacks come from build/gpu-libs, and only those
     mkdir -p /tmp/bertstep-libs
@@ -71,8 +84,8 @@ elif [ -x build/12_cuda_matmul ] && [ -x build/tests/gpu_tests ]; then
     export LD_LIBRARY_PATH="/tmp/bertstep-libs:$LD_LIBRARY_PATH"
     build/tests/gpu_tests >"$out/test-gpu.log" 2>&1 || fail "build/tests/gpu_tests (see test-gpu.log)"
 else
-    echo "error: cannot build here (needs nvcc and: bash scripts/deps.sh --check) and no carried build/12_cuda_matmul," \
-         "build/tests/gpu_tests; run 'bash bench/gpu.sh pack' on a build machine and carry build/" >&2
+    echo "error: cannot build here (needs nvcc and: bash scripts/deps.sh --check) and no carried $programs;" \
+         "run 'bash bench/gpu.sh pack' on a build machine and carry build/" >&2
     exit 1
 fi
 
@@ -92,10 +105,15 @@ grep -q '^SKIP: no CUDA device' "$out/test-gpu.log" && fail "no CUDA device on t
 # 2. compute-sanitizer: out-of-bounds accesses (memcheck) and shared-memory races (racecheck)
 # in the kernels' tests. It exits 99 when it finds an error; other failures mean that the tool
 # does not work on this machine (it does not under gVisor), which is reported, not failed.
-if command -v compute-sanitizer >/dev/null; then
-    for run in "memcheck hand_kernels" "memcheck cublas_" "racecheck hand_kernels_match_cpu"; do
+# sanitize "TOOL TESTS" ...: one run per argument.
+sanitize() {
+    if ! command -v compute-sanitizer >/dev/null; then
+        note "- compute-sanitizer: not installed"
+        return
+    fi
+    for run in "$@"; do
         set -- $run
-        timeout 300 compute-sanitizer --tool "$1" --error-exitcode 99 build/tests/gpu_tests "$2" >>"$out/sanitizer.log" 2>&1
+        timeout 150 compute-sanitizer --tool "$1" --error-exitcode 99 build/tests/gpu_tests "$2" >>"$out/sanitizer.log" 2>&1
         rc=$?
         case $rc in
             0) note "- compute-sanitizer --tool $1 on tests '$2': no errors" ;;
@@ -103,10 +121,11 @@ if command -v compute-sanitizer >/dev/null; then
             *) note "- compute-sanitizer --tool $1 did not run here or timed out (exit $rc, see sanitizer.log)" ;;
         esac
     done
-else
-    note "- compute-sanitizer: not installed"
-fi
+}
+run_matmul && sanitize "memcheck hand_kernels" "memcheck cublas_" "racecheck hand_kernels_match_cpu"
+run_bert && sanitize "memcheck bert_kernels_match_cpu_small" "racecheck bert_kernels_match_cpu_small" "memcheck bert_model"
 
+if run_matmul; then
 # 3. lesson 12's sweep, at its default sizes
 note ""
 note "## Lesson 12 (build/12_cuda_matmul)"
@@ -128,6 +147,47 @@ else
     note "python3 has no torch here: the PyTorch baseline was not measured"
 fi
 note '```'
+fi
+
+if run_bert; then
+# 5. lesson 13: a BERT training step, ours and PyTorch's, at two shapes and two precisions
+note ""
+note "## Lesson 13 (build/13_bert_cuda) beside PyTorch eager (bench/torch_bert_step.py), batch 32 x 128"
+note ""
+have_torch=$(python3 -c 'import torch, transformers' 2>/dev/null && echo yes)
+[ -n "$have_torch" ] || note "python3 has no torch + transformers here: the PyTorch baseline was not measured"
+summary=""
+for shape in bert-base minilm; do
+    for prec in fp32 tf32; do
+        flags="--random_shape $shape --per_device_train_batch_size 32 --max_seq_length 128"
+        [ $prec = tf32 ] && flags="$flags --tf32 --compare_cpu false"
+        log="$out/13_bert_cuda-$shape-$prec.txt"
+        note "### $shape, $prec"
+        note '```text'
+        note "\$ build/13_bert_cuda $flags"
+        build/13_bert_cuda $flags 2>&1 | tee "$log" | tee -a "$out/RESULTS-gpu.md"
+        [ "${PIPESTATUS[0]}" = 0 ] || fail "build/13_bert_cuda $flags"
+        ours=$(sed -n 's/^GPU step: \([0-9.]*\) ms, \([0-9.]*\) samples\/s.*/\2/p' "$log")
+        mfu=$(sed -n 's/.*= \([0-9.]*\)% of that cuBLAS rate.*/\1/p' "$log")
+        theirs=""
+        if [ -n "$have_torch" ]; then
+            tflag=""; [ $prec = tf32 ] && tflag="--tf32"
+            note "\$ python3 bench/torch_bert_step.py --shape $shape --batch 32 --seq 128 $tflag"
+            python3 bench/torch_bert_step.py --shape $shape --batch 32 --seq 128 $tflag 2>&1 |
+                tee "$out/torch_bert_step-$shape-$prec.txt" | tee -a "$out/RESULTS-gpu.md"
+            theirs=$(sed -n 's/^PyTorch step: \([0-9.]*\) ms, \([0-9.]*\) samples\/s.*/\2/p' "$out/torch_bert_step-$shape-$prec.txt")
+        fi
+        note '```'
+        ratio=$(awk -v a="$ours" -v b="$theirs" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "n/a" }')
+        mfu_text=${mfu:+$mfu%}
+        summary="$summary| $shape | $prec | ${ours:-n/a} | ${theirs:-n/a} | $ratio | ${mfu_text:-n/a} |"$'\n'
+    done
+done
+note ""
+note "| shape | precision | lesson 13 samples/s | PyTorch eager samples/s | ratio (target >= 1.5x) | MFU vs cuBLAS |"
+note "|---|---|---|---|---|---|"
+printf '%s' "$summary" | tee -a "$out/RESULTS-gpu.md"
+fi
 
 echo "wrote $out/RESULTS-gpu.md and the logs beside it (exit $status)"
 exit $status

@@ -1,0 +1,155 @@
+// bert_cuda.cuh — the BERT of common/bert.h (BertForSequenceClassification) on the GPU: forward,
+// backward, global gradient norm and clipping, and a fused AdamW, built from the kernels of
+// kernels/bert_kernels.cuh and cuBLAS. Introduced by lesson 13 (bert_cuda), which checks it
+// against the CPU model; the trainer (lesson 16) runs it behind --device cuda.
+//
+// Memory, as in llm.c: ONE device allocation for the parameters, ONE for the gradients (same
+// layout as the CPU model's ParamSet: same tensors, same offsets), ONE for the AdamW moments, and
+// ONE for everything a step computes (inputs, activations, scratch), carved into the buffers
+// below. A GpuBert is loaded from a BertModel (so from the same Hugging Face checkpoint,
+// through bert_load) and writes its parameters back into one for saving.
+//
+// Usage, one optimizer step (compare lesson 11's CPU loop):
+//
+//   GpuBert g = gpu_bert_create(&cpu_model, max_B, max_T, GEMM_FP32);
+//   gpu_bert_adamw_init(&g, optimizer config);
+//   gpu_bert_zero_grad(&g);
+//   float loss = gpu_bert_forward(&g, ids, types, mask, labels, B, T, true, seed);  // host arrays
+//   gpu_bert_backward(&g, 1.0f / B);
+//   double norm = gpu_bert_clip_grad_norm(&g, 1.0);
+//   gpu_bert_adamw_step(&g, lr);
+//   gpu_bert_download_params(&g, &cpu_model);  // then bert_save_hf
+//
+// Dropout on the GPU draws its masks from a counter-based hash of (seed, site, element)
+// (bert_kernels.cuh Dropout), not from the CPU's Rng, so a GPU and a CPU training step drop
+// different elements. To compare them exactly, a test runs the CPU forward first and then
+// gpu_bert_use_dropout_masks(&g, &cpu_model): the next GPU forward uses the CPU's masks.
+#pragma once
+#include "kernels/bert_kernels.cuh"
+
+extern "C" {
+#include "common/bert.h"
+#include "common/optim.h"
+}
+
+// GpuLayerActs: device buffers of one layer's forward, kept for its backward (bert.h BertLayerActs).
+typedef struct {
+    float *qh, *kh, *vh;            // (B,NH,T,HS) the projections, split into heads
+    float *att;                     // (B,NH,T,T) softmax probabilities
+    uint8_t *att_keep;              // (B,NH,T,T)
+    float *att_drop;                // (B,NH,T,T)
+    float *ctx;                     // (B,T,C) attention output before Wo (heads merged)
+    uint8_t *attn_keep;             // (B,T,C)
+    float *res1;                    // (B,T,C) x + dropout(Wo ctx + bo)
+    float *ln1_mean, *ln1_rstd;     // (B,T)
+    float *h;                       // (B,T,C)
+    float *fc1, *gelu;              // (B,T,I)
+    uint8_t *fc2_keep;              // (B,T,C)
+    float *res2;                    // (B,T,C) h + dropout(W2 gelu + b2)
+    float *ln2_mean, *ln2_rstd;     // (B,T)
+    float *out;                     // (B,T,C)
+} GpuLayerActs;
+
+typedef struct {
+    BertConfig config;              // the CPU model's (id2label is not copied: NULL here)
+    cublasHandle_t cublas;
+    GemmPrecision precision;        // GEMM_FP32 or GEMM_TF32 for every product
+
+    // parameters and gradients: one allocation each, the CPU ParamSet's layout
+    int n_tensors;
+    ParamTensor *tensors;           // (n_tensors) host copy of the table: names, offsets, decay
+    size_t numel;
+    float *params, *grads;          // device (numel) each
+    BertWeights w, g;               // typed device pointers into params / grads
+    long *tensor_end;               // device (n_tensors): where each tensor ends, for AdamW
+    uint8_t *tensor_decay;          // device (n_tensors)
+
+    // AdamW: the moments in one allocation (m then v), the config and the step count
+    OptimizerConfig opt;
+    long step;
+    float *m, *v;                   // device (numel) each, NULL before gpu_bert_adamw_init
+
+    // everything a step computes: one allocation (acts_memory, acts_bytes), for (max_B, max_T)
+    void *acts_memory;
+    size_t acts_bytes;
+    int max_B, max_T;
+    int B, T;                       // the last forward's shape
+    float p_hidden, p_attention, p_classifier;  // the last forward's dropout (0 when not training)
+    bool masks_given;               // the next forward uses the masks in the keep buffers
+    int *ids, *types, *mask, *labels;  // (B,T) (B,T) (B,T) (B)
+    bool has_labels;
+    float *emb_sum, *emb_mean, *emb_rstd, *emb_ln;  // (B,T,C) (B,T) (B,T) (B,T,C)
+    uint8_t *emb_keep;              // (B,T,C)
+    float *emb_out;                 // (B,T,C)
+    GpuLayerActs *acts;             // (L) host array of device pointers
+    float *cls, *pooled;            // (B,C) [CLS] rows; tanh(Wp cls + bp)
+    uint8_t *pooled_keep;           // (B,C)
+    float *pooled_drop;             // (B,C)
+    float *logits, *probs;          // (B,K)
+    float *loss;                    // (1) mean cross-entropy
+    float *dlogits;                 // (B,K)
+    float *dx, *dx2;                // (B,T,C)
+    float *scratch;                 // 8 x (B,T,C) + (B,T,I): temporaries of a layer's forward/backward
+    float *datt;                    // (B,NH,T,T)
+    float *dhead;                   // 3 x (B,C)
+    double *norm_partials;          // (SUM_SQUARES_BLOCKS + 1): the last is the sum of squares
+} GpuBert;
+
+// gpu_bert_create: a GPU copy of the CPU model's parameters (gradients zeroed) and activation
+// memory for batches of up to max_B x max_T; products in `precision` (GEMM_FP32 or GEMM_TF32).
+GpuBert gpu_bert_create(const BertModel *m, int max_B, int max_T, GemmPrecision precision);
+void gpu_bert_free(GpuBert *g);
+// gpu_bert_memory_bytes: device memory the model holds (params, grads, moments, activations).
+size_t gpu_bert_memory_bytes(const GpuBert *g);
+
+// gpu_bert_forward: bert_forward on the GPU. Host arrays as bert_forward's: input_ids,
+// token_type_ids (NULL = all 0), attention_mask (NULL = all 1), labels (B) or NULL; checked
+// (ids in the vocabulary, ...) and uploaded. training applies dropout with masks drawn from
+// `seed` (or the given ones, see gpu_bert_use_dropout_masks). Returns the mean cross-entropy
+// (NAN without labels); the logits stay on the GPU (gpu_bert_logits).
+float gpu_bert_forward(GpuBert *g, const int *input_ids, const int *token_type_ids, const int *attention_mask,
+                       const int *labels, int B, int T, bool training, uint64_t seed);
+// gpu_bert_logits: download the last forward's logits (B,K) into out.
+void gpu_bert_logits(const GpuBert *g, float *out);
+// gpu_bert_backward: bert_backward on the GPU: ADD the gradient of sum_b example_weight * loss_b.
+void gpu_bert_backward(GpuBert *g, float example_weight);
+void gpu_bert_zero_grad(GpuBert *g);
+
+// gpu_bert_clip_grad_norm: clip_grad_norm on the GPU (max_norm <= 0: no clipping, the norm only).
+// Returns the norm before clipping.
+double gpu_bert_clip_grad_norm(GpuBert *g, double max_norm);
+// gpu_bert_adamw_init / gpu_bert_adamw_step: optimizer_step with an OPT_ADAMW config, fused into
+// one kernel over the whole parameter buffer (no decay on the tensors the CPU exempts).
+void gpu_bert_adamw_init(GpuBert *g, OptimizerConfig cfg);
+void gpu_bert_adamw_step(GpuBert *g, double lr);
+
+// Transfers between the GPU and a CPU model (same checkpoint, same ParamSet layout).
+void gpu_bert_download_params(const GpuBert *g, BertModel *m);
+void gpu_bert_download_grads(const GpuBert *g, float *out);  // (numel)
+// gpu_bert_download_optimizer / gpu_bert_upload_optimizer: AdamW's step and moments to or from
+// a CPU Optimizer (optimizer_init'ed on the same ParamSet), for checkpoints and resuming.
+void gpu_bert_download_optimizer(const GpuBert *g, Optimizer *opt);
+void gpu_bert_upload_optimizer(GpuBert *g, const Optimizer *opt);
+// gpu_bert_use_dropout_masks: the CPU model's last forward (training, same B and T) drew
+// dropout masks; upload them so that the next GPU forward drops the same elements.
+void gpu_bert_use_dropout_masks(GpuBert *g, const BertModel *m);
+
+// Comparing with the CPU model (lesson 13 and the tests). The relative error of a tensor is
+// max_i |got_i - want_i| / max_i |want_i|: a tolerance on the tensor's scale, so elements that
+// happen to be near 0 do not blow it up (as tests/test_bert.c). NaN counts as infinitely wrong.
+double max_relative_error(const float *got, const float *want, size_t n);
+
+// GradDiff: the GPU's gradients (or parameters) against the CPU model's, tensor by tensor.
+// The key biases are set apart: their gradient is exactly 0 in exact arithmetic (adding b to every
+// key adds q.b to every score of a softmax row, which softmax ignores), so both sides hold
+// rounding noise there, which must be tiny (key_bias: largest |value| / largest |CPU gradient|)
+// rather than relatively close.
+typedef struct {
+    double worst;                   // the largest relative error of a tensor, key biases left out
+    char worst_name[128];
+    double key_bias;
+    int tensors;
+} GradDiff;
+// gpu_bert_diff: host arrays `gpu` (numel, downloaded) against m's gradients (want = m->ps.grads)
+// or parameters (want = m->ps.params).
+GradDiff gpu_bert_diff(const BertModel *m, const float *gpu, const float *want);

@@ -1,0 +1,515 @@
+// bert_kernels.cu — see bert_kernels.cuh. Lesson 13 walks through them.
+//
+// Three shapes of kernel cover every layer:
+//   element-wise  one thread per element (embeddings, GELU, tanh, dropout, head split/merge, bias);
+//   per row       one block per row, the threads striding over its columns and meeting in a
+//                 block-wide reduction (LayerNorm, softmax, and their backwards);
+//   per column    sums over rows (bias and LayerNorm parameter gradients): a block sums a slab
+//                 of rows for 32 columns and adds its partial sums atomically.
+#include "kernels/bert_kernels.cuh"
+
+#include <math.h>
+
+// LAUNCH(kernel, grid, block)(args): kernel<<<grid, block>>>(args). tests/emulate/cuda_on_cpu.h
+// defines it otherwise, to run the same kernels on CPU threads.
+#ifndef LAUNCH
+#define LAUNCH(kernel, grid, block) kernel<<<grid, block>>>
+#endif
+
+// THREADS: threads of an element-wise block, and the most of a row block. The CPU emulation
+// (tests/emulate) starts one CPU thread per GPU thread of a block, so it runs blocks of 64.
+#ifdef BERTSTEP_CPU_EMULATION
+constexpr int THREADS = 64;
+#else
+constexpr int THREADS = 256;
+#endif
+
+static unsigned blocks_for(long n) { return (unsigned)((n + THREADS - 1) / THREADS); }
+
+// row_threads: threads for one row of n: a power of two (the reductions halve it) in [32, 256].
+static unsigned row_threads(int n) {
+    unsigned t = 32;
+    while ((int)t < n && t < THREADS) t *= 2;
+    return t;
+}
+
+#define CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
+
+// launch_elements: an element-wise kernel, one thread per element of N (its last parameter), in
+// blocks of THREADS; checked.
+template <typename... Params, typename... Args>
+static void launch_elements(void (*kernel)(Params...), long N, Args... args) {
+    LAUNCH(kernel, blocks_for(N), THREADS)(args..., N);
+    CHECK_LAUNCH();
+}
+
+// element_index: this thread's element in a one-thread-per-element launch.
+__device__ __forceinline__ long element_index() { return blockIdx.x * (long)blockDim.x + threadIdx.x; }
+
+// ---------------------------------------------------------------------------------------------
+// block_reduce: op over the value v of every thread of the block, returned to all of them. A
+// tree in shared memory `buf` (blockDim.x entries, blockDim.x a power of two): each step the
+// lower half of the active threads combines its value with the upper half's, log2(blockDim.x)
+// steps in all. Every thread of the block must call it (it contains barriers).
+struct Sum {
+    template <typename R>
+    __device__ R operator()(R a, R b) const { return a + b; }
+};
+struct Max {
+    __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+template <typename R, typename Op>
+__device__ R block_reduce(R v, R *buf, Op op) {
+    const unsigned tid = threadIdx.x;
+    buf[tid] = v;
+    __syncthreads();
+    for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
+        if (tid < half) buf[tid] = op(buf[tid], buf[tid + half]);
+        __syncthreads();
+    }
+    const R result = buf[0];
+    __syncthreads();  // everyone has read buf[0] before the next reduction overwrites it
+    return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// embeddings
+
+__global__ void embeddings_forward_kernel(float *out, const int *ids, const int *types, const float *word,
+                                          const float *pos, const float *type, int T, int C, long N) {
+    const long i = element_index();
+    if (i >= N) return;
+    const long r = i / C;  // the token (b,t)
+    const int c = (int)(i % C), t = (int)(r % T);
+    out[i] = word[(long)ids[r] * C + c] + pos[(long)t * C + c] + type[(long)(types ? types[r] : 0) * C + c];
+}
+
+void embeddings_forward_gpu(float *out, const int *ids, const int *types, const float *word, const float *pos,
+                            const float *type, int B, int T, int C) {
+    const long N = (long)B * T * C;
+    launch_elements(embeddings_forward_kernel, N, out, ids, types, word, pos, type, T, C);
+}
+
+__global__ void embeddings_backward_kernel(float *dword, float *dpos, float *dtype, const float *dout, const int *ids,
+                                           const int *types, int T, int C, long N) {
+    const long i = element_index();
+    if (i >= N) return;
+    const long r = i / C;
+    const int c = (int)(i % C), t = (int)(r % T);
+    atomicAdd(&dword[(long)ids[r] * C + c], dout[i]);
+    atomicAdd(&dpos[(long)t * C + c], dout[i]);
+    atomicAdd(&dtype[(long)(types ? types[r] : 0) * C + c], dout[i]);
+}
+
+void embeddings_backward_gpu(float *dword, float *dpos, float *dtype, const float *dout, const int *ids,
+                             const int *types, int B, int T, int C) {
+    const long N = (long)B * T * C;
+    launch_elements(embeddings_backward_kernel, N, dword, dpos, dtype, dout, ids, types, T, C);
+}
+
+// ---------------------------------------------------------------------------------------------
+// LayerNorm: one block per row.
+
+__global__ void layernorm_forward_kernel(float *out, float *mean, float *rstd, const float *inp, const float *weight,
+                                         const float *bias, int C, float eps) {
+    __shared__ float buf[THREADS];
+    const long r = blockIdx.x;
+    const float *x = inp + r * C;
+    float *o = out + r * C;
+    float sum = 0.0f;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) sum += x[c];
+    const float m = block_reduce(sum, buf, Sum()) / C;               // mean = sum x / C
+    float sq = 0.0f;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) sq += (x[c] - m) * (x[c] - m);
+    const float s = 1.0f / sqrtf(block_reduce(sq, buf, Sum()) / C + eps);  // rstd = 1 / sqrt(var + eps)
+    for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = ((x[c] - m) * s) * weight[c] + bias[c];
+    if (threadIdx.x == 0) mean[r] = m, rstd[r] = s;
+}
+
+void layernorm_forward_gpu(float *out, float *mean, float *rstd, const float *inp, const float *weight,
+                           const float *bias, int N, int C, float eps) {
+    LAUNCH(layernorm_forward_kernel, N, row_threads(C))(out, mean, rstd, inp, weight, bias, C, eps);
+    CHECK_LAUNCH();
+}
+
+__global__ void layernorm_backward_kernel(float *dinp, const float *dout, const float *inp, const float *weight,
+                                          const float *mean, const float *rstd, int C) {
+    __shared__ float buf[THREADS];
+    const long r = blockIdx.x;
+    const float *x = inp + r * C, *d = dout + r * C;
+    float *dx = dinp + r * C;
+    const float m = mean[r], s = rstd[r];
+    float sum_dn = 0.0f, sum_dn_n = 0.0f;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        const float n = (x[c] - m) * s, dn = d[c] * weight[c];
+        sum_dn += dn;
+        sum_dn_n += dn * n;
+    }
+    const float mean_dn = block_reduce(sum_dn, buf, Sum()) / C, mean_dn_n = block_reduce(sum_dn_n, buf, Sum()) / C;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        const float n = (x[c] - m) * s, dn = d[c] * weight[c];
+        dx[c] = s * (dn - mean_dn - n * mean_dn_n);
+    }
+}
+
+// column_sums_kernel: dbias[c] += sum_r dout[r,c], and when inp is not NULL (LayerNorm) also
+// dweight[c] += sum_r dout[r,c] n[r,c] with n = (inp[r,c] - mean[r]) rstd[r]. A block is 32
+// columns x COL_ROWS threads over a slab of SLAB rows: consecutive threads read consecutive
+// columns (coalesced); the COL_ROWS partial sums meet in shared memory, and the block's total is
+// added atomically (N / SLAB additions per column).
+constexpr int COL_ROWS = THREADS / 32, SLAB = 256;
+__global__ void column_sums_kernel(float *dbias, float *dweight, const float *dout, const float *inp, const float *mean,
+                                   const float *rstd, int N, int C) {
+    __shared__ float part_b[COL_ROWS][32], part_w[COL_ROWS][32];
+    const int tx = threadIdx.x, ty = threadIdx.y, c = blockIdx.x * 32 + tx;
+    const int r0 = blockIdx.y * SLAB, r_end = r0 + SLAB < N ? r0 + SLAB : N;
+    float db = 0.0f, dw = 0.0f;
+    for (int r = r0 + ty; c < C && r < r_end; r += COL_ROWS) {
+        const float d = dout[(long)r * C + c];
+        db += d;
+        if (inp) dw += d * ((inp[(long)r * C + c] - mean[r]) * rstd[r]);
+    }
+    part_b[ty][tx] = db, part_w[ty][tx] = dw;
+    __syncthreads();
+    if (ty != 0 || c >= C) return;
+    for (int k = 1; k < COL_ROWS; k++) db += part_b[k][tx], dw += part_w[k][tx];
+    atomicAdd(&dbias[c], db);
+    if (inp) atomicAdd(&dweight[c], dw);
+}
+
+static void column_sums(float *dbias, float *dweight, const float *dout, const float *inp, const float *mean,
+                        const float *rstd, int N, int C) {
+    const dim3 grid((C + 31) / 32, (N + SLAB - 1) / SLAB), block(32, COL_ROWS);
+    LAUNCH(column_sums_kernel, grid, block)(dbias, dweight, dout, inp, mean, rstd, N, C);
+    CHECK_LAUNCH();
+}
+
+void layernorm_backward_gpu(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                            const float *weight, const float *mean, const float *rstd, int N, int C) {
+    LAUNCH(layernorm_backward_kernel, N, row_threads(C))(dinp, dout, inp, weight, mean, rstd, C);
+    CHECK_LAUNCH();
+    column_sums(dbias, dweight, dout, inp, mean, rstd, N, C);
+}
+
+// ---------------------------------------------------------------------------------------------
+// element-wise activations
+
+constexpr float SQRT1_2 = 0.70710678118654752440f;      // 1/sqrt(2)
+constexpr float INV_SQRT_2PI = 0.39894228040143267794f;  // 1/sqrt(2 pi)
+
+__global__ void gelu_forward_kernel(float *out, const float *inp, long N) {
+    const long i = element_index();
+    if (i < N) out[i] = 0.5f * inp[i] * (1.0f + erff(inp[i] * SQRT1_2));
+}
+
+__global__ void gelu_backward_kernel(float *dinp, const float *dout, const float *inp, long N) {
+    const long i = element_index();
+    if (i >= N) return;
+    const float x = inp[i];
+    const float cdf = 0.5f * (1.0f + erff(x * SQRT1_2)), pdf = INV_SQRT_2PI * expf(-0.5f * x * x);
+    dinp[i] = dout[i] * (cdf + x * pdf);
+}
+
+__global__ void tanh_forward_kernel(float *out, const float *inp, long N) {
+    const long i = element_index();
+    if (i < N) out[i] = tanhf(inp[i]);
+}
+
+__global__ void tanh_backward_kernel(float *dinp, const float *dout, const float *out, long N) {
+    const long i = element_index();
+    if (i < N) dinp[i] = dout[i] * (1.0f - out[i] * out[i]);
+}
+
+void gelu_forward_gpu(float *out, const float *inp, long N) { launch_elements(gelu_forward_kernel, N, out, inp); }
+void gelu_backward_gpu(float *dinp, const float *dout, const float *inp, long N) {
+    launch_elements(gelu_backward_kernel, N, dinp, dout, inp);
+}
+void tanh_forward_gpu(float *out, const float *inp, long N) { launch_elements(tanh_forward_kernel, N, out, inp); }
+void tanh_backward_gpu(float *dinp, const float *dout, const float *out, long N) {
+    launch_elements(tanh_backward_kernel, N, dinp, dout, out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// softmax with a key mask: one block per row
+
+__global__ void softmax_forward_kernel(float *probs, const float *scores, const int *mask, int rows_per_batch, int n) {
+    __shared__ float buf[THREADS];
+    const long r = blockIdx.x;
+    const int *on = mask ? mask + (r / rows_per_batch) * n : NULL;  // the keys of this row's sequence
+    const float *s = scores + r * n;
+    float *p = probs + r * n;
+    float max = -INFINITY;
+    for (int j = threadIdx.x; j < n; j += blockDim.x)
+        if (!on || on[j]) max = fmaxf(max, s[j]);
+    max = block_reduce(max, buf, Max());
+    float sum = 0.0f;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        p[j] = !on || on[j] ? expf(s[j] - max) : 0.0f;
+        sum += p[j];
+    }
+    sum = block_reduce(sum, buf, Sum());
+    for (int j = threadIdx.x; j < n; j += blockDim.x) p[j] /= sum;
+}
+
+void softmax_forward_gpu(float *probs, const float *scores, const int *mask, int B, int rows_per_batch, int n) {
+    LAUNCH(softmax_forward_kernel, (unsigned)B * rows_per_batch, row_threads(n))(probs, scores, mask, rows_per_batch, n);
+    CHECK_LAUNCH();
+}
+
+__global__ void softmax_backward_kernel(float *dscores, const float *dprobs, const float *probs, int n) {
+    __shared__ float buf[THREADS];
+    const long r = blockIdx.x;
+    const float *p = probs + r * n, *dp = dprobs + r * n;
+    float *ds = dscores + r * n;
+    float dot = 0.0f;  // sum_k p_k dp_k
+    for (int j = threadIdx.x; j < n; j += blockDim.x) dot += p[j] * dp[j];
+    dot = block_reduce(dot, buf, Sum());
+    for (int j = threadIdx.x; j < n; j += blockDim.x) ds[j] = p[j] * (dp[j] - dot);
+}
+
+void softmax_backward_gpu(float *dscores, const float *dprobs, const float *probs, long rows, int n) {
+    LAUNCH(softmax_backward_kernel, (unsigned)rows, row_threads(n))(dscores, dprobs, probs, n);
+    CHECK_LAUNCH();
+}
+
+// ---------------------------------------------------------------------------------------------
+// dropout
+
+// splitmix64: a 64-bit mixing function (Steele, Lea, Flood 2014): every input bit flips about
+// half the output bits, so consecutive counters give independent-looking numbers.
+__host__ __device__ static inline uint64_t splitmix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+uint64_t dropout_site_seed(uint64_t seed, uint64_t site) { return splitmix64(seed ^ splitmix64(site + 1)); }
+
+// dropout_keeps: element i survives when uniform(seed, i) >= p, uniform = the top 24 bits / 2^24.
+__device__ __forceinline__ uint8_t dropout_keeps(uint64_t seed, long i, float p) {
+    const uint64_t h = splitmix64(seed + (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull);
+    return (float)(h >> 40) * (1.0f / 16777216.0f) >= p;
+}
+
+__global__ void dropout_forward_kernel(float *out, uint8_t *keep, const float *inp, const float *residual, Dropout d,
+                                       long N) {
+    const long i = element_index();
+    if (i >= N) return;
+    float y = inp[i];
+    if (d.p > 0.0f) {
+        if (!d.given) keep[i] = dropout_keeps(d.seed, i, d.p);
+        y = keep[i] ? y * (1.0f / (1.0f - d.p)) : 0.0f;
+    } else {
+        keep[i] = 1;
+    }
+    out[i] = residual ? y + residual[i] : y;
+}
+
+void dropout_forward_gpu(float *out, uint8_t *keep, const float *inp, const float *residual, long N, Dropout d) {
+    if (d.p >= 1.0f) die("dropout probability must be below 1 (got %g)", d.p);
+    launch_elements(dropout_forward_kernel, N, out, keep, inp, residual, d);
+}
+
+__global__ void dropout_backward_kernel(float *dinp, const float *dout, const uint8_t *keep, float scale, long N) {
+    const long i = element_index();
+    if (i < N) dinp[i] = keep[i] ? dout[i] * scale : 0.0f;
+}
+
+void dropout_backward_gpu(float *dinp, const float *dout, const uint8_t *keep, long N, float p) {
+    const float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+    launch_elements(dropout_backward_kernel, N, dinp, dout, keep, scale);
+}
+
+// ---------------------------------------------------------------------------------------------
+// attention
+
+// One thread per element of the head-major array (B,NH,T,HS); SPLIT copies into it, else out of it.
+template <bool SPLIT>
+__global__ void heads_kernel(float *out, const float *inp, int T, int NH, int HS, long N) {
+    const long i = element_index();
+    if (i >= N) return;
+    const int s = (int)(i % HS), t = (int)(i / HS % T), h = (int)(i / ((long)HS * T) % NH);
+    const long b = i / ((long)HS * T * NH);
+    const long j = ((b * T + t) * NH + h) * HS + s;  // the same element in (B,T,NH,HS) = (B,T,C)
+    if (SPLIT) out[i] = inp[j];
+    else out[j] = inp[i];
+}
+
+void split_heads_gpu(float *out, const float *inp, int B, int T, int NH, int HS) {
+    const long N = (long)B * T * NH * HS;
+    launch_elements(heads_kernel<true>, N, out, inp, T, NH, HS);
+}
+
+void merge_heads_gpu(float *out, const float *inp, int B, int T, int NH, int HS) {
+    const long N = (long)B * T * NH * HS;
+    launch_elements(heads_kernel<false>, N, out, inp, T, NH, HS);
+}
+
+// batched_product: C = alpha op(A) op(B) for `batch` packed matrices (gemm_check.h's layout).
+static void batched_product(cublasHandle_t h, GemmPrecision prec, bool trans_a, bool trans_b, int M, int N, int K,
+                            int batch, float alpha, const float *A, const float *B, float *C) {
+    GemmShape s = gemm_shape_padded(M, N, K, batch, trans_a, trans_b, 0);
+    s.alpha = alpha;
+    gemm_cublas(h, prec, &s, A, B, C);
+}
+
+void attention_forward_gpu(cublasHandle_t h, GemmPrecision prec, float *ctxh, float *att, uint8_t *keep,
+                           float *attd, const float *qh, const float *kh, const float *vh, const int *mask, int B,
+                           int T, int NH, int HS, Dropout d) {
+    const int BH = B * NH;
+    const float scale = 1.0f / sqrtf((float)HS);
+    batched_product(h, prec, false, true, T, T, HS, BH, scale, qh, kh, att);   // att = q k^T / sqrt(HS)   (T,T)
+    softmax_forward_gpu(att, att, mask, B, NH * T, T);                        // over the unmasked keys
+    dropout_forward_gpu(attd, keep, att, NULL, (long)BH * T * T, d);          // attd = dropout(att)
+    batched_product(h, prec, false, false, T, HS, T, BH, 1.0f, attd, vh, ctxh);  // ctx = attd v       (T,HS)
+}
+
+void attention_backward_gpu(cublasHandle_t h, GemmPrecision prec, float *dqh, float *dkh, float *dvh, float *datt,
+                            const float *dctxh, const float *qh, const float *kh, const float *vh, const float *att,
+                            const uint8_t *keep, const float *attd, int B, int T, int NH, int HS, float dropout_p) {
+    const int BH = B * NH;
+    const float scale = 1.0f / sqrtf((float)HS);
+    batched_product(h, prec, false, true, T, T, HS, BH, 1.0f, dctxh, vh, datt);   // dattd = dctx v^T
+    batched_product(h, prec, true, false, T, HS, T, BH, 1.0f, attd, dctxh, dvh);  // dv = attd^T dctx
+    dropout_backward_gpu(datt, datt, keep, (long)BH * T * T, dropout_p);          // datt
+    softmax_backward_gpu(datt, datt, att, (long)BH * T, T);                       // ds
+    batched_product(h, prec, false, false, T, HS, T, BH, scale, datt, kh, dqh);   // dq = ds k / sqrt(HS)
+    batched_product(h, prec, true, false, T, HS, T, BH, scale, datt, qh, dkh);    // dk = ds^T q / sqrt(HS)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Linear
+
+__global__ void add_bias_kernel(float *out, const float *bias, int OC, long N) {
+    const long i = element_index();
+    if (i < N) out[i] += bias[i % OC];
+}
+
+void linear_forward_gpu(cublasHandle_t h, GemmPrecision prec, float *out, const float *inp, const float *weight,
+                        const float *bias, int BT, int C, int OC) {
+    GemmShape s = gemm_shape_padded(BT, OC, C, 1, false, true, 0);  // out = inp W^T
+    gemm_cublas(h, prec, &s, inp, weight, out);
+    if (!bias) return;
+    launch_elements(add_bias_kernel, (long)BT * OC, out, bias, OC);
+}
+
+void linear_backward_gpu(cublasHandle_t h, GemmPrecision prec, float *dinp, float *dweight, float *dbias,
+                         const float *dout, const float *inp, const float *weight, int BT, int C, int OC) {
+    if (dinp) {
+        GemmShape s = gemm_shape_padded(BT, C, OC, 1, false, false, 0);  // dinp += dout W
+        s.beta = 1.0f;
+        gemm_cublas(h, prec, &s, dout, weight, dinp);
+    }
+    if (dweight) {
+        GemmShape s = gemm_shape_padded(OC, C, BT, 1, true, false, 0);   // dW += dout^T inp
+        s.beta = 1.0f;
+        gemm_cublas(h, prec, &s, dout, inp, dweight);
+    }
+    if (dbias) column_sums(dbias, NULL, dout, NULL, NULL, NULL, BT, OC);  // db += sum_rows dout
+}
+
+// ---------------------------------------------------------------------------------------------
+// cross-entropy: one block; a thread per row (B is a batch of sequences, K a few labels)
+
+__global__ void cross_entropy_forward_kernel(float *loss, float *probs, const float *logits, const int *labels, int B,
+                                             int K) {
+    __shared__ double buf[THREADS];
+    double total = 0.0;
+    for (int b = threadIdx.x; b < B; b += blockDim.x) {
+        const float *z = logits + (long)b * K;
+        float zmax = z[0];
+        for (int k = 1; k < K; k++) zmax = fmaxf(zmax, z[k]);
+        double sum = 0.0;
+        for (int k = 0; k < K; k++) sum += exp((double)z[k] - zmax);
+        const double logsumexp = zmax + log(sum);
+        total += logsumexp - z[labels[b]];  // -log p[label]
+        for (int k = 0; k < K; k++) probs[(long)b * K + k] = (float)exp((double)z[k] - logsumexp);
+    }
+    total = block_reduce(total, buf, Sum());
+    if (threadIdx.x == 0) *loss = (float)(total / B);
+}
+
+void cross_entropy_forward_gpu(float *loss, float *probs, const float *logits, const int *labels, int B, int K) {
+    LAUNCH(cross_entropy_forward_kernel, 1, row_threads(B))(loss, probs, logits, labels, B, K);
+    CHECK_LAUNCH();
+}
+
+__global__ void cross_entropy_backward_kernel(float *dlogits, const float *probs, const int *labels, int K, float scale,
+                                              long N) {
+    const long i = element_index();
+    if (i < N) dlogits[i] = (probs[i] - (i % K == labels[i / K] ? 1.0f : 0.0f)) * scale;
+}
+
+void cross_entropy_backward_gpu(float *dlogits, const float *probs, const int *labels, int B, int K, float scale) {
+    launch_elements(cross_entropy_backward_kernel, (long)B * K, dlogits, probs, labels, K, scale);
+}
+
+// ---------------------------------------------------------------------------------------------
+// gradient norm, clipping, AdamW
+
+// sum_squares_kernel: each block sums x_i^2 over a grid-strided share of the elements, in double.
+__global__ void sum_squares_kernel(double *partials, const float *x, long n) {
+    __shared__ double buf[THREADS];
+    double sum = 0.0;
+    for (long i = element_index(); i < n; i += (long)gridDim.x * blockDim.x) sum += (double)x[i] * x[i];
+    sum = block_reduce(sum, buf, Sum());
+    if (threadIdx.x == 0) partials[blockIdx.x] = sum;
+}
+
+// sum_kernel: one block adds up n doubles.
+__global__ void sum_kernel(double *out, const double *x, int n) {
+    __shared__ double buf[THREADS];
+    double sum = 0.0;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) sum += x[i];
+    sum = block_reduce(sum, buf, Sum());
+    if (threadIdx.x == 0) *out = sum;
+}
+
+void sum_squares_gpu(double *out, double *partials, const float *x, long n) {
+    const long blocks = blocks_for(n) < SUM_SQUARES_BLOCKS ? blocks_for(n) : SUM_SQUARES_BLOCKS;
+    LAUNCH(sum_squares_kernel, (unsigned)blocks, THREADS)(partials, x, n);
+    CHECK_LAUNCH();
+    LAUNCH(sum_kernel, 1, THREADS)(out, partials, (int)blocks);
+    CHECK_LAUNCH();
+}
+
+__global__ void scale_kernel(float *x, float s, long n) {
+    const long i = element_index();
+    if (i < n) x[i] *= s;
+}
+
+void scale_gpu(float *x, long n, float s) {
+    launch_elements(scale_kernel, n, x, s);
+}
+
+AdamWCoefs adamw_coefs(double beta1, double beta2, double eps, double weight_decay, long t, double lr) {
+    const double bias1 = 1.0 - pow(beta1, (double)t), bias2 = 1.0 - pow(beta2, (double)t);
+    return AdamWCoefs{(float)(lr / bias1), (float)sqrt(bias2), (float)beta1, (float)beta2, (float)eps,
+                      (float)(1.0 - lr * weight_decay)};
+}
+
+__global__ void adamw_kernel(float *params, const float *grads, float *m, float *v, const long *tensor_end,
+                             const uint8_t *decay, int n_tensors, AdamWCoefs c, long n) {
+    const long i = element_index();
+    if (i >= n) return;
+    int lo = 0, hi = n_tensors - 1;  // the tensor holding element i: the first that ends after i
+    while (lo < hi) {
+        const int mid = (lo + hi) / 2;
+        if (tensor_end[mid] > i) hi = mid;
+        else lo = mid + 1;
+    }
+    const float g = grads[i];
+    float p = params[i], mi = m[i], vi = v[i];
+    if (decay[lo]) p *= c.shrink;                        // AdamW: decay the weight itself
+    mi += (1.0f - c.b1) * (g - mi);                      // m = b1 m + (1-b1) g
+    vi = c.b2 * vi + (1.0f - c.b2) * g * g;              // v = b2 v + (1-b2) g^2
+    const float denom = sqrtf(vi) / c.bias2_sqrt + c.eps;  // sqrt(v_hat) + eps
+    params[i] = p - c.step_size * mi / denom;            // p -= lr m_hat / denom
+    m[i] = mi, v[i] = vi;
+}
+
+void adamw_gpu(float *params, const float *grads, float *m, float *v, long n, const long *tensor_end,
+               const uint8_t *decay, int n_tensors, AdamWCoefs c) {
+    launch_elements(adamw_kernel, n, params, grads, m, v, tensor_end, decay, n_tensors, c);
+}

@@ -1,0 +1,359 @@
+// Lesson 13 — BERT on the GPU: the model of lessons 09-11 as CUDA kernels and cuBLAS products,
+// checked against the CPU model on the same batch, then timed beside it.
+//
+// One training step is: forward (dropout on), backward, clip the global gradient norm to 1.0,
+// AdamW. The lesson runs that step on the CPU (common/bert.c, lesson 11) and on the GPU
+// (kernels/bert_cuda.cu) on the same batch, with the same dropout masks (drawn on the CPU and
+// uploaded), and prints how far the GPU's logits, loss and gradients are from the CPU's:
+//
+//   relative error of a tensor = max_i |gpu_i - cpu_i| / max_i |cpu_i|
+//
+// then times the GPU step (masks drawn on the GPU now) and reports samples/s, the speed-up over
+// the CPU step, and the model FLOP rate as a fraction of what cuBLAS reaches on this model's
+// largest product in the same run (MFU against cuBLAS):
+//
+//   FLOPs per step = 3 x forward (the backward does two products per forward product), forward =
+//   per layer 2 B T (4 C^2 + 2 C I) + 4 B T^2 C (attention), plus the pooler and classifier.
+//
+// Without a GPU it runs the CPU half, says that no CUDA device was found, and exits 0.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/bert_cuda.cuh"
+
+extern "C" {
+#include "common/args.h"
+#include "common/safetensors.h"
+}
+
+#define MINILM "data/cache/models/all-MiniLM-L6-v2"
+#define TINY "tests/fixtures/bert/tiny"
+
+// ---------------------------------------------------------------------------------------------
+// a model with random weights at a named shape (--random_shape)
+
+typedef struct {
+    const char *name;
+    int layers, hidden, heads, intermediate;
+} Shape;
+
+static const Shape shapes[] = {
+    {"bert-base", 12, 768, 12, 3072},  // bert-base-uncased
+    {"minilm", 6, 384, 12, 1536},      // all-MiniLM-L6-v2
+};
+
+// write_random_checkpoint: DIR/config.json and DIR/model.safetensors of a BERT of shape s (vocab
+// 30522, 512 positions, 2 labels) initialised as transformers does: weights normal(0, 0.02),
+// biases 0, LayerNorm weights 1. bert_load then reads it like any checkpoint (and checks every
+// tensor's shape against the config); it creates the pooler and classifier itself.
+static void write_random_checkpoint(const char *dir, const Shape *s, uint64_t seed) {
+    const int C = s->hidden, I = s->intermediate, V = 30522, P = 512;
+    mkdir_p(dir);
+    char *path = path_join(dir, "config.json");
+    FILE *f = xfopen(path, "w");
+    fprintf(f, "{\"architectures\": [\"BertForSequenceClassification\"], \"model_type\": \"bert\", \"vocab_size\": %d, "
+               "\"hidden_size\": %d, \"num_hidden_layers\": %d, \"num_attention_heads\": %d, \"intermediate_size\": %d, "
+               "\"max_position_embeddings\": %d, \"type_vocab_size\": 2, \"num_labels\": 2}\n",
+            V, C, s->layers, s->heads, I, P);
+    xfclose(f, path);
+    free(path);
+
+    enum { NORMAL, ZERO, ONE };
+    typedef struct { char name[96]; int shape[2], ndim, init; } Spec;
+    Spec *t = (Spec *)xcalloc(8 + 16 * (size_t)s->layers, sizeof(Spec));
+    int n = 0;
+    auto add = [&](const char *name, int d0, int d1, int init) {
+        snprintf(t[n].name, sizeof t[n].name, "%s", name);
+        t[n].shape[0] = d0, t[n].shape[1] = d1, t[n].ndim = d1 ? 2 : 1, t[n].init = init;
+        n++;
+    };
+    add("bert.embeddings.word_embeddings.weight", V, C, NORMAL);
+    add("bert.embeddings.position_embeddings.weight", P, C, NORMAL);
+    add("bert.embeddings.token_type_embeddings.weight", 2, C, NORMAL);
+    add("bert.embeddings.LayerNorm.weight", C, 0, ONE);
+    add("bert.embeddings.LayerNorm.bias", C, 0, ZERO);
+    const struct { const char *suffix; int out, in; } linears[] = {
+        {"attention.self.query", C, C}, {"attention.self.key", C, C}, {"attention.self.value", C, C},
+        {"attention.output.dense", C, C}, {"intermediate.dense", I, C}, {"output.dense", C, I}};
+    for (int l = 0; l < s->layers; l++) {
+        char name[96];
+        for (const auto &lin : linears) {
+            snprintf(name, sizeof name, "bert.encoder.layer.%d.%s.weight", l, lin.suffix);
+            add(name, lin.out, lin.in, NORMAL);
+            snprintf(name, sizeof name, "bert.encoder.layer.%d.%s.bias", l, lin.suffix);
+            add(name, lin.out, 0, ZERO);
+        }
+        for (const char *ln : {"attention.output.LayerNorm", "output.LayerNorm"}) {
+            snprintf(name, sizeof name, "bert.encoder.layer.%d.%s.weight", l, ln);
+            add(name, C, 0, ONE);
+            snprintf(name, sizeof name, "bert.encoder.layer.%d.%s.bias", l, ln);
+            add(name, C, 0, ZERO);
+        }
+    }
+    Rng rng;
+    rng_seed(&rng, seed, 1);
+    StWrite *w = (StWrite *)xmalloc(sizeof(StWrite) * n);
+    for (int i = 0; i < n; i++) {
+        const long numel = (long)t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1);
+        float *data = (float *)xmalloc(sizeof(float) * numel);
+        for (long j = 0; j < numel; j++) data[j] = t[i].init == NORMAL ? 0.02f * rng_normal(&rng) : t[i].init == ONE;
+        w[i] = StWrite{t[i].name, t[i].ndim, t[i].shape, data};
+    }
+    path = path_join(dir, "model.safetensors");
+    st_write(path, w, n);
+    free(path);
+    for (int i = 0; i < n; i++) free((void *)w[i].data);
+    free(w), free(t);
+}
+
+// load_model: the checkpoint, or a random one of shape `random_shape` (written to a temporary
+// directory, loaded, removed).
+static BertModel load_model(const char *dir, const char *random_shape, uint64_t seed, char *label, size_t n) {
+    if (!strcmp(random_shape, "none")) {
+        snprintf(label, n, "%s", dir);
+        return bert_load(dir, 0, seed, NULL);
+    }
+    const Shape *s = !strcmp(random_shape, "bert-base") ? &shapes[0] : &shapes[1];
+    char tmp[] = "/tmp/bertstep-13-XXXXXX";
+    if (!mkdtemp(tmp)) die("mkdtemp %s failed", tmp);
+    write_random_checkpoint(tmp, s, seed);
+    BertModel m = bert_load(tmp, 0, seed, NULL);
+    rm_rf(tmp);
+    snprintf(label, n, "random weights at %s's shape", s->name);
+    return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the batch and the step
+
+typedef struct {
+    int B, T;
+    int *ids, *mask, *labels;  // (B,T) (B,T) (B)
+    int shortest;
+} Batch;
+
+// make_batch: B sequences of T random token ids; row b keeps T - b T / (2B) tokens (the first
+// full, the last about half padding), as a length-sorted batch of real sentences would.
+static Batch make_batch(const BertConfig *c, int B, int T, uint64_t seed) {
+    Batch b = {B, T, (int *)xmalloc(sizeof(int) * B * T), (int *)xmalloc(sizeof(int) * B * T), (int *)xmalloc(sizeof(int) * B), T};
+    Rng rng;
+    rng_seed(&rng, seed, 3);
+    for (int i = 0; i < B; i++) {
+        const int len = T - i * T / (2 * B);
+        b.shortest = len;
+        for (int t = 0; t < T; t++) {
+            b.mask[i * T + t] = t < len;
+            b.ids[i * T + t] = t < len ? (int)rng_below(&rng, (uint32_t)c->vocab_size) : c->pad_token_id;
+        }
+        b.labels[i] = (int)rng_below(&rng, (uint32_t)c->num_labels);
+    }
+    return b;
+}
+
+// forward_flops: the matrix-product FLOPs of one forward pass at B x T (padding included: the
+// GPU computes it).
+static double forward_flops(const BertConfig *c, int B, int T) {
+    const double C = c->hidden_size, I = c->intermediate_size, BT = (double)B * T;
+    const double layer = 2 * BT * (4 * C * C + 2 * C * I) + 4.0 * B * T * T * C;
+    return c->num_hidden_layers * layer + 2.0 * B * C * C + 2.0 * B * C * c->num_labels;
+}
+
+typedef struct {
+    double lr, max_grad_norm;
+    OptimizerConfig opt;
+} StepConfig;
+
+// ---------------------------------------------------------------------------------------------
+// the GPU half
+
+// cublas_tflops: cuBLAS's rate on this model's largest product (the feed-forward up-projection,
+// (B*T, C) x (C, I)^T) in precision p: the mean of 10 after 2 warm-up runs.
+static double cublas_tflops(cublasHandle_t h, GemmPrecision p, int BT, int C, int I) {
+    const GemmShape s = gemm_shape_padded(BT, I, C, 1, false, true, 0);
+    float *A = (float *)cuda_malloc(sizeof(float) * gemm_elements_a(&s), "cuBLAS rate: A");
+    float *W = (float *)cuda_malloc(sizeof(float) * gemm_elements_b(&s), "cuBLAS rate: W");
+    float *out = (float *)cuda_malloc(sizeof(float) * gemm_elements_c(&s), "cuBLAS rate: out");
+    CUDA_CHECK(cudaMemset(A, 0x3C, sizeof(float) * gemm_elements_a(&s)));  // every float 0.0116
+    CUDA_CHECK(cudaMemset(W, 0x3C, sizeof(float) * gemm_elements_b(&s)));
+    for (int r = 0; r < 2; r++) gemm_cublas(h, p, &s, A, W, out);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    const double t0 = now_seconds();
+    for (int r = 0; r < 10; r++) gemm_cublas(h, p, &s, A, W, out);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    const double seconds = (now_seconds() - t0) / 10;
+    CUDA_CHECK(cudaFree(A));
+    CUDA_CHECK(cudaFree(W));
+    CUDA_CHECK(cudaFree(out));
+    return gemm_flops(&s) / seconds / 1e12;
+}
+
+// gpu_step: one training step on the GPU; returns the loss, *norm the gradient norm.
+static float gpu_step(GpuBert *g, const Batch *b, const StepConfig *sc, uint64_t seed, double *norm) {
+    gpu_bert_zero_grad(g);
+    const float loss = gpu_bert_forward(g, b->ids, NULL, b->mask, b->labels, b->B, b->T, true, seed);
+    gpu_bert_backward(g, 1.0f / b->B);
+    *norm = gpu_bert_clip_grad_norm(g, sc->max_grad_norm);
+    gpu_bert_adamw_step(g, sc->lr);
+    return loss;
+}
+
+// compare_with_cpu: the GPU's step on the batch and dropout masks of the CPU's step that just ran
+// (m holds its activations and gradients). Prints the differences; returns false when a float32
+// result is outside the tolerance.
+static bool compare_with_cpu(GpuBert *g, BertModel *m, const Batch *b, const StepConfig *sc, double cpu_norm,
+                             const float *cpu_grads, bool tf32) {
+    gpu_bert_zero_grad(g);
+    gpu_bert_use_dropout_masks(g, m);
+    const float loss = gpu_bert_forward(g, b->ids, NULL, b->mask, b->labels, b->B, b->T, true, 0);
+    gpu_bert_backward(g, 1.0f / b->B);
+    const int K = m->config.num_labels;
+    float *logits = (float *)xmalloc(sizeof(float) * b->B * K), *grads = (float *)xmalloc(sizeof(float) * m->ps.numel);
+    gpu_bert_logits(g, logits);
+    gpu_bert_download_grads(g, grads);
+    const double e_logits = max_relative_error(logits, m->logits, (size_t)b->B * K);
+    const double e_loss = fabs(loss - m->loss) / fabs(m->loss);
+    const GradDiff d = gpu_bert_diff(m, grads, cpu_grads);
+    const double norm = gpu_bert_clip_grad_norm(g, sc->max_grad_norm), e_norm = fabs(norm - cpu_norm) / cpu_norm;
+    gpu_bert_adamw_step(g, sc->lr);
+    CUDA_CHECK(cudaMemcpy(grads, g->params, sizeof(float) * m->ps.numel, cudaMemcpyDeviceToHost));
+    const GradDiff dp = gpu_bert_diff(m, grads, m->ps.params);  // grads now holds the updated parameters
+    printf("check, GPU against CPU (same batch, same dropout masks):\n");
+    printf("  logits      max rel. error %.2g\n", e_logits);
+    printf("  loss        GPU %.6f  CPU %.6f  rel. error %.2g\n", loss, m->loss, e_loss);
+    printf("  gradients   worst of %d tensors: %.2g (%s); key biases (0 in exact arithmetic) within %.1g of the largest\n",
+           d.tensors, d.worst, d.worst_name, d.key_bias);
+    printf("  grad norm   GPU %.6f  CPU %.6f  rel. error %.2g\n", norm, cpu_norm, e_norm);
+    printf("  parameters after AdamW: worst tensor rel. error %.2g\n", dp.worst);
+    free(logits), free(grads);
+    if (tf32) {
+        printf("  (TF32 rounds the products' inputs to 10 mantissa bits: errors near 1e-3 are expected)\n");
+        return true;
+    }
+    const bool ok = e_logits < 1e-4 && e_loss < 1e-4 && d.worst < 1e-4 && d.key_bias < 1e-6 && e_norm < 1e-4;
+    printf("  %s\n", ok ? "ok: every float32 result within 1e-4 of the CPU's" : "WRONG: a float32 result is off by more than 1e-4");
+    return ok;
+}
+
+int main(int argc, char **argv) {
+    const char *model_dir = dir_exists(MINILM) ? MINILM : TINY, *random_shape = "none";
+    int batch = 8, max_len = 64, steps = 10, warmup = 2, seed = 42;
+    double lr = 2e-5, wd = 0.01, max_grad_norm = 1.0;
+    bool tf32 = false, compare_cpu = true;
+    ArgSpec specs[] = {
+        {"model_name_or_path", ARG_STRING, &model_dir, "BERT checkpoint directory (all-MiniLM-L6-v2 when fetched, else the tests' tiny BERT)", "Model"},
+        {"random_shape", ARG_CHOICE, &random_shape, "random weights at a named shape instead of a checkpoint", NULL, "none|bert-base|minilm"},
+        {"per_device_train_batch_size", ARG_INT, &batch, "sequences per step", "Step"},
+        {"max_seq_length", ARG_INT, &max_len, "tokens per sequence (capped at the model's max_position_embeddings)", NULL},
+        {"learning_rate", ARG_FLOAT, &lr, "AdamW learning rate", NULL},
+        {"weight_decay", ARG_FLOAT, &wd, "AdamW decoupled weight decay (not on biases and LayerNorm)", NULL},
+        {"max_grad_norm", ARG_FLOAT, &max_grad_norm, "clip the global gradient norm to this", NULL},
+        {"tf32", ARG_BOOL, &tf32, "products on the tensor cores in TF32 (false: float32, TF32 off)", "GPU"},
+        {"steps", ARG_INT, &steps, "timed GPU steps (the mean is reported)", NULL},
+        {"warmup", ARG_INT, &warmup, "untimed GPU steps before timing", NULL},
+        {"compare_cpu", ARG_BOOL, &compare_cpu, "run the CPU step (timed, and compared with the GPU's)", NULL},
+        {"seed", ARG_INT, &seed, "seed of the batch, the new classifier and dropout", "Run"},
+    };
+    ArgParser parser = {"13_bert_cuda",
+                        "BERT on the GPU: one training step (forward with dropout, backward, clipping, AdamW) on the\n"
+                        "CPU (lesson 11) and on the GPU (CUDA kernels per layer, cuBLAS for the products), same batch\n"
+                        "and dropout masks; prints how far the GPU's logits, loss and gradients are from the CPU's,\n"
+                        "then both step times and the GPU's FLOP rate against cuBLAS. Without a GPU: the CPU half.",
+                        NULL, specs, (int)ARRAY_LEN(specs)};
+    args_parse(&parser, argc, argv, NULL, 0);
+    if (batch < 1 || max_len < 2 || steps < 1 || warmup < 0) die("need --per_device_train_batch_size >= 1, --max_seq_length >= 2, --steps >= 1, --warmup >= 0");
+
+    char label[512];
+    BertModel m = load_model(model_dir, random_shape, (uint64_t)seed, label, sizeof label);
+    const BertConfig *c = &m.config;
+    const int T = max_len < c->max_position_embeddings ? max_len : c->max_position_embeddings;
+    const Batch b = make_batch(c, batch, T, (uint64_t)seed);
+    StepConfig sc = {lr, max_grad_norm, optimizer_defaults(OPT_ADAMW)};
+    sc.opt.weight_decay = wd;
+    printf("model: %s: %d layers, hidden %d, %d heads, intermediate %d, %d labels, %zu parameters\n", label,
+           c->num_hidden_layers, c->hidden_size, c->num_attention_heads, c->intermediate_size, c->num_labels, m.ps.numel);
+    printf("batch: %d sequences x %d tokens (%d..%d real, the rest padding), random ids and labels (seed %d)\n", b.B, T,
+           b.shortest, T, seed);
+    printf("step: forward (dropout %g) + backward + clip to %g + AdamW (lr %g, weight decay %g)\n", c->hidden_dropout_prob,
+           max_grad_norm, lr, wd);
+    const double flops = 3 * forward_flops(c, b.B, T);
+    printf("model FLOPs per step: %.4g GFLOP (3 x forward; see the lesson's header)\n", flops / 1e9);
+
+    // The GPU model is created before the CPU step changes the parameters: both start equal.
+    char why[256];
+    const bool have_gpu = gpu_available(why, sizeof why);
+    const GemmPrecision prec = tf32 ? GEMM_TF32 : GEMM_FP32;
+    GpuBert g = {};
+    if (have_gpu) {
+        g = gpu_bert_create(&m, b.B, T, prec);
+        gpu_bert_adamw_init(&g, sc.opt);
+    }
+
+    // ---- the CPU step (lesson 11) ----
+    double cpu_seconds = 0, cpu_norm = 0;
+    float *cpu_grads = NULL;
+    Optimizer opt;
+    optimizer_init(&opt, sc.opt, &m.ps);
+    bert_alloc_acts(&m, b.B, T);
+    if (compare_cpu) {
+        Rng rng;
+        rng_seed(&rng, (uint64_t)seed, 2);
+        params_zero_grad(&m.ps);
+        double t0 = now_seconds();
+        bert_forward(&m, b.ids, NULL, b.mask, b.labels, b.B, T, true, &rng);
+        bert_backward(&m, 1.0f / b.B);
+        cpu_seconds = now_seconds() - t0;
+        cpu_grads = (float *)xmalloc(sizeof(float) * m.ps.numel);  // before clipping, for the comparison
+        memcpy(cpu_grads, m.ps.grads, sizeof(float) * m.ps.numel);
+        t0 = now_seconds();
+        cpu_norm = clip_grad_norm(&m.ps, max_grad_norm);
+        optimizer_step(&opt, &m.ps, lr);
+        cpu_seconds += now_seconds() - t0;
+        // 3 decimals: the 4th follows the summation order of the machine's sgemm (as lesson 11)
+        printf("CPU step: loss %.3f, grad norm %.3f, %.1f ms, %.1f samples/s\n", m.loss, cpu_norm, cpu_seconds * 1e3,
+               b.B / cpu_seconds);
+    }
+    if (!have_gpu) {
+        printf("no CUDA device found: the GPU half was not run (bench/gpu.sh runs it on a GPU machine)\n");
+        fflush(stdout);
+        fprintf(stderr, "note: %s\n", why);
+        return 0;
+    }
+    char gpu[256];
+    gpu_describe(gpu, sizeof gpu);
+    printf("GPU: %s\n", gpu);
+    printf("GPU memory: %.1f MB (parameters, gradients, AdamW moments, activations for %d x %d)\n",
+           gpu_bert_memory_bytes(&g) / 1e6, b.B, T);
+
+    // ---- the GPU step on the same batch and masks, compared ----
+    bool ok = true;
+    if (compare_cpu) ok = compare_with_cpu(&g, &m, &b, &sc, cpu_norm, cpu_grads, tf32);
+
+    // ---- timing: masks drawn on the GPU ----
+    double norm = 0;
+    for (int s = 0; s < warmup; s++) gpu_step(&g, &b, &sc, (uint64_t)seed + s, &norm);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    const double t0 = now_seconds();
+    float loss = 0;
+    for (int s = 0; s < steps; s++) loss = gpu_step(&g, &b, &sc, (uint64_t)seed + warmup + s, &norm);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    const double gpu_seconds = (now_seconds() - t0) / steps;
+    const double rate = cublas_tflops(g.cublas, prec, b.B * T, c->hidden_size, c->intermediate_size);
+    const double achieved = flops / gpu_seconds / 1e12;
+    printf("timing: %d warm-up step(s), then the mean of %d; products in %s\n", warmup, steps, tf32 ? "TF32" : "float32 (TF32 off)");
+    printf("GPU step: %.2f ms, %.1f samples/s (last loss %.4f, grad norm %.4f)\n", gpu_seconds * 1e3, b.B / gpu_seconds,
+           loss, norm);
+    if (compare_cpu) printf("GPU step is %.1fx the CPU step\n", cpu_seconds / gpu_seconds);
+    printf("cuBLAS %s on %dx%dx%d (this model's feed-forward product): %.2f TFLOP/s in this run\n",
+           gemm_precision_name(prec), b.B * T, c->intermediate_size, c->hidden_size, rate);
+    printf("GPU step: %.2f TFLOP/s of model FLOPs = %.1f%% of that cuBLAS rate (MFU against cuBLAS)\n", achieved,
+           100 * achieved / rate);
+
+    gpu_bert_free(&g);
+    optimizer_free(&opt);
+    bert_free(&m);
+    free(cpu_grads), free(b.ids), free(b.mask), free(b.labels);
+    if (!ok) die("the GPU step disagrees with the CPU step (see the lines above)");
+    return 0;
+}

@@ -1,0 +1,48 @@
+// test_bert_emulated.cpp — lesson 13's kernels (kernels/bert_kernels.cu), the same source the GPU
+// runs, executed on CPU threads by tests/emulate/cuda_on_cpu.h (cuBLAS being the CPU sgemm there),
+// against the CPU layer functions they mirror, element by element on poisoned outputs
+// (tests/gpu/bert_kernels_check.h). A machine without a GPU checks their indexing, reductions and
+// barriers this way; tests/gpu/test_bert.cu runs the same checks on the hardware.
+// The whole GPU model (kernels/bert_cuda.cu) runs the same way against the CPU BERT
+// (tests/gpu/bert_model_check.h): the buffers, strides and order of its calls are checked here;
+// what only a GPU can show (the real cuBLAS, races, speed) is left to make test-gpu.
+#include <criterion/criterion.h>
+
+#include "kernels/bert_cuda.cu"
+#include "kernels/bert_kernels.cu"
+#include "tests/gpu/bert_model_check.h"
+
+// Small and odd: 300 channels (more than a row block's 256 threads), 7 tokens, 3 heads of 100.
+Test(emulated_bert, kernels_match_cpu, .timeout = 300) {
+    const KernelDims d = {.B = 2, .T = 7, .C = 300, .NH = 3, .I = 44, .V = 13, .K = 3};
+    for (const KernelCheck &r : bert_kernel_checks(d, 1)) {
+        cr_expect(r.ok, "%s", r.line);
+        if (r.ok) cr_log_info("%s", r.line);
+    }
+}
+
+// The tiny BERT of tests/fixtures/bert (2 layers, hidden 64, 4 heads; tests/gen_bert.py), a padded
+// batch of 2 x 6: one step without and one with dropout, then 3 AdamW steps (the GPU test runs
+// 10 on 3 x 8; CPU threads standing in for GPU threads make every launch slow here).
+Test(emulated_bert, model_matches_cpu, .timeout = 300) {
+    for (const KernelCheck &r : bert_model_checks("tests/fixtures/bert/tiny", 2, 6, 3)) {
+        cr_expect(r.ok, "%s", r.line);
+        if (r.ok) cr_log_info("%s", r.line);
+    }
+}
+
+// A bad batch is one error line on the host, before anything reaches the GPU (where an id outside
+// the vocabulary would read outside the embedding table).
+Test(emulated_bert, id_outside_the_vocabulary_is_an_error, .exit_code = 1) {
+    BertModel m = bert_load("tests/fixtures/bert/tiny", 0, 0, NULL);
+    GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32);
+    const int ids[2] = {3, 50}, mask[2] = {1, 1};  // the tiny vocabulary has 50 tokens: 0..49
+    gpu_bert_forward(&g, ids, NULL, mask, NULL, 1, 2, false, 0);
+}
+
+Test(emulated_bert, batch_larger_than_allocated_is_an_error, .exit_code = 1) {
+    BertModel m = bert_load("tests/fixtures/bert/tiny", 0, 0, NULL);
+    GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32);
+    const int ids[3] = {3, 4, 5};
+    gpu_bert_forward(&g, ids, NULL, NULL, NULL, 1, 3, false, 0);
+}
