@@ -15,6 +15,14 @@ ActivationMemory activation_memory(const BertConfig *c, int B, int T, int elem_b
     return a;
 }
 
+size_t bert_param_count(const BertConfig *c) {
+    const size_t V = (size_t)c->vocab_size, C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size;
+    const size_t K = (size_t)c->num_labels;
+    size_t embeddings = V * C + (size_t)c->max_position_embeddings * C + (size_t)c->type_vocab_size * C + 2 * C;
+    size_t layer = 4 * (C * C + C) + 2 * C + (I * C + I) + (C * I + C) + 2 * C;
+    return embeddings + (size_t)c->num_hidden_layers * layer + C * C + C + K * C + K;
+}
+
 StateMemory state_memory(size_t n_params, FloatFormat f) {
     StateMemory s = {(size_t)format_bytes(f) * n_params, f == FMT_FP32 ? 0 : 4 * n_params, 4 * n_params, 8 * n_params, 0};
     s.total = s.weights + s.master + s.grads + s.adam;

@@ -31,6 +31,12 @@ typedef struct {
 
 ActivationMemory activation_memory(const BertConfig *c, int B, int T, int elem_bytes, bool checkpointing);
 
+// bert_param_count: the parameters of BertForSequenceClassification for a config:
+//   embeddings V C + maxT C + types C + 2 C
+//   per layer  4 (C C + C) + 2 C + (I C + I) + (C I + C) + 2 C     Q K V O, LayerNorm, FFN, LayerNorm
+//   head       C C + C + K C + K                                   pooler, classifier
+size_t bert_param_count(const BertConfig *c);
+
 // Training state per parameter (P parameters), in bytes:
 //   fp32                      weights 4 + gradients 4 + AdamW m, v 8              = 16 P
 //   fp16/bf16 + fp32 masters  weights 2 + masters 4 + gradients 4 + AdamW 8        = 18 P

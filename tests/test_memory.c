@@ -50,6 +50,7 @@ Test(memory, formula_is_what_bert_alloc_acts_allocates) {
         m.gradient_checkpointing = ck;
         bert_alloc_acts(&m, 5, 13);
         ActivationMemory a = activation_memory(&m.config, 5, 13, 4, ck);
+        cr_expect_eq(bert_param_count(&m.config), m.ps.numel, "parameter count formula %zu, model %zu", bert_param_count(&m.config), m.ps.numel);
         cr_expect_eq(a.total, m.act_bytes, "checkpointing %d: formula %zu bytes, allocated %zu", ck, a.total, m.act_bytes);
         bert_free(&m);
     }
