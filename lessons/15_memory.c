@@ -172,14 +172,15 @@ static void remedy_padding(const BertConfig *c, const int *len, int n, int batch
         printf("%-26s  %-13ld  %5.1f%%    %.1f MiB (T %d)\n", ways[w].name, tokens, 100.0 * (double)(tokens - real) / (double)tokens,
                mib(activation_memory(c, batch, T, 4, false).total), T);
     }
-    printf("(the peak is set by the longest batch, so dynamic padding saves time, not the peak; group_by_length\n"
-           " puts that longest batch first, so an out-of-memory shows at step 1, not hours in)\n");
+    printf("(the peak is the batch holding the longest sentence: dynamic padding lowers it to that length;\n"
+           " group_by_length cuts the tokens, not the peak, and puts that batch first, so an out-of-memory\n"
+           " shows at step 1, not hours in)\n");
     free(perm), free(grouped);
 }
 
 int main(int argc, char **argv) {
     const char *model_dir = "data/cache/models/all-MiniLM-L6-v2", *train_file = "data/cache/sst2/train.tsv";
-    int batch = 8, max_len = 128, reps = 2, seed = 42;
+    int batch = 8, max_len = 128, reps = 3, seed = 42;
     ArgSpec specs[] = {
         {"model_name_or_path", ARG_STRING, &model_dir, "BERT checkpoint directory (config.json, model.safetensors)", "Model and data"},
         {"train_file", ARG_STRING, &train_file, "TSV whose sentence lengths section 4 uses", NULL},
