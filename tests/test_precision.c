@@ -131,30 +131,6 @@ Test(grad_scaler, bad_state_is_an_error, .exit_code = 1) {
 
 // ---- the emulated mixed-precision BERT step --------------------------------------------------
 
-typedef struct {
-    int B, T;
-    int *ids, *types, *mask, *labels;
-} TinyBatch;
-
-static int *ints(const Fixture *f, const char *key) {
-    int n;
-    double *d = fixture_doubles(f, key, &n);
-    int *v = xmalloc(sizeof(int) * (size_t)n);
-    for (int i = 0; i < n; i++) v[i] = (int)d[i];
-    free(d);
-    return v;
-}
-
-static TinyBatch tiny_batch(const Fixture *f) {
-    int *shape = ints(f, "shape");
-    TinyBatch b = {shape[0], shape[1], ints(f, "input_ids"), ints(f, "token_type_ids"), ints(f, "attention_mask"),
-                   ints(f, "labels")};
-    free(shape);
-    return b;
-}
-
-static void tiny_batch_free(TinyBatch *b) { free(b->ids), free(b->types), free(b->mask), free(b->labels); }
-
 // max |a - b| / max |b| over n values
 static double rel_err(const float *a, const float *b, size_t n) {
     double d = 0, s = 0;
@@ -182,7 +158,7 @@ static double worst_grad_err(const BertModel *m, const float *ref, const char **
 // 2^-9 = 2e-3 of itself), fp16 11 (2.4e-4), and many roundings add up through the layers.
 Test(mixed_precision, bf16_and_fp16_logits_loss_gradients_close_to_fp32) {
     Fixture f = fixture_load(BERT "tiny.txt");
-    TinyBatch b = tiny_batch(&f);
+    FixtureBatch b = fixture_batch(&f);
     BertModel ref = bert_load(BERT "tiny", 0, 0, NULL);
     bert_alloc_acts(&ref, b.B, b.T);
     bert_forward(&ref, b.ids, b.types, b.mask, b.labels, b.B, b.T, false, NULL);
@@ -213,7 +189,7 @@ Test(mixed_precision, bf16_and_fp16_logits_loss_gradients_close_to_fp32) {
         bert_free(&m);
     }
     bert_free(&ref);
-    tiny_batch_free(&b);
+    fixture_batch_free(&b);
     fixture_free(&f);
 }
 
@@ -221,7 +197,7 @@ Test(mixed_precision, bf16_and_fp16_logits_loss_gradients_close_to_fp32) {
 // scale halved, and neither the fp16 weights nor the fp32 masters nor AdamW may change.
 Test(mixed_precision, fp16_overflow_skips_the_step_and_halves_the_scale) {
     Fixture f = fixture_load(BERT "tiny.txt");
-    TinyBatch b = tiny_batch(&f);
+    FixtureBatch b = fixture_batch(&f);
     BertModel m = bert_load(BERT "tiny", 0, 0, NULL);
     bert_alloc_acts(&m, b.B, b.T);
     MixedPrecision mp = {.format = FMT_FP16, .master_weights = true, .loss_scaling = true};
@@ -262,6 +238,6 @@ Test(mixed_precision, fp16_overflow_skips_the_step_and_halves_the_scale) {
     optimizer_free(&opt);
     mixed_free(&mp);
     bert_free(&m);
-    tiny_batch_free(&b);
+    fixture_batch_free(&b);
     fixture_free(&f);
 }
