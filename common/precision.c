@@ -6,13 +6,6 @@
 
 #include "common/util.h"
 
-FloatFormat format_parse(const char *name, const char *flag) {
-    if (!strcmp(name, "fp32")) return FMT_FP32;
-    if (!strcmp(name, "fp16")) return FMT_FP16;
-    if (!strcmp(name, "bf16")) return FMT_BF16;
-    die("--%s: unknown format \"%s\" (choose %s)", flag, name, FORMAT_CHOICES);
-}
-
 const char *format_name(FloatFormat f) { return f == FMT_FP16 ? "fp16" : f == FMT_BF16 ? "bf16" : "fp32"; }
 
 int format_bytes(FloatFormat f) { return f == FMT_FP32 ? 4 : 2; }

@@ -23,8 +23,6 @@
 #include "common/rng.h"
 
 typedef enum { FMT_FP32 = 0, FMT_FP16, FMT_BF16 } FloatFormat;
-#define FORMAT_CHOICES "fp32|fp16|bf16"
-FloatFormat format_parse(const char *name, const char *flag);
 const char *format_name(FloatFormat f);
 // format_bytes: bytes per element (4 or 2).
 int format_bytes(FloatFormat f);

@@ -262,8 +262,8 @@ static double distance(const float *a, const float *b, const float *start, size_
 int main(int argc, char **argv) {
     const char *model_dir = "data/cache/models/all-MiniLM-L6-v2", *train_file = "data/cache/sst2/train.tsv";
     const char *output_dir = "runs/14_mixed_precision";
-    int max_train = 256, max_len = 16, batch = 4, steps = 8, seed = 42, growth_interval = 2, accum = 32;
-    double lr = 1e-4, warmup_ratio = 0.1, max_grad_norm = 1.0;
+    int max_train = 256, max_len = 16, batch = 4, steps = 5, seed = 42, growth_interval = 1, accum = 32;
+    double lr = 1e-4, warmup_ratio = 0, max_grad_norm = 1.0;
     bool formats_only = false;
     ArgSpec specs[] = {
         {"formats_only", ARG_BOOL, &formats_only, "print sections 1 and 2 (no model, no data) and stop", "Sections"},
