@@ -316,15 +316,47 @@ BertModel bert_load(const char *dir, int num_labels, uint64_t seed, int *created
 static void free_acts(BertModel *m) {
     for (int l = 0; m->acts && l < m->config.num_hidden_layers; l++) {
         BertLayerActs *a = &m->acts[l];
+        free(a->out);
+        if (l > 0 && a->q == m->acts[0].q) continue;  // gradient checkpointing: shared with layer 0
         void *bufs[] = {a->q, a->k, a->v, a->att, a->att_keep, a->att_drop, a->ctx, a->attn_keep, a->res1, a->ln1_mean,
-                        a->ln1_rstd, a->h, a->fc1, a->gelu, a->fc2_keep, a->res2, a->ln2_mean, a->ln2_rstd, a->out};
+                        a->ln1_rstd, a->h, a->fc1, a->gelu, a->fc2_keep, a->res2, a->ln2_mean, a->ln2_rstd};
         for (size_t i = 0; i < ARRAY_LEN(bufs); i++) free(bufs[i]);
     }
-    void *bufs[] = {m->emb_sum, m->emb_mean, m->emb_rstd, m->emb_ln, m->emb_keep, m->emb_out, m->acts, m->cls,
-                    m->pooled, m->pooled_keep, m->pooled_drop, m->logits, m->probs, m->dlogits, m->dx, m->dx2,
+    void *bufs[] = {m->emb_sum, m->emb_mean, m->emb_rstd, m->emb_ln, m->emb_keep, m->emb_out, m->acts, m->layer_rng,
+                    m->cls, m->pooled, m->pooled_keep, m->pooled_drop, m->logits, m->probs, m->dlogits, m->dx, m->dx2,
                     m->scratch, m->datt, m->dhead};
     for (size_t i = 0; i < ARRAY_LEN(bufs); i++) free(bufs[i]);
     m->acts = NULL;
+    m->layer_rng = NULL;
+}
+
+// acts_alloc: xmalloc that counts the bytes into m->act_bytes (lesson 15 checks its formula
+// against this count).
+static void *acts_alloc(BertModel *m, size_t bytes) {
+    m->act_bytes += bytes;
+    return xmalloc(bytes);
+}
+
+// alloc_layer_acts: every buffer of one layer's BertLayerActs except `out`.
+static void alloc_layer_acts(BertModel *m, BertLayerActs *a, size_t BT, size_t BTC, size_t BTI, size_t ATT) {
+    a->q = acts_alloc(m, sizeof(float) * BTC);
+    a->k = acts_alloc(m, sizeof(float) * BTC);
+    a->v = acts_alloc(m, sizeof(float) * BTC);
+    a->att = acts_alloc(m, sizeof(float) * ATT);
+    a->att_keep = acts_alloc(m, ATT);
+    a->att_drop = acts_alloc(m, sizeof(float) * ATT);
+    a->ctx = acts_alloc(m, sizeof(float) * BTC);
+    a->attn_keep = acts_alloc(m, BTC);
+    a->res1 = acts_alloc(m, sizeof(float) * BTC);
+    a->ln1_mean = acts_alloc(m, sizeof(float) * BT);
+    a->ln1_rstd = acts_alloc(m, sizeof(float) * BT);
+    a->h = acts_alloc(m, sizeof(float) * BTC);
+    a->fc1 = acts_alloc(m, sizeof(float) * BTI);
+    a->gelu = acts_alloc(m, sizeof(float) * BTI);
+    a->fc2_keep = acts_alloc(m, BTC);
+    a->res2 = acts_alloc(m, sizeof(float) * BTC);
+    a->ln2_mean = acts_alloc(m, sizeof(float) * BT);
+    a->ln2_rstd = acts_alloc(m, sizeof(float) * BT);
 }
 
 void bert_alloc_acts(BertModel *m, int B, int T) {
@@ -333,50 +365,36 @@ void bert_alloc_acts(BertModel *m, int B, int T) {
     if (m->acts) free_acts(m);  // a second call replaces the buffers
     const size_t BT = (size_t)B * T, BTC = BT * c->hidden_size, BTI = BT * c->intermediate_size;
     const size_t ATT = (size_t)B * c->num_attention_heads * T * T, BC = (size_t)B * c->hidden_size;
-    const size_t K = (size_t)c->num_labels;
+    const size_t K = (size_t)c->num_labels, L = (size_t)c->num_hidden_layers;
     m->max_B = B;
     m->max_T = T;
-    m->emb_sum = xmalloc(sizeof(float) * BTC);
-    m->emb_mean = xmalloc(sizeof(float) * BT);
-    m->emb_rstd = xmalloc(sizeof(float) * BT);
-    m->emb_ln = xmalloc(sizeof(float) * BTC);
-    m->emb_keep = xmalloc(BTC);
-    m->emb_out = xmalloc(sizeof(float) * BTC);
-    m->acts = xcalloc((size_t)c->num_hidden_layers, sizeof(BertLayerActs));
-    for (int l = 0; l < c->num_hidden_layers; l++) {
-        BertLayerActs *a = &m->acts[l];
-        a->q = xmalloc(sizeof(float) * BTC);
-        a->k = xmalloc(sizeof(float) * BTC);
-        a->v = xmalloc(sizeof(float) * BTC);
-        a->att = xmalloc(sizeof(float) * ATT);
-        a->att_keep = xmalloc(ATT);
-        a->att_drop = xmalloc(sizeof(float) * ATT);
-        a->ctx = xmalloc(sizeof(float) * BTC);
-        a->attn_keep = xmalloc(BTC);
-        a->res1 = xmalloc(sizeof(float) * BTC);
-        a->ln1_mean = xmalloc(sizeof(float) * BT);
-        a->ln1_rstd = xmalloc(sizeof(float) * BT);
-        a->h = xmalloc(sizeof(float) * BTC);
-        a->fc1 = xmalloc(sizeof(float) * BTI);
-        a->gelu = xmalloc(sizeof(float) * BTI);
-        a->fc2_keep = xmalloc(BTC);
-        a->res2 = xmalloc(sizeof(float) * BTC);
-        a->ln2_mean = xmalloc(sizeof(float) * BT);
-        a->ln2_rstd = xmalloc(sizeof(float) * BT);
-        a->out = xmalloc(sizeof(float) * BTC);
+    m->act_bytes = 0;
+    m->emb_sum = acts_alloc(m, sizeof(float) * BTC);
+    m->emb_mean = acts_alloc(m, sizeof(float) * BT);
+    m->emb_rstd = acts_alloc(m, sizeof(float) * BT);
+    m->emb_ln = acts_alloc(m, sizeof(float) * BTC);
+    m->emb_keep = acts_alloc(m, BTC);
+    m->emb_out = acts_alloc(m, sizeof(float) * BTC);
+    m->acts = xcalloc(L, sizeof(BertLayerActs));
+    m->layer_rng = xcalloc(L, sizeof(Rng));
+    for (size_t l = 0; l < L; l++) {
+        // with checkpointing, layers 1.. reuse layer 0's buffers: only one layer is live at a time
+        if (l == 0 || !m->gradient_checkpointing) alloc_layer_acts(m, &m->acts[l], BT, BTC, BTI, ATT);
+        else m->acts[l] = m->acts[0];
+        m->acts[l].out = acts_alloc(m, sizeof(float) * BTC);
     }
-    m->cls = xmalloc(sizeof(float) * BC);
-    m->pooled = xmalloc(sizeof(float) * BC);
-    m->pooled_keep = xmalloc(BC);
-    m->pooled_drop = xmalloc(sizeof(float) * BC);
-    m->logits = xmalloc(sizeof(float) * B * K);
-    m->probs = xmalloc(sizeof(float) * B * K);
-    m->dlogits = xmalloc(sizeof(float) * B * K);
-    m->dx = xmalloc(sizeof(float) * BTC);
-    m->dx2 = xmalloc(sizeof(float) * BTC);
-    m->scratch = xmalloc(sizeof(float) * (4 * BTC + BTI));
-    m->datt = xmalloc(sizeof(float) * ATT);
-    m->dhead = xmalloc(sizeof(float) * 3 * BC);
+    m->cls = acts_alloc(m, sizeof(float) * BC);
+    m->pooled = acts_alloc(m, sizeof(float) * BC);
+    m->pooled_keep = acts_alloc(m, BC);
+    m->pooled_drop = acts_alloc(m, sizeof(float) * BC);
+    m->logits = acts_alloc(m, sizeof(float) * B * K);
+    m->probs = acts_alloc(m, sizeof(float) * B * K);
+    m->dlogits = acts_alloc(m, sizeof(float) * B * K);
+    m->dx = acts_alloc(m, sizeof(float) * BTC);
+    m->dx2 = acts_alloc(m, sizeof(float) * BTC);
+    m->scratch = acts_alloc(m, sizeof(float) * (4 * BTC + BTI));
+    m->datt = acts_alloc(m, sizeof(float) * ATT);
+    m->dhead = acts_alloc(m, sizeof(float) * 3 * BC);
 }
 
 void bert_free(BertModel *m) {
@@ -413,28 +431,40 @@ static void check_inputs(const BertModel *m, const int *ids, const int *types, c
     }
 }
 
+// store: x as the GPU of lesson 14 would store it, in m->act_format (a no-op in fp32).
+static void store(const BertModel *m, float *x, size_t n) { round_array(x, n, m->act_format); }
+
 void bert_layer_forward(BertModel *m, int l, const float *x, int B, int T, bool training, Rng *rng) {
     const BertConfig *c = &m->config;
     const BertLayerWeights *w = &m->w.layers[l];
     BertLayerActs *a = &m->acts[l];
     const int BT = B * T, C = c->hidden_size, I = c->intermediate_size;
     const float ph = training ? c->hidden_dropout_prob : 0.0f, pa = training ? c->attention_probs_dropout_prob : 0.0f;
+    const size_t BTC = (size_t)BT * C, BTI = (size_t)BT * I;
     float *tmp = m->scratch;  // (B,T,C) the sublayer output before its dropout
     linear_forward(a->q, x, w->q_w, w->q_b, BT, C, C);                        // q = x Wq^T + bq     (B,T,C)
     linear_forward(a->k, x, w->k_w, w->k_b, BT, C, C);
     linear_forward(a->v, x, w->v_w, w->v_b, BT, C, C);
+    store(m, a->q, BTC), store(m, a->k, BTC), store(m, a->v, BTC);
     attention_forward(a->ctx, a->att, a->att_keep, a->att_drop, a->q, a->k, a->v, m->attention_mask, B, T, C,
                       c->num_attention_heads, pa, training ? rng : NULL);
+    store(m, a->ctx, BTC);
     linear_forward(tmp, a->ctx, w->o_w, w->o_b, BT, C, C);                   // Wo ctx + bo         (B,T,C)
-    dropout_forward(a->res1, a->attn_keep, tmp, (int64_t)BT * C, ph, training ? rng : NULL);
-    add_forward(a->res1, a->res1, x, (int64_t)BT * C);                        // res1 = x + dropout(.)
+    dropout_forward(a->res1, a->attn_keep, tmp, (int64_t)BTC, ph, training ? rng : NULL);
+    add_forward(a->res1, a->res1, x, (int64_t)BTC);                           // res1 = x + dropout(.)
+    store(m, a->res1, BTC);
     layernorm_forward(a->h, a->ln1_mean, a->ln1_rstd, a->res1, w->ln1_w, w->ln1_b, BT, C, c->layer_norm_eps);
+    store(m, a->h, BTC);
     linear_forward(a->fc1, a->h, w->fc1_w, w->fc1_b, BT, C, I);               // (B,T,I)
+    store(m, a->fc1, BTI);
     gelu_forward(a->gelu, a->fc1, BT * I);
+    store(m, a->gelu, BTI);
     linear_forward(tmp, a->gelu, w->fc2_w, w->fc2_b, BT, I, C);              // (B,T,C)
-    dropout_forward(a->res2, a->fc2_keep, tmp, (int64_t)BT * C, ph, training ? rng : NULL);
-    add_forward(a->res2, a->res2, a->h, (int64_t)BT * C);                     // res2 = h + dropout(.)
+    dropout_forward(a->res2, a->fc2_keep, tmp, (int64_t)BTC, ph, training ? rng : NULL);
+    add_forward(a->res2, a->res2, a->h, (int64_t)BTC);                        // res2 = h + dropout(.)
+    store(m, a->res2, BTC);
     layernorm_forward(a->out, a->ln2_mean, a->ln2_rstd, a->res2, w->ln2_w, w->ln2_b, BT, C, c->layer_norm_eps);
+    store(m, a->out, BTC);
 }
 
 float *bert_forward(BertModel *m, const int *input_ids, const int *token_type_ids, const int *attention_mask,
@@ -452,9 +482,11 @@ float *bert_forward(BertModel *m, const int *input_ids, const int *token_type_id
     embeddings_forward(m->emb_sum, input_ids, token_type_ids, m->w.word_emb, m->w.pos_emb, m->w.type_emb, B, T, C);
     layernorm_forward(m->emb_ln, m->emb_mean, m->emb_rstd, m->emb_sum, m->w.emb_ln_w, m->w.emb_ln_b, BT, C, c->layer_norm_eps);
     dropout_forward(m->emb_out, m->emb_keep, m->emb_ln, (int64_t)BT * C, training ? c->hidden_dropout_prob : 0, r);
+    store(m, m->emb_out, (size_t)BT * C);
 
     const float *x = m->emb_out;
     for (int l = 0; l < L; l++) {
+        if (r) m->layer_rng[l] = *r;  // a recompute in the backward redraws the same dropout masks
         bert_layer_forward(m, l, x, B, T, training, rng);
         x = m->acts[l].out;
     }
@@ -465,6 +497,7 @@ float *bert_forward(BertModel *m, const int *input_ids, const int *token_type_id
     tanh_forward(m->pooled, m->pooled, B * C);
     dropout_forward(m->pooled_drop, m->pooled_keep, m->pooled, (int64_t)B * C, training ? c->classifier_dropout : 0, r);
     linear_forward(m->logits, m->pooled_drop, m->w.cls_w, m->w.cls_b, B, C, K);
+    store(m, m->logits, (size_t)B * K);
     m->loss = labels ? (float)cross_entropy_forward(m->logits, labels, B, K, m->probs) : NAN;
     return m->logits;
 }
@@ -520,7 +553,12 @@ void bert_backward_from_dlogits(BertModel *m, const float *dlogits) {
     for (int b = 0; b < B; b++) memcpy(dout + (long)b * T * C, dcls + (long)b * C, sizeof(float) * C);
     for (int l = L - 1; l >= 0; l--) {
         const float *x = l ? m->acts[l - 1].out : m->emb_out;
+        if (m->gradient_checkpointing) {  // recompute layer l's activations from its kept input
+            Rng r = m->layer_rng[l];
+            bert_layer_forward(m, l, x, B, T, m->training, m->training ? &r : NULL);
+        }
         bert_layer_backward(m, l, x, dout, din, B, T);
+        store(m, din, (size_t)BT * C);  // the gradient handed to the layer below
         float *swap = dout;
         dout = din, din = swap;
     }

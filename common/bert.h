@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "common/optim.h"
+#include "common/precision.h"
 #include "common/rng.h"
 
 typedef struct {
@@ -97,8 +98,16 @@ typedef struct {
     ParamSet ps;                    // every parameter and its gradient, HF names
     BertWeights w, g;               // typed views of ps.params and ps.grads
 
+    // options, set before bert_alloc_acts (a zeroed struct is plain fp32 without checkpointing)
+    bool gradient_checkpointing;    // keep only each layer's input; bert_backward recomputes the
+                                    // layer's forward (same dropout masks) just before its backward
+    FloatFormat act_format;         // FMT_FP16/FMT_BF16: round every stored activation and the
+                                    // gradient flowing between layers to that format (lesson 14)
+
     // activations, allocated for up to (max_B, max_T) by bert_alloc_acts
     int max_B, max_T;
+    size_t act_bytes;               // bytes bert_alloc_acts allocated (activations + backward scratch)
+    Rng *layer_rng;                 // (L) the dropout Rng as layer l's forward found it (for recompute)
     int B, T;                       // the last forward's batch shape
     bool training;                  // the last forward used dropout
     const int *input_ids, *token_type_ids, *attention_mask, *labels;  // the last forward's (B,T)/(B) inputs
@@ -143,6 +152,8 @@ void bert_free(BertModel *m);
 
 // bert_alloc_acts: activation buffers for batches of up to B sequences of up to T tokens
 // (a second call frees the old ones and allocates for the new shape).
+// With m->gradient_checkpointing every layer keeps only its output (the next layer's input);
+// the rest of BertLayerActs is ONE set of buffers shared by all layers (lesson 15).
 void bert_alloc_acts(BertModel *m, int B, int T);
 
 // bert_forward: the model on a batch. input_ids, token_type_ids (NULL = all 0) and

@@ -542,3 +542,13 @@ void group_by_length(const int *lengths, int n, int batch_size, const int *perm,
     free(r);
     int tmp = order[0]; order[0] = order[best]; order[best] = tmp;
 }
+
+long padded_tokens(const int *len, const int *order, int n, int batch, int fixed) {
+    long total = 0;
+    for (int s = 0; s < n; s += batch) {
+        int m = 0, e = s + batch < n ? s + batch : n;
+        for (int i = s; i < e; i++) m = len[order[i]] > m ? len[order[i]] : m;
+        total += (long)(e - s) * (fixed > 0 ? fixed : m);
+    }
+    return total;
+}

@@ -133,3 +133,8 @@ void batch_free(Batch *b);
 // (stable), and the longest example overall is moved to the very first position, so an
 // out-of-memory shows up at step 1. lengths: (n) encoded lengths; order: (n) output.
 void group_by_length(const int *lengths, int n, int batch_size, const int *perm, int *order);
+
+// padded_tokens: the tokens a model processes in one epoch when batches of `batch` follow
+// `order` (n examples of lengths len) and each batch is padded to its longest row (or to `fixed`
+// when > 0). Lesson 07 compares padding strategies with it, lesson 15 their memory.
+long padded_tokens(const int *len, const int *order, int n, int batch, int fixed);

@@ -145,18 +145,6 @@ static void show_batches(const Tokenizer *t, const char *const *texts, int n, in
 
 // ---- real data: what padding costs --------------------------------------------------------
 
-// padded_tokens: the tokens a model processes in one epoch when batches of `batch` follow
-// `order` and each batch is padded to its longest row (or to `fixed` when > 0).
-static long padded_tokens(const int *len, const int *order, int n, int batch, int fixed) {
-    long total = 0;
-    for (int s = 0; s < n; s += batch) {
-        int m = 0, e = s + batch < n ? s + batch : n;
-        for (int i = s; i < e; i++) m = len[order[i]] > m ? len[order[i]] : m;
-        total += (long)(e - s) * (fixed > 0 ? fixed : m);
-    }
-    return total;
-}
-
 static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 
 static void show_dataset(const Tokenizer *t, const char *path, int batch, int seed, const char *plot_path) {

@@ -85,3 +85,26 @@ bool files_equal(const char *a, const char *b) {
     free(y);
     return same;
 }
+
+int *fixture_ints(const Fixture *f, const char *key, int *n) {
+    double *d = fixture_doubles(f, key, n);
+    int *v = xmalloc(sizeof(int) * (size_t)(*n > 0 ? *n : 1));
+    for (int i = 0; i < *n; i++) v[i] = (int)d[i];
+    free(d);
+    return v;
+}
+
+FixtureBatch fixture_batch(const Fixture *f) {
+    FixtureBatch b = {0};
+    int n;
+    int *shape = fixture_ints(f, "shape", &n);
+    b.B = shape[0], b.T = shape[1];
+    free(shape);
+    b.ids = fixture_ints(f, "input_ids", &n);
+    b.mask = fixture_ints(f, "attention_mask", &n);
+    b.types = fixture_has(f, "token_type_ids") ? fixture_ints(f, "token_type_ids", &n) : NULL;
+    b.labels = fixture_has(f, "labels") ? fixture_ints(f, "labels", &n) : NULL;
+    return b;
+}
+
+void fixture_batch_free(FixtureBatch *b) { free(b->ids), free(b->types), free(b->mask), free(b->labels); }

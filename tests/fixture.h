@@ -22,3 +22,15 @@ double *fixture_doubles(const Fixture *f, const char *key, int *n);
 char **fixture_words(const Fixture *f, const char *key, int *n);
 // files_equal: the two files hold the same bytes (checkpoints of a resumed and an uninterrupted run).
 bool files_equal(const char *a, const char *b);
+// fixture_ints: the same, converted to int (ids, masks, labels, shapes).
+int *fixture_ints(const Fixture *f, const char *key, int *n);
+
+// A token batch as tests/gen_bert.py writes it: "shape" (B, T), "input_ids", "attention_mask",
+// and optional "token_type_ids" and "labels" (NULL when absent).
+typedef struct {
+    int B, T;
+    int *ids, *types, *mask, *labels;
+} FixtureBatch;
+
+FixtureBatch fixture_batch(const Fixture *f);
+void fixture_batch_free(FixtureBatch *b);

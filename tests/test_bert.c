@@ -24,36 +24,6 @@
 #define DIR "tests/fixtures/bert/"
 #define MINILM "data/cache/models/all-MiniLM-L6-v2"
 
-typedef struct {
-    int B, T;
-    int *ids, *types, *mask, *labels;
-} Batch;
-
-static int *ints(const Fixture *f, const char *key, int *n) {
-    double *d = fixture_doubles(f, key, n);
-    int *v = xmalloc(sizeof(int) * (size_t)*n);
-    for (int i = 0; i < *n; i++) v[i] = (int)d[i];
-    free(d);
-    return v;
-}
-
-static Batch load_batch(const Fixture *f) {
-    Batch b = {0};
-    int n;
-    int *shape = ints(f, "shape", &n);
-    b.B = shape[0], b.T = shape[1];
-    free(shape);
-    b.ids = ints(f, "input_ids", &n);
-    b.mask = ints(f, "attention_mask", &n);
-    b.types = fixture_has(f, "token_type_ids") ? ints(f, "token_type_ids", &n) : NULL;
-    b.labels = fixture_has(f, "labels") ? ints(f, "labels", &n) : NULL;
-    return b;
-}
-
-static void free_batch(Batch *b) {
-    free(b->ids), free(b->types), free(b->mask), free(b->labels);
-}
-
 static double rel_error(const float *got, const double *want, size_t n) {
     double diff = 0, scale = 0;
     for (size_t i = 0; i < n; i++) {
@@ -74,7 +44,7 @@ static double rel_error_f(const float *got, const float *want, size_t n) {
 
 Test(bert, tiny_logits_loss_and_every_gradient_match_transformers) {
     Fixture f = fixture_load(DIR "tiny.txt");
-    Batch b = load_batch(&f);
+    FixtureBatch b = fixture_batch(&f);
     BertModel m = bert_load(DIR "tiny", 0, 0, NULL);
     cr_assert_eq(m.config.num_labels, 3);
     bert_alloc_acts(&m, b.B, b.T);
@@ -115,7 +85,7 @@ Test(bert, tiny_logits_loss_and_every_gradient_match_transformers) {
     st_close(&st);
     free(want), free(loss);
     bert_free(&m);
-    free_batch(&b);
+    fixture_batch_free(&b);
     fixture_free(&f);
 }
 
@@ -123,7 +93,7 @@ Test(bert, tiny_logits_loss_and_every_gradient_match_transformers) {
 // no classifier. The encoder's output must match; the created classifier must be announced.
 Test(bert, prefixless_f16_bf16_checkpoint_without_head) {
     Fixture f = fixture_load(DIR "tiny.txt");
-    Batch b = load_batch(&f);
+    FixtureBatch b = fixture_batch(&f);
     int created = 0;
     BertModel m = bert_load(DIR "tiny_mixed", 3, 7, &created);
     cr_expect_eq(created, 2, "the classifier (only) should have been created, got mask %d", created);
@@ -135,14 +105,14 @@ Test(bert, prefixless_f16_bf16_checkpoint_without_head) {
     cr_expect(e < 1e-5, "last hidden state relative error %.3g", e);
     free(want);
     bert_free(&m);
-    free_batch(&b);
+    fixture_batch_free(&b);
     fixture_free(&f);
 }
 
 Test(bert, minilm_last_hidden_state_matches_transformers) {
     if (!file_exists(MINILM "/model.safetensors")) cr_skip_test("%s not present (make data fetches it)", MINILM);
     Fixture f = fixture_load(DIR "minilm.txt");
-    Batch b = load_batch(&f);
+    FixtureBatch b = fixture_batch(&f);
     BertModel m = bert_load(MINILM, 2, 0, NULL);
     bert_alloc_acts(&m, b.B, b.T);
     bert_forward(&m, b.ids, NULL, b.mask, NULL, b.B, b.T, false, NULL);
@@ -158,7 +128,7 @@ Test(bert, minilm_last_hidden_state_matches_transformers) {
     free(ref);
     st_close(&st);
     bert_free(&m);
-    free_batch(&b);
+    fixture_batch_free(&b);
     fixture_free(&f);
 }
 
@@ -166,7 +136,7 @@ Test(bert, minilm_last_hidden_state_matches_transformers) {
 // with warmup, clipping at 1.0, against torch.optim.AdamW + get_scheduler + clip_grad_norm_.
 Test(bert, ten_adamw_steps_match_pytorch) {
     Fixture f = fixture_load(DIR "tiny.txt");
-    Batch b = load_batch(&f);
+    FixtureBatch b = fixture_batch(&f);
     int n;
     double *cfg = fixture_doubles(&f, "train_config", &n), *losses = fixture_doubles(&f, "train_losses", &n);
     double *norms = fixture_doubles(&f, "train_grad_norms", &n);
@@ -193,7 +163,7 @@ Test(bert, ten_adamw_steps_match_pytorch) {
     optimizer_free(&opt);
     free(cfg), free(losses), free(norms);
     bert_free(&m);
-    free_batch(&b);
+    fixture_batch_free(&b);
     fixture_free(&f);
 }
 
@@ -201,7 +171,7 @@ Test(bert, ten_adamw_steps_match_pytorch) {
 // layout is the one save_pretrained writes, checked by hand with from_pretrained).
 Test(bert, save_then_load_gives_the_same_logits) {
     Fixture f = fixture_load(DIR "tiny.txt");
-    Batch b = load_batch(&f);
+    FixtureBatch b = fixture_batch(&f);
     BertModel m = bert_load(DIR "tiny_mixed", 3, 11, NULL);
     bert_alloc_acts(&m, b.B, b.T);
     float *l1 = bert_forward(&m, b.ids, b.types, b.mask, NULL, b.B, b.T, false, NULL);
@@ -223,7 +193,7 @@ Test(bert, save_then_load_gives_the_same_logits) {
     bert_free(&m);
     rm_rf(dir);
     free(out);
-    free_batch(&b);
+    fixture_batch_free(&b);
     fixture_free(&f);
 }
 
@@ -231,7 +201,7 @@ Test(bert, save_then_load_gives_the_same_logits) {
 // and dropout changes the logits.
 Test(bert, dropout_is_seeded) {
     Fixture f = fixture_load(DIR "tiny.txt");
-    Batch b = load_batch(&f);
+    FixtureBatch b = fixture_batch(&f);
     BertModel m = bert_load(DIR "tiny", 0, 0, NULL);
     m.config.hidden_dropout_prob = m.config.attention_probs_dropout_prob = m.config.classifier_dropout = 0.1f;
     bert_alloc_acts(&m, b.B, b.T);
@@ -248,14 +218,14 @@ Test(bert, dropout_is_seeded) {
     cr_expect(memcmp(runs[0], runs[2], sizeof runs[0]), "different seeds, same logits");
     cr_expect(memcmp(runs[0], eval, sizeof eval), "dropout did not change the logits");
     bert_free(&m);
-    free_batch(&b);
+    fixture_batch_free(&b);
     fixture_free(&f);
 }
 
 // Two micro-batches (rows {0,1} and {2}) each weighted 1/3 add up to the gradient of the batch of 3.
 Test(bert, gradient_accumulation_equals_the_full_batch) {
     Fixture f = fixture_load(DIR "tiny.txt");
-    Batch b = load_batch(&f);
+    FixtureBatch b = fixture_batch(&f);
     BertModel m = bert_load(DIR "tiny", 0, 0, NULL);
     bert_alloc_acts(&m, b.B, b.T);
     bert_forward(&m, b.ids, b.types, b.mask, b.labels, b.B, b.T, false, NULL);
@@ -273,7 +243,7 @@ Test(bert, gradient_accumulation_equals_the_full_batch) {
     cr_expect(e < 1e-5, "accumulated gradient differs from the full batch's: relative error %.3g", e);
     free(full);
     bert_free(&m);
-    free_batch(&b);
+    fixture_batch_free(&b);
     fixture_free(&f);
 }
 
