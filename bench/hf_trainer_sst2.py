@@ -9,6 +9,7 @@ dynamic padding, 3 epochs, batch 32, lr 2e-5 linear with warmup_ratio 0.1, weigh
 AdamW (betas 0.9/0.999, eps 1e-8), max_grad_norm 1.0, eval batch 64, evaluation and a checkpoint
 each epoch (save_total_limit 2), the best by accuracy loaded at the end; fp32 (TF32 off).
 Prints one line: seed, dev accuracy of the final model, training wall time, steps.
+Needs torch, transformers and accelerate (transformers' Trainer requires it: pip install 'transformers[torch]').
 """
 import argparse
 import csv
