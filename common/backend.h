@@ -1,7 +1,8 @@
 // backend.h — the model as the trainer sees it: forward, backward, an optimizer step, saving.
 // Introduced by lesson 16 (the trainer). The CPU backend (backend_cpu.c) is the BERT of lessons
-// 10-11; a GPU backend (lessons 13-15) plugs in behind the same table, so the training loop,
-// checkpoints, evaluation and logging are written once.
+// 10-11; the GPU backend (kernels/backend_gpu.cu, lesson 13's GpuBert) plugs in behind the same
+// table, so the training loop, checkpoints, evaluation and logging are written once. Which
+// backends a binary has is decided by the registry it links (backend_registry.c).
 //
 // The parameters a checkpoint saves are always the host ParamSet `ps` (fp32, Hugging Face
 // names) and the host Optimizer; a backend that keeps copies elsewhere (a GPU) copies them in
@@ -17,7 +18,7 @@
 
 typedef struct Backend Backend;
 struct Backend {
-    const char *device;        // "cpu"
+    const char *device;        // "cpu" or "cuda"
     int num_labels;            // K
     char *const *id2label;     // (K) class names (config.json's id2label)
     int max_position_embeddings;
