@@ -78,8 +78,29 @@ $(B)/libbertstep_cuda.a: $(KERNEL_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(CPU_LESSONS): $(B)/%: lessons/%.c $(B)/libbertstep.a $(wildcard common/*.h)
+# The trainer (lesson 16) runs its model behind common/backend.h. With nvcc it is linked by nvcc
+# with the GPU backend (kernels/backend_gpu.cu in libbertstep_cuda.a) and the CUDA build of the
+# backend registry (common/backend_registry.c, which explains the two builds); without nvcc it
+# is a C program like the others and --device cuda is refused.
+BACKEND_LESSONS := $(B)/16_trainer
+ifeq ($(HAVE_NVCC),yes)
+  CC_LESSONS := $(filter-out $(BACKEND_LESSONS),$(CPU_LESSONS))
+else
+  CC_LESSONS := $(CPU_LESSONS)
+endif
+
+$(CC_LESSONS): $(B)/%: lessons/%.c $(B)/libbertstep.a $(wildcard common/*.h)
 	$(CC) $(CFLAGS) $< -o $@ $(B)/libbertstep.a $(LDLIBS)
+
+$(B)/obj/common/backend_registry_cuda.o: common/backend_registry.c $(wildcard common/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DBERTSTEP_HAVE_CUDA=1 -c $< -o $@
+
+ifeq ($(HAVE_NVCC),yes)
+$(BACKEND_LESSONS): $(B)/%: $(B)/obj/lessons/%.o $(B)/obj/common/backend_registry_cuda.o $(B)/libbertstep_cuda.a $(B)/libbertstep.a
+	$(NVCC) $(NVFLAGS) $(B)/obj/lessons/$*.o $(B)/obj/common/backend_registry_cuda.o -o $@ $(B)/libbertstep_cuda.a \
+	    $(B)/libbertstep.a $(NV_LDLIBS)
+endif
 
 $(GPU_LESSONS): $(B)/%: lessons/%.cu $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(wildcard common/*.h kernels/*.cuh)
 	$(NVCC) $(NVFLAGS) $< -o $@ $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(NV_LDLIBS)

@@ -10,6 +10,11 @@
 #      PyTorch eager (bench/torch_bert_step.py): samples/s, the ratio to PyTorch, and MFU against
 #      the cuBLAS rate the lesson measures in the same run. The float32 runs also check the GPU
 #      step against the CPU step (lesson 13 exits 1 when they disagree).
+#   6. lesson 16's trainer on `make run`'s GPU recipe (scripts/run_main.sh: SST-2, 3 epochs, batch 32,
+#      lr 2e-5, --device cuda) beside the Hugging Face Trainer on the same recipe
+#      (bench/hf_trainer_sst2.py): dev accuracy and training wall time of each. TRAINER_MAX_STEPS=N
+#      shortens both to N optimizer steps (to fit a 600-second command); TRAINER_SEEDS="42 43 44"
+#      runs the baseline once per seed (default 42).
 # Logs and RESULTS-gpu.md (machine, date and every table, ready for bench/RESULTS.md) go to
 # $OUT when it is set, else to bench/out/. The exit status is 1 when a test, a sanitizer or the
 # sweep found an error.
@@ -17,6 +22,7 @@
 #   bash bench/gpu.sh           run everything (builds first when this machine can)
 #   bash bench/gpu.sh matmul    the tests, then sections 2-4 only (lesson 12)
 #   bash bench/gpu.sh bert      the tests, then section 5 only (lesson 13)
+#   bash bench/gpu.sh trainer   the tests, then section 6 only (lesson 16; needs data/cache)
 #   bash bench/gpu.sh pack      on a build machine without a GPU: build the GPU programs only,
 #                               and copy the shared libraries they need into build/gpu-libs/
 #
@@ -28,7 +34,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-programs="build/12_cuda_matmul build/13_bert_cuda build/tests/gpu_tests"
+programs="build/12_cuda_matmul build/13_bert_cuda build/16_trainer build/tests/gpu_tests"
 
 if [ "${1:-}" = pack ]; then
     set -e
@@ -43,9 +49,10 @@ if [ "${1:-}" = pack ]; then
 fi
 
 sections="${1:-all}"
-case $sections in all | matmul | bert) ;; *) echo "usage: bash bench/gpu.sh [all|matmul|bert|pack]" >&2; exit 2 ;; esac
-run_matmul() { [ "$sections" != bert ]; }
-run_bert() { [ "$sections" != matmul ]; }
+case $sections in all | matmul | bert | trainer) ;; *) echo "usage: bash bench/gpu.sh [all|matmul|bert|trainer|pack]" >&2; exit 2 ;; esac
+run_matmul() { [ "$sections" = all ] || [ "$sections" = matmul ]; }
+run_bert() { [ "$sections" = all ] || [ "$sections" = bert ]; }
+run_trainer() { [ "$sections" = all ] || [ "$sections" = trainer ]; }
 
 out="${OUT:-bench/out}"
 mkdir -p "$out"
@@ -186,6 +193,45 @@ done
 note ""
 note "| shape | precision | lesson 13 samples/s | PyTorch eager samples/s | ratio (target >= 1.5x) | MFU vs cuBLAS |"
 note "|---|---|---|---|---|---|"
+printf '%s' "$summary" | tee -a "$out/RESULTS-gpu.md"
+fi
+
+if run_trainer; then
+# 6. lesson 16's trainer on make run's GPU recipe, beside the Hugging Face Trainer on the same one
+note ""
+note "## Lesson 16 (make run's GPU recipe, --device cuda) beside the Hugging Face Trainer (bench/hf_trainer_sst2.py)"
+note ""
+steps_flag=""; [ -n "${TRAINER_MAX_STEPS:-}" ] && steps_flag="--max_steps $TRAINER_MAX_STEPS"
+note "recipe: scripts/run_main.sh (3 epochs of SST-2, batch 32, lr 2e-5, warmup 10%, max_seq_length 128) ${steps_flag:-in full}"
+note '```text'
+start=$(date +%s.%N)
+bash scripts/run_main.sh $steps_flag --output_dir "$out/trainer-run" >"$out/trainer.log" 2>&1 ||
+    fail "scripts/run_main.sh (see trainer.log)"
+wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+grep -E '^(make run:|device|trained|final model on eval)' "$out/trainer.log" | tee -a "$out/RESULTS-gpu.md"
+note "wall time of the whole run (loading, training, evaluations, checkpoints): $wall s"
+ours=$(sed -n 's/^final model on eval .*eval_accuracy \([0-9.]*\).*/\1/p' "$out/trainer.log")
+grep -q '^make run: the full GPU recipe' "$out/trainer.log" || fail "make run did not choose the GPU recipe (see trainer.log)"
+note '```'
+summary="| lesson 16 --device cuda | 42 | ${ours:-n/a} | $wall |"$'\n'
+if python3 -c 'import torch, transformers' 2>/dev/null; then
+    note '```text'
+    for seed in ${TRAINER_SEEDS:-42}; do
+        start=$(date +%s.%N)
+        python3 bench/hf_trainer_sst2.py --seed "$seed" ${TRAINER_MAX_STEPS:+--max_steps $TRAINER_MAX_STEPS} \
+            >"$out/hf_trainer-$seed.log" 2>&1 || fail "bench/hf_trainer_sst2.py --seed $seed (see hf_trainer-$seed.log)"
+        wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+        grep '^HF Trainer' "$out/hf_trainer-$seed.log" | tee -a "$out/RESULTS-gpu.md"
+        theirs=$(sed -n 's/^HF Trainer.*eval_accuracy \([0-9.]*\).*/\1/p' "$out/hf_trainer-$seed.log")
+        summary="$summary| HF Trainer (PyTorch eager, fp32) | $seed | ${theirs:-n/a} | $wall |"$'\n'
+    done
+    note '```'
+else
+    note "python3 has no torch + transformers here: the Hugging Face Trainer baseline was not measured"
+fi
+note ""
+note "| trainer | seed | dev accuracy | wall time (s), whole run |"
+note "|---|---|---|---|"
 printf '%s' "$summary" | tee -a "$out/RESULTS-gpu.md"
 fi
 

@@ -1,7 +1,8 @@
 // backend.h — the model as the trainer sees it: forward, backward, an optimizer step, saving.
 // Introduced by lesson 16 (the trainer). The CPU backend (backend_cpu.c) is the BERT of lessons
-// 10-11; a GPU backend (lessons 13-15) plugs in behind the same table, so the training loop,
-// checkpoints, evaluation and logging are written once.
+// 10-11; the GPU backend (kernels/backend_gpu.cu, lesson 13's GpuBert) plugs in behind the same
+// table, so the training loop, checkpoints, evaluation and logging are written once. Which
+// backends a binary has is decided by the registry it links (backend_registry.c).
 //
 // The parameters a checkpoint saves are always the host ParamSet `ps` (fp32, Hugging Face
 // names) and the host Optimizer; a backend that keeps copies elsewhere (a GPU) copies them in
@@ -10,13 +11,14 @@
 #pragma once
 #include <stdbool.h>
 
+#include "common/bert.h"
 #include "common/optim.h"
 #include "common/rng.h"
 #include "common/tokenizer.h"
 
 typedef struct Backend Backend;
 struct Backend {
-    const char *device;        // "cpu"
+    const char *device;        // "cpu" or "cuda"
     int num_labels;            // K
     char *const *id2label;     // (K) class names (config.json's id2label)
     int max_position_embeddings;
@@ -49,3 +51,20 @@ Backend *backend_open(const char *device, const char *dir, int K, const char *co
 // backend_open_cpu: the CPU BERT (common/bert.h).
 Backend *backend_open_cpu(const char *dir, int K, const char *const *label_names, unsigned long seed, int max_batch,
                           int max_seq_length);
+// backend_open_gpu: lesson 13's GpuBert (kernels/backend_gpu.cu); only in a build with nvcc.
+Backend *backend_open_gpu(const char *dir, int K, const char *const *label_names, unsigned long seed, int max_batch,
+                          int max_seq_length);
+// backend_cuda_unavailable: NULL when --device cuda can run here, else why not, for one error
+// line ("this build has no CUDA ...", "no CUDA device: ..."). --device defaults to cuda when NULL.
+const char *backend_cuda_unavailable(void);
+// backend_gpu_unavailable: the GPU backend's own check (a CUDA device is present), behind the
+// one above in a build with nvcc.
+const char *backend_gpu_unavailable(void);
+
+// backend_load_bert: what every backend starts from: the host BertModel of checkpoint `dir`
+// (bert_load), its config checked against max_seq_length, its id2label set to label_names.
+BertModel *backend_load_bert(const char *dir, int K, const char *const *label_names, unsigned long seed,
+                             int max_seq_length);
+// backend_of_bert: a Backend table over host model m (ps, labels and sizes filled in from it);
+// the caller sets device, model and the functions.
+Backend *backend_of_bert(BertModel *m);

@@ -44,8 +44,8 @@ static void set_label_names(BertConfig *c, int K, const char *const *names) {
     for (int k = 0; k < K; k++) c->id2label[k] = xstrdup(names[k]);
 }
 
-Backend *backend_open_cpu(const char *dir, int K, const char *const *label_names, unsigned long seed, int max_batch,
-                          int max_seq_length) {
+BertModel *backend_load_bert(const char *dir, int K, const char *const *label_names, unsigned long seed,
+                             int max_seq_length) {
     BertConfig c = bert_config_load(dir, K);   // checked before the weights are read
     if (max_seq_length > c.max_position_embeddings)
         die("--max_seq_length %d is longer than the model's max_position_embeddings %d (%s/config.json)", max_seq_length,
@@ -54,16 +54,23 @@ Backend *backend_open_cpu(const char *dir, int K, const char *const *label_names
     BertModel *m = xmalloc(sizeof *m);
     *m = bert_load(dir, K, (uint64_t)seed, NULL);
     if (label_names) set_label_names(&m->config, K, label_names);
-    bert_alloc_acts(m, max_batch, max_seq_length);
+    return m;
+}
+
+Backend *backend_of_bert(BertModel *m) {
     Backend *b = xcalloc(1, sizeof *b);
-    *b = (Backend){.device = "cpu", .num_labels = m->config.num_labels, .id2label = m->config.id2label, .max_position_embeddings = m->config.max_position_embeddings,
-                   .ps = &m->ps, .model = m, .forward = cpu_forward, .backward = cpu_backward, .zero_grad = cpu_zero_grad,
-                   .step = cpu_step, .save_pretrained = cpu_save_pretrained, .close = cpu_close};
+    *b = (Backend){.num_labels = m->config.num_labels, .id2label = m->config.id2label,
+                   .max_position_embeddings = m->config.max_position_embeddings, .ps = &m->ps};
     return b;
 }
 
-Backend *backend_open(const char *device, const char *dir, int K, const char *const *label_names, unsigned long seed,
-                      int max_batch, int max_seq_length) {
-    if (strcmp(device, "cpu")) die("--device %s: this build has only the CPU backend", device);
-    return backend_open_cpu(dir, K, label_names, seed, max_batch, max_seq_length);
+Backend *backend_open_cpu(const char *dir, int K, const char *const *label_names, unsigned long seed, int max_batch,
+                          int max_seq_length) {
+    BertModel *m = backend_load_bert(dir, K, label_names, seed, max_seq_length);
+    bert_alloc_acts(m, max_batch, max_seq_length);
+    Backend *b = backend_of_bert(m);
+    b->device = "cpu", b->model = m;
+    b->forward = cpu_forward, b->backward = cpu_backward, b->zero_grad = cpu_zero_grad, b->step = cpu_step;
+    b->save_pretrained = cpu_save_pretrained, b->close = cpu_close;
+    return b;
 }

@@ -5,15 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/backend.h"
 #include "common/evaluation.h"
 #include "common/schedule.h"
 #include "common/util.h"
 
-// Whether this build has the GPU path. The CUDA trainer (lessons 13-15) defines it; until then
-// --device cuda, fp16, bf16 and gradient checkpointing are refused at start.
-#ifndef BERTSTEP_HAVE_CUDA
-#define BERTSTEP_HAVE_CUDA 0
-#endif
 
 static const char *SUMMARY =
     "Fine-tune a pretrained BERT checkpoint (Hugging Face layout) on a TSV/CSV text-classification\n"
@@ -30,7 +26,7 @@ static TrainingArguments defaults(void) {
         .per_device_eval_batch_size = 8, .gradient_accumulation_steps = 1, .num_train_epochs = 3.0, .max_steps = -1,
         .seed = 42, .data_seed = -1, .logging_strategy = "steps", .eval_strategy = "no", .save_strategy = "steps",
         .logging_steps = 500, .eval_steps = 0, .save_steps = 500, .early_stopping_threshold = 0.0, .overfit_gap = 0.1,
-        .device = BERTSTEP_HAVE_CUDA ? "cuda" : "cpu", .output_dir = "trainer_output", .plots = true};
+        .device = backend_cuda_unavailable() ? "cpu" : "cuda", .output_dir = "trainer_output", .plots = true};
 }
 
 // spec_table: the flags, grouped as --help shows them. Each points into `a`.
@@ -116,24 +112,23 @@ static void require_file(const char *path, const char *flag, const char *mode) {
     if (!file_exists(path)) die("%s %s: no such file", flag, path);
 }
 
-// require_gpu_path: fp16, bf16, gradient checkpointing and --device cuda are the GPU path's
-// (lessons 13-15). A CPU build refuses them; a GPU build refuses them with --device cpu.
-static void require_gpu_path(bool wanted, const char *flag, const TrainingArguments *a) {
-    if (!wanted) return;
-    if (!BERTSTEP_HAVE_CUDA)
-        die("%s is not available in this build: it was built without CUDA (nvcc not found); the CPU path trains "
-            "in fp32, run without %s", flag, flag);
-    if (strcmp(flag, "--device cuda") && strcmp(a->device, "cuda"))
-        die("%s needs --device cuda: the CPU path trains in fp32 and keeps every activation", flag);
+// refuse_unimplemented: fp16, bf16 and gradient checkpointing are not implemented by either
+// backend: the CPU BERT and the GPU one (lesson 13's GpuBert) both train in fp32 and keep every
+// activation.
+static void refuse_unimplemented(bool wanted, const char *flag) {
+    if (wanted)
+        die("%s is not available: both backends (cpu, and cuda: lesson 13's GPU BERT) train in fp32 and keep every "
+            "activation; run without %s", flag, flag);
 }
 
 void training_args_validate(TrainingArguments *a, TrainerMode mode, const ArgParser *p) {
     Strategy ev = strategy_parse(a->eval_strategy, "--eval_strategy"), sv = strategy_parse(a->save_strategy, "--save_strategy");
     if (a->fp16 && a->bf16) die("--fp16 and --bf16 together: choose at most one");
-    require_gpu_path(!strcmp(a->device, "cuda"), "--device cuda", a);
-    require_gpu_path(a->bf16, "--bf16", a);
-    require_gpu_path(a->fp16, "--fp16", a);
-    require_gpu_path(a->gradient_checkpointing, "--gradient_checkpointing", a);
+    const char *no_cuda = strcmp(a->device, "cuda") ? NULL : backend_cuda_unavailable();
+    if (no_cuda) die("--device cuda: %s", no_cuda);
+    refuse_unimplemented(a->bf16, "--bf16");
+    refuse_unimplemented(a->fp16, "--fp16");
+    refuse_unimplemented(a->gradient_checkpointing, "--gradient_checkpointing");
     if (a->logging_steps < 1) die("--logging_steps must be at least 1 (got %d)", a->logging_steps);
     if (ev == STRATEGY_STEPS && a->eval_steps <= 0) a->eval_steps = a->logging_steps;   // as TrainingArguments
     if (sv == STRATEGY_STEPS && a->save_steps < 1) die("--save_steps must be at least 1 (got %d)", a->save_steps);

@@ -379,6 +379,11 @@ void gpu_bert_download_params(const GpuBert *g, BertModel *m) {
     CUDA_CHECK(cudaMemcpy(m->ps.params, g->params, sizeof(float) * g->numel, cudaMemcpyDeviceToHost));
 }
 
+void gpu_bert_upload_params(GpuBert *g, const BertModel *m) {
+    check_same_layout(g, m->ps.numel, "the CPU model");
+    CUDA_CHECK(cudaMemcpy(g->params, m->ps.params, sizeof(float) * g->numel, cudaMemcpyHostToDevice));
+}
+
 void gpu_bert_download_grads(const GpuBert *g, float *out) {
     CUDA_CHECK(cudaMemcpy(out, g->grads, sizeof(float) * g->numel, cudaMemcpyDeviceToHost));
 }

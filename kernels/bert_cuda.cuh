@@ -125,6 +125,7 @@ void gpu_bert_adamw_step(GpuBert *g, double lr);
 
 // Transfers between the GPU and a CPU model (same checkpoint, same ParamSet layout).
 void gpu_bert_download_params(const GpuBert *g, BertModel *m);
+void gpu_bert_upload_params(GpuBert *g, const BertModel *m);  // after the host parameters changed
 void gpu_bert_download_grads(const GpuBert *g, float *out);  // (numel)
 // gpu_bert_download_optimizer / gpu_bert_upload_optimizer: AdamW's step and moments to or from
 // a CPU Optimizer (optimizer_init'ed on the same ParamSet), for checkpoints and resuming.

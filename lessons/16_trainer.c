@@ -9,7 +9,7 @@
 //   the run's arithmetic         common/steps.h          (lesson 02; the banner is lesson 02's printout)
 //   data, labels                 common/dataset.h        (lesson 06)
 //   tokens, dynamic padding      common/tokenizer.h      (lesson 07)
-//   the model                    common/backend.h        (BERT of lessons 10-11 on the CPU)
+//   the model                    common/backend.h        (BERT of lessons 10-11 on the CPU, lesson 13's on cuda)
 //   AdamW, no-decay group, clip  common/optim.h          (lessons 04-05)
 //   the schedule                 common/schedule.h       (lesson 03)
 //   accumulation                 common/steps.h cursor   (lesson 05: 1/N weight of the true group size)

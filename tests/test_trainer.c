@@ -60,6 +60,9 @@ static void expect_run(const char *cmd, int want_status, const char *const *want
 }
 
 // expect_refusal: the command exits 1 with exactly one line, "error: ..." containing `what`.
+// gpu_present: nvidia-smi lists a GPU (the test runs anywhere; only a GPU machine skips a check).
+static bool gpu_present(void) { return system("nvidia-smi -L >/dev/null 2>&1") == 0; }
+
 static void expect_refusal(const char *flags, const char *what) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd, BASE "--output_dir /tmp/bertstep-trainer-refused-%d %s", (int)getpid(), flags);
@@ -88,10 +91,19 @@ Test(trainer, impossible_combinations_are_one_line) {
     expect_refusal("--load_best_model_at_end --eval_strategy steps --save_strategy epoch", "requires the save and eval strategy to match");
     expect_refusal("--load_best_model_at_end --eval_strategy steps --eval_steps 10 --save_steps 15", "round multiple of --eval_steps (10)");
     expect_refusal("--fp16 --bf16", "--fp16 and --bf16 together");
-    expect_refusal("--bf16", "--bf16 is not available in this build");
-    expect_refusal("--fp16", "--fp16 is not available in this build");
-    expect_refusal("--device cuda", "--device cuda is not available in this build");
-    expect_refusal("--gradient_checkpointing", "--gradient_checkpointing is not available in this build");
+    expect_refusal("--bf16", "--bf16 is not available: both backends");
+    expect_refusal("--fp16", "--fp16 is not available: both backends");
+    expect_refusal("--gradient_checkpointing", "--gradient_checkpointing is not available: both backends");
+    // without a GPU: a build without nvcc says so, a build with it says why there is no device
+    // (on a machine with a GPU, tests/gpu/test_trainer.cu trains with --device cuda instead)
+    if (!gpu_present()) {
+        expect_refusal("--device cuda", "--device cuda: ");
+        int status;
+        char *out = run("build/16_trainer train --config tests/fixtures/trainer/tiny_run.json --device cuda", &status);
+        cr_expect(strstr(out, "this build has no CUDA (nvcc was not found") || strstr(out, ": no CUDA device: "),
+                  "--device cuda should say why it cannot run, printed: %s", out);
+        free(out);
+    }
     expect_refusal("--label_column polarity", "no label column 'polarity' (columns: sentence, label)");
     expect_refusal("--text_column 5", "text column 5 does not exist");
     expect_refusal("--learning_rate fast", "--learning_rate: 'fast' is not a number");

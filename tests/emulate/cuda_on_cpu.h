@@ -65,6 +65,8 @@ inline void *cuda_malloc(size_t bytes, const char *what) { (void)what; return xm
 inline int cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind) { memcpy(dst, src, n); return 0; }
 inline int cudaMemset(void *dst, int byte, size_t n) { memset(dst, byte, n); return 0; }
 inline int cudaFree(void *p) { free(p); return 0; }
+// gpu_available (kernels/cuda_common.cuh): the CPU threads are always there.
+inline bool gpu_available(char *why, size_t n) { (void)why, (void)n; return true; }
 inline int cudaMemcpy2D(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height,
                         cudaMemcpyKind) {
     for (size_t r = 0; r < height; r++) memcpy((char *)dst + r * dpitch, (const char *)src + r * spitch, width);

@@ -1,0 +1,143 @@
+// test_backend_emulated.cpp — the trainer's GPU backend (kernels/backend_gpu.cu), run on CPU
+// threads by tests/emulate/cuda_on_cpu.h, against the CPU backend through the same Backend table
+// (common/backend.h) as lesson 16 uses it: forward, backward with gradient accumulation, the
+// clipped AdamW step with the host Optimizer's settings, sync_to_host, params_changed and
+// save_pretrained. It checks the plumbing (what is uploaded, downloaded, accumulated, counted);
+// tests/gpu/test_trainer.cu runs the trainer itself with --device cuda on a GPU.
+#include <criterion/criterion.h>
+#include <unistd.h>
+
+#include "kernels/backend_gpu.cu"
+
+#define FIX "tests/fixtures/trainer/tiny-bert"  // 2 layers, hidden 32, 4 heads, 50 tokens
+enum { B = 3, T = 5, MICRO = 2, STEPS = 3 };
+static const char *const LABELS[] = {"negative", "positive"};
+
+// Example: one padded micro-batch (B,T) of token ids from the tiny vocabulary and its labels.
+typedef struct {
+    int ids[B * T], types[B * T], mask[B * T], length[B], labels[B];
+    Batch batch;
+} Example;
+
+static void make_batch(Example *e, Rng *r) {
+    for (int b = 0; b < B; b++) {
+        e->length[b] = 2 + (int)rng_below(r, T - 1);  // 2..T real tokens, the rest padding
+        e->labels[b] = (int)rng_below(r, 2);
+        for (int t = 0; t < T; t++) {
+            const bool real = t < e->length[b];
+            e->ids[b * T + t] = real ? 1 + (int)rng_below(r, 49) : 0;
+            e->types[b * T + t] = 0, e->mask[b * T + t] = real;
+        }
+    }
+    e->batch = (Batch){.B = B, .T = T, .input_ids = e->ids, .token_type_ids = e->types, .attention_mask = e->mask,
+                       .length = e->length, .cap = B * T};
+}
+
+// Run: what a few trainer steps report: the loss of every micro-batch and each step's grad norm.
+typedef struct {
+    double loss[STEPS * MICRO], norm[STEPS];
+} Run;
+
+// train: STEPS optimizer steps of MICRO accumulated micro-batches each, as lesson 16's loop
+// (example_weight 1/(MICRO*B), clipping at 0.1 so that clipping happens, weight decay on).
+static Run train(Backend *be, Optimizer *opt, const Example *ex) {
+    Run run = {};
+    Rng unused;
+    rng_seed(&unused, 0, 0);
+    for (int s = 0; s < STEPS; s++) {
+        be->zero_grad(be);
+        for (int k = 0; k < MICRO; k++) {
+            const Example *e = &ex[s * MICRO + k];
+            be->forward(be, &e->batch, e->labels, false, &unused, &run.loss[s * MICRO + k]);
+            be->backward(be, 1.0f / (MICRO * B));
+        }
+        run.norm[s] = be->step(be, opt, 1e-2 * (s + 1), 0.1);
+    }
+    if (be->sync_to_host) be->sync_to_host(be, opt);
+    return run;
+}
+
+static Optimizer adamw(const Backend *be) {
+    Optimizer opt;
+    optimizer_init(&opt, (OptimizerConfig){.kind = OPT_ADAMW, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-3, .weight_decay = 0.5},
+                   be->ps);
+    return opt;
+}
+
+static void expect_same_runs(const Run *gpu, const Run *cpu, const char *when) {
+    for (int i = 0; i < STEPS * MICRO; i++)
+        cr_expect(fabs(gpu->loss[i] - cpu->loss[i]) <= 1e-4 * fabs(cpu->loss[i]), "%s: loss %d: GPU %.7f, CPU %.7f", when, i,
+                  gpu->loss[i], cpu->loss[i]);
+    for (int s = 0; s < STEPS; s++)
+        cr_expect(fabs(gpu->norm[s] - cpu->norm[s]) <= 1e-4 * cpu->norm[s], "%s: grad norm %d: GPU %.7f, CPU %.7f", when,
+                  s, gpu->norm[s], cpu->norm[s]);
+    cr_expect(cpu->norm[0] > 0.1, "%s: the first step's norm %.3f should be clipped (max 0.1)", when, cpu->norm[0]);
+}
+
+static void expect_same_state(const Backend *gpu, const Optimizer *gopt, const Backend *cpu, const Optimizer *copt,
+                              const char *when) {
+    const size_t n = cpu->ps->numel;
+    const GradDiff d = gpu_bert_diff((const BertModel *)cpu->model, gpu->ps->params, cpu->ps->params);
+    const double em = max_relative_error(gopt->m, copt->m, n), ev = max_relative_error(gopt->v, copt->v, n);
+    cr_expect(d.worst < 1e-4 && em < 1e-4 && ev < 1e-4, "%s: relative errors params %.2e (%s), m %.2e, v %.2e", when,
+              d.worst, d.worst_name, em, ev);
+    cr_expect_eq(gopt->step, copt->step, "%s: the optimizer's step counter: GPU %ld, CPU %ld", when, gopt->step, copt->step);
+}
+
+Test(emulated_backend, trainer_steps_match_cpu, .timeout = 300) {
+    Rng r;
+    rng_seed(&r, 7, 0);
+    Example ex[STEPS * MICRO];
+    for (int i = 0; i < STEPS * MICRO; i++) make_batch(&ex[i], &r);
+    Backend *cpu = backend_open_cpu(FIX, 2, LABELS, 42, B, T), *gpu = backend_open_gpu(FIX, 2, LABELS, 42, B, T);
+    cr_assert_str_eq(gpu->device, "cuda");
+    Optimizer copt = adamw(cpu), gopt = adamw(gpu);
+
+    // 1. three accumulated, clipped AdamW steps: the same losses, norms, parameters and moments
+    Run c = train(cpu, &copt, ex), g = train(gpu, &gopt, ex);
+    expect_same_runs(&g, &c, "first run");
+    expect_same_state(gpu, &gopt, cpu, &copt, "after sync_to_host");
+
+    // 2. a checkpoint loaded on the host (here: the parameters halved, the moments kept), then
+    // params_changed: the GPU continues from the host's parameters and optimizer
+    for (size_t i = 0; i < cpu->ps->numel; i++) cpu->ps->params[i] *= 0.5f, gpu->ps->params[i] *= 0.5f;
+    gpu->params_changed(gpu);
+    c = train(cpu, &copt, ex), g = train(gpu, &gopt, ex);
+    expect_same_runs(&g, &c, "after params_changed");
+    expect_same_state(gpu, &gopt, cpu, &copt, "after params_changed");
+
+    // 3. save_pretrained writes the GPU's parameters (a Hugging Face directory bert_load reads)
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/bertstep-backend-gpu-%d", (int)getpid());
+    gpu->save_pretrained(gpu, dir);
+    BertModel saved = bert_load(dir, 0, 0, NULL);
+    cr_expect_eq(saved.config.num_labels, 2);
+    cr_expect_str_eq(saved.config.id2label[1], "positive");
+    const double es = max_relative_error(saved.ps.params, cpu->ps->params, saved.ps.numel);
+    cr_expect(es < 1e-4, "saved parameters vs the CPU's: relative error %.2e", es);
+    bert_free(&saved);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+    optimizer_free(&copt), optimizer_free(&gopt);
+    cpu->close(cpu), gpu->close(gpu);
+}
+
+// Training forwards drop elements from masks seeded by the trainer's Rng: the same Rng state
+// gives the same loss, another state another loss, and both differ from the evaluation loss.
+Test(emulated_backend, dropout_follows_the_rng, .timeout = 300) {
+    Rng r, a, b;
+    rng_seed(&r, 7, 0);
+    Example e;
+    make_batch(&e, &r);
+    Backend *gpu = backend_open_gpu(FIX, 2, LABELS, 42, B, T);
+    double eval, l1, l2, l3;
+    gpu->forward(gpu, &e.batch, e.labels, false, &r, &eval);
+    rng_seed(&a, 1, 0), rng_seed(&b, 1, 0);
+    gpu->forward(gpu, &e.batch, e.labels, true, &a, &l1);
+    gpu->forward(gpu, &e.batch, e.labels, true, &b, &l2);
+    gpu->forward(gpu, &e.batch, e.labels, true, &a, &l3);
+    cr_expect(l1 == l2, "same Rng state, different losses: %.7f %.7f", l1, l2);
+    cr_expect(l1 != l3 && l1 != eval, "dropout did not change the loss: eval %.7f, training %.7f %.7f", eval, l1, l3);
+    gpu->close(gpu);
+}

@@ -1,0 +1,75 @@
+// test_trainer.cu — lesson 16's trainer with --device cuda (kernels/backend_gpu.cu) against the
+// same run with --device cpu: the tiny fixture model with dropout off (so both sides compute the
+// same function; the GPU draws other dropout masks than the CPU), 6 optimizer steps of 2
+// accumulated micro-batches, clipping and weight decay on, evaluation at steps 3 and 6. Every
+// logged training loss, grad norm and evaluation loss must agree within 1e-4 (relative).
+// tests/emulate/test_backend_emulated.cpp checks the same plumbing on CPU threads.
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/gpu/harness.cuh"
+
+extern "C" {
+#include "common/util.h"
+}
+
+// logged_values: every "loss", "grad_norm" and "eval_loss" of DIR/log_history.jsonl, in order.
+static std::vector<double> logged_values(const std::string &dir) {
+    std::vector<double> out;
+    char *text = read_file((dir + "/log_history.jsonl").c_str(), NULL);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *o = cJSON_Parse(line);
+        for (const char *key : {"loss", "grad_norm", "eval_loss"}) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+            if (cJSON_IsNumber(v)) out.push_back(v->valuedouble);
+        }
+        cJSON_Delete(o);
+    }
+    free(text);
+    return out;
+}
+
+// train_on: run the trainer on `device`; returns its output directory.
+static std::string train_on(const std::string &model, const char *device) {
+    const std::string dir = "/tmp/bertstep-gpu-trainer-" + std::to_string(getpid()) + "-" + device;
+    const std::string cmd = "rm -rf " + dir + " && build/16_trainer train --model_name_or_path " + model +
+                            " --train_file tests/fixtures/trainer/train.tsv --validation_file tests/fixtures/trainer/dev.tsv"
+                            " --max_seq_length 64 --learning_rate 3e-3 --weight_decay 0.01 --max_grad_norm 0.2"
+                            " --per_device_train_batch_size 4 --gradient_accumulation_steps 2 --max_steps 6"
+                            " --logging_steps 1 --eval_strategy steps --eval_steps 3 --save_strategy no --threads 1"
+                            " --output_dir " + dir + " --device " + device + " > " + dir + ".out 2>&1";
+    const int st = system(cmd.c_str());
+    CHECK(st == 0, "--device %s exited with status %d; see %s.out", device, st, dir.c_str());
+    return dir;
+}
+
+GPU_TEST(trainer_cuda_matches_cpu) {
+    // the tiny fixture model with every dropout probability set to 0
+    const std::string model = "/tmp/bertstep-gpu-trainer-model-" + std::to_string(getpid());
+    const std::string copy = "rm -rf " + model + " && cp -r tests/fixtures/trainer/tiny-bert " + model +
+                             " && sed -i -E 's/\"(hidden|attention_probs)_dropout_prob\": [0-9.]+/\"\\1_dropout_prob\": 0.0/' " +
+                             model + "/config.json && grep -q '\"hidden_dropout_prob\": 0.0' " + model + "/config.json";
+    CHECK(system(copy.c_str()) == 0, "could not make the dropout-free copy of the fixture model: %s", copy.c_str());
+    const std::vector<double> gpu = logged_values(train_on(model, "cuda")), cpu = logged_values(train_on(model, "cpu"));
+    CHECK(gpu.size() == cpu.size() && cpu.size() == 6 * 2 + 2, "logged values: GPU %zu, CPU %zu, want 14", gpu.size(),
+          cpu.size());
+    for (size_t i = 0; i < gpu.size() && i < cpu.size(); i++)
+        CHECK(fabs(gpu[i] - cpu[i]) <= 1e-4 * fabs(cpu[i]), "logged value %zu: GPU %.7f, CPU %.7f", i, gpu[i], cpu[i]);
+}
+
+// --device defaults to cuda on a machine with a GPU (DESIGN.md; scripts/run_main.sh reads it).
+GPU_TEST(trainer_defaults_to_cuda) {
+    FILE *p = popen("build/16_trainer --help", "r");
+    char line[512];
+    bool found = false;
+    while (fgets(line, sizeof line, p)) found |= strstr(line, "--device cpu|cuda") && strstr(line, "(default: cuda)");
+    pclose(p);
+    CHECK(found, "build/16_trainer --help should say --device (default: cuda) on a machine with a GPU");
+}
