@@ -37,8 +37,9 @@
 #define KC 384
 #define MC 256
 #define NC 3072
-// Products smaller than this many multiply-adds run on one thread: starting a team costs more.
-#define PARALLEL_MIN_FMAS (1L << 21)
+// Products smaller than this many multiply-adds (about n = 200 for n x n) run on one thread: waking
+// a team costs microseconds on an idle machine, and milliseconds on a busy one.
+#define PARALLEL_MIN_FMAS (1L << 23)
 
 // scratch: a per-thread buffer of at least n floats, 64-byte aligned, kept between calls
 // (allocating megabytes on every call would cost page faults each time).
