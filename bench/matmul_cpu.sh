@@ -31,7 +31,7 @@ else
 fi
 
 ratio() { [ -n "${2:-}" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }' || echo "-"; }
-pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f%%", 100 * a / b }'; }
 
 echo "machine : $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(cc --version | head -n1)"
 echo "date    : $(date -u '+%Y-%m-%d %H:%M UTC')"

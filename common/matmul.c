@@ -26,9 +26,9 @@
 
 #include "common/util.h"
 
-// MR x NR: the register tile, 8 x 32 floats of accumulators = 16 of the 32 AVX-512 registers
-// (on a machine with 16 AVX2 registers it spills a little and stays correct). NR = 32 also
-// matches BERT's head sizes (32, 64), so the attention products waste no columns.
+// MR x NR: the register tile, 8 x 32 floats of accumulators = 16 of the 32 AVX-512 registers.
+// (With AVX2, 16 registers of 8 floats, the tile does not fit: it spills, slower but correct.)
+// NR = 32 also matches BERT's head sizes (32, 64), so the attention products waste no columns.
 #define MR 8
 #define NR 32
 // KC: the length of one micro-kernel dot product; MC, NC: the largest packed blocks. Ap is at
@@ -37,8 +37,9 @@
 #define KC 384
 #define MC 256
 #define NC 3072
-// Products smaller than this many multiply-adds run on one thread: starting a team costs more.
-#define PARALLEL_MIN_FMAS (1L << 21)
+// Products smaller than this many multiply-adds (about n = 200 for n x n) run on one thread: waking
+// a team costs microseconds on an idle machine, and milliseconds on a busy one.
+#define PARALLEL_MIN_FMAS (1L << 23)
 
 // scratch: a per-thread buffer of at least n floats, 64-byte aligned, kept between calls
 // (allocating megabytes on every call would cost page faults each time).

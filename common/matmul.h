@@ -31,7 +31,7 @@ static inline float madd(float acc, float a, float b) {
 // dimensions (A is (M,K) with lda >= K, or stored (K,M) when trans_a, and so on). beta = 0
 // ignores whatever C held (it may be uninitialised). The attention products (Q·K^T, P·V) call
 // it per (batch, head) on strided views.
-// Threads: a product of at least 2^21 multiply-adds uses all OpenMP threads (omp_set_num_threads
+// Threads: a product of at least 2^23 multiply-adds uses all OpenMP threads (omp_set_num_threads
 // or OMP_NUM_THREADS picks how many); smaller ones, and every call made from inside a parallel
 // region (say, a loop over heads), run on the calling thread. Calls from several threads at once
 // are safe: each thread packs into its own buffers.

@@ -60,10 +60,10 @@ static void check_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, floa
 }
 
 // Sizes below, at and past the register tile (8 x 32), the blocks (KC 384, MC 256, NC 3072)
-// and the threading threshold (2^21 multiply-adds).
+// and the threading threshold (2^23 multiply-adds; C cut by rows and by columns).
 static const int SHAPES[][3] = {
     {1, 1, 1}, {7, 5, 3}, {8, 32, 1}, {33, 17, 65}, {9, 33, 130}, {130, 70, 33}, {1, 130, 7},
-    {300, 45, 400}, {128, 128, 32}, {3, 3100, 5},
+    {260, 90, 400}, {40, 600, 400}, {128, 128, 32}, {3, 3100, 5},
 };
 
 static void check_all_shapes(bool ta, bool tb) {
