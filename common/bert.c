@@ -411,12 +411,10 @@ void bert_free(BertModel *m) {
 // ---------------------------------------------------------------------------------------------
 // forward
 
-// check_inputs: ids and types in range, every row has at least one real token, labels valid.
-static void check_inputs(const BertModel *m, const int *ids, const int *types, const int *mask, const int *labels, int B,
-                         int T) {
-    const BertConfig *c = &m->config;
-    if (B < 1 || T < 1 || B > m->max_B || T > m->max_T)
-        die("batch (%d x %d) does not fit the activations allocated for (%d x %d)", B, T, m->max_B, m->max_T);
+void bert_check_batch(const BertConfig *c, int max_B, int max_T, const int *ids, const int *types, const int *mask,
+                      const int *labels, int B, int T) {
+    if (B < 1 || T < 1 || B > max_B || T > max_T)
+        die("batch (%d x %d) does not fit the activations allocated for (%d x %d)", B, T, max_B, max_T);
     for (int b = 0; b < B; b++) {
         int tokens = 0;
         for (int t = 0; t < T; t++) {
@@ -472,7 +470,7 @@ float *bert_forward(BertModel *m, const int *input_ids, const int *token_type_id
     const BertConfig *c = &m->config;
     if (!m->acts) die("internal: bert_forward before bert_alloc_acts");
     if (training && !rng) die("internal: bert_forward in training mode needs an Rng for dropout");
-    check_inputs(m, input_ids, token_type_ids, attention_mask, labels, B, T);
+    bert_check_batch(&m->config, m->max_B, m->max_T, input_ids, token_type_ids, attention_mask, labels, B, T);
     m->B = B, m->T = T, m->training = training;
     m->input_ids = input_ids, m->token_type_ids = token_type_ids, m->attention_mask = attention_mask, m->labels = labels;
     const int BT = B * T, C = c->hidden_size, K = c->num_labels, L = c->num_hidden_layers;

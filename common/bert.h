@@ -156,6 +156,13 @@ void bert_free(BertModel *m);
 // the rest of BertLayerActs is ONE set of buffers shared by all layers (lesson 15).
 void bert_alloc_acts(BertModel *m, int B, int T);
 
+// bert_check_batch: a batch fits the activations allocated for (max_B, max_T), its ids and
+// token types are in range, every row has at least one real token and every label is in
+// [0, K); else one error line. bert_forward calls it, and so does the GPU model (lesson 13),
+// for which an id out of range would be an illegal memory access.
+void bert_check_batch(const BertConfig *c, int max_B, int max_T, const int *ids, const int *types, const int *mask,
+                      const int *labels, int B, int T);
+
 // bert_forward: the model on a batch. input_ids, token_type_ids (NULL = all 0) and
 // attention_mask (NULL = all 1, else 1 = token, 0 = padding) are (B,T) row-major; labels (B) or
 // NULL. training = true applies dropout with masks drawn from `rng` (which may be NULL when

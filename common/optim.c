@@ -109,22 +109,25 @@ static void sgd_range(Optimizer *o, float *p, const float *g, size_t begin, size
     }
 }
 
+AdamCoefs adam_coefs(const OptimizerConfig *c, long t, double lr) {
+    const double bias1 = 1.0 - pow(c->beta1, (double)t), bias2 = 1.0 - pow(c->beta2, (double)t);
+    return (AdamCoefs){(float)(lr / bias1), (float)sqrt(bias2), (float)c->beta1, (float)c->beta2, (float)c->eps,
+                       (float)(1.0 - lr * c->weight_decay)};
+}
+
 static void adam_range(Optimizer *o, float *p, const float *g, size_t begin, size_t end, bool decay, double lr) {
     const OptimizerConfig *c = &o->cfg;
-    const double t = (double)(o->step + 1);
-    const double bias1 = 1.0 - pow(c->beta1, t), bias2 = 1.0 - pow(c->beta2, t);
-    const float step_size = (float)(lr / bias1), bias2_sqrt = (float)sqrt(bias2);
-    const float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->eps;
+    const AdamCoefs k = adam_coefs(c, o->step + 1, lr);
     const bool decoupled = c->kind == OPT_ADAMW;
     const float l2 = (!decoupled && decay) ? (float)c->weight_decay : 0.0f;
-    const float shrink = (decoupled && decay) ? (float)(1.0 - lr * c->weight_decay) : 1.0f;
+    const float shrink = (decoupled && decay) ? k.shrink : 1.0f;
     for (size_t i = begin; i < end; i++) {
         float grad = g[i] + l2 * p[i];
         p[i] *= shrink;                                            // AdamW: decay the weight itself
-        o->m[i] += (1.0f - b1) * (grad - o->m[i]);                 // m = b1 m + (1-b1) g, as torch's lerp
-        o->v[i] = b2 * o->v[i] + (1.0f - b2) * grad * grad;        // v = b2 v + (1-b2) g^2
-        float denom = sqrtf(o->v[i]) / bias2_sqrt + eps;           // sqrt(v_hat) + eps
-        p[i] -= step_size * o->m[i] / denom;                       // p -= lr * m_hat / denom
+        o->m[i] += (1.0f - k.b1) * (grad - o->m[i]);               // m = b1 m + (1-b1) g, as torch's lerp
+        o->v[i] = k.b2 * o->v[i] + (1.0f - k.b2) * grad * grad;    // v = b2 v + (1-b2) g^2
+        float denom = sqrtf(o->v[i]) / k.bias2_sqrt + k.eps;       // sqrt(v_hat) + eps
+        p[i] -= k.step_size * o->m[i] / denom;                     // p -= lr * m_hat / denom
     }
 }
 

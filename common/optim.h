@@ -77,6 +77,15 @@ void optimizer_free(Optimizer *opt);
 //          p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
 //   AdamW: p *= 1 - lr*wd (decay tensors), then the Adam update with no L2 term.
 void optimizer_step(Optimizer *opt, ParamSet *ps, double lr);
+
+// AdamCoefs: the scalars of Adam/AdamW update number t (1-based) at learning rate lr, computed
+// once per step in double and rounded to float, so the CPU loop and the GPU kernel (lesson 13)
+// apply the same numbers:  step_size = lr / (1 - b1^t),  bias2_sqrt = sqrt(1 - b2^t),
+// shrink = 1 - lr * weight_decay (AdamW's decoupled decay, for tensors that decay).
+typedef struct {
+    float step_size, bias2_sqrt, b1, b2, eps, shrink;
+} AdamCoefs;
+AdamCoefs adam_coefs(const OptimizerConfig *c, long t, double lr);
 // optimizer_step_range: the same update on floats [begin, end) of the buffers, with
 // `decay` for all of them; optimizer_step calls it per tensor (and the GPU mirrors it).
 void optimizer_step_range(Optimizer *opt, float *params, const float *grads, size_t begin, size_t end,

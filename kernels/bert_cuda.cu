@@ -126,28 +126,6 @@ size_t gpu_bert_memory_bytes(const GpuBert *g) {
 // ---------------------------------------------------------------------------------------------
 // forward
 
-// check_batch: what bert_forward checks (common/bert.c check_inputs): the shape fits, ids and
-// types in range, every row has a token, labels valid. An id out of range would otherwise be an
-// illegal memory access on the GPU.
-static void check_batch(const GpuBert *g, const int *ids, const int *types, const int *mask, const int *labels, int B,
-                        int T) {
-    const BertConfig *c = &g->config;
-    if (B < 1 || T < 1 || B > g->max_B || T > g->max_T)
-        die("batch (%d x %d) does not fit the GPU activations allocated for (%d x %d)", B, T, g->max_B, g->max_T);
-    for (int b = 0; b < B; b++) {
-        int tokens = 0;
-        for (int t = 0; t < T; t++) {
-            const long r = (long)b * T + t;
-            if (ids[r] < 0 || ids[r] >= c->vocab_size) die("input_ids[%d][%d] = %d is outside the vocabulary (%d)", b, t, ids[r], c->vocab_size);
-            if (types && (types[r] < 0 || types[r] >= c->type_vocab_size))
-                die("token_type_ids[%d][%d] = %d is outside [0, %d)", b, t, types[r], c->type_vocab_size);
-            tokens += mask ? mask[r] != 0 : 1;
-        }
-        if (!tokens) die("attention_mask row %d has no tokens", b);
-        if (labels && (labels[b] < 0 || labels[b] >= c->num_labels)) die("label %d of row %d is outside [0, %d)", labels[b], b, c->num_labels);
-    }
-}
-
 // upload_batch: the inputs to the GPU; NULL types become 0 and a NULL mask 1, as on the CPU.
 static void upload_batch(GpuBert *g, const int *ids, const int *types, const int *mask, const int *labels, int B, int T) {
     const size_t BT = (size_t)B * T;
@@ -204,7 +182,7 @@ static void layer_forward(GpuBert *g, int l, const float *x, uint64_t seed) {
 float gpu_bert_forward(GpuBert *g, const int *input_ids, const int *token_type_ids, const int *attention_mask,
                        const int *labels, int B, int T, bool training, uint64_t seed) {
     const BertConfig *c = &g->config;
-    check_batch(g, input_ids, token_type_ids, attention_mask, labels, B, T);
+    bert_check_batch(&g->config, g->max_B, g->max_T, input_ids, token_type_ids, attention_mask, labels, B, T);
     if (g->masks_given && (B != g->B || T != g->T || !training))
         die("internal: the uploaded dropout masks are for a training batch of %d x %d, not %d x %d%s", g->B, g->T, B, T,
             training ? "" : " in evaluation");
@@ -362,7 +340,7 @@ void gpu_bert_adamw_init(GpuBert *g, OptimizerConfig cfg) {
 // gpu_bert_adamw_step: optimizer_step (AdamW) in one kernel over the whole parameter buffer.
 void gpu_bert_adamw_step(GpuBert *g, double lr) {
     if (!g->m) die("internal: gpu_bert_adamw_step before gpu_bert_adamw_init");
-    const AdamWCoefs c = adamw_coefs(g->opt.beta1, g->opt.beta2, g->opt.eps, g->opt.weight_decay, g->step + 1, lr);
+    const AdamCoefs c = adam_coefs(&g->opt, g->step + 1, lr);
     adamw_gpu(g->params, g->grads, g->m, g->v, (long)g->numel, g->tensor_end, g->tensor_decay, g->n_tensors, c);
     g->step++;
 }

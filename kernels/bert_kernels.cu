@@ -483,14 +483,8 @@ void scale_gpu(float *x, long n, float s) {
     launch_elements(scale_kernel, n, x, s);
 }
 
-AdamWCoefs adamw_coefs(double beta1, double beta2, double eps, double weight_decay, long t, double lr) {
-    const double bias1 = 1.0 - pow(beta1, (double)t), bias2 = 1.0 - pow(beta2, (double)t);
-    return AdamWCoefs{(float)(lr / bias1), (float)sqrt(bias2), (float)beta1, (float)beta2, (float)eps,
-                      (float)(1.0 - lr * weight_decay)};
-}
-
 __global__ void adamw_kernel(float *params, const float *grads, float *m, float *v, const long *tensor_end,
-                             const uint8_t *decay, int n_tensors, AdamWCoefs c, long n) {
+                             const uint8_t *decay, int n_tensors, AdamCoefs c, long n) {
     const long i = element_index();
     if (i >= n) return;
     int lo = 0, hi = n_tensors - 1;  // the tensor holding element i: the first that ends after i
@@ -510,6 +504,6 @@ __global__ void adamw_kernel(float *params, const float *grads, float *m, float 
 }
 
 void adamw_gpu(float *params, const float *grads, float *m, float *v, long n, const long *tensor_end,
-               const uint8_t *decay, int n_tensors, AdamWCoefs c) {
+               const uint8_t *decay, int n_tensors, AdamCoefs c) {
     launch_elements(adamw_kernel, n, params, grads, m, v, tensor_end, decay, n_tensors, c);
 }

@@ -14,6 +14,9 @@
 // its CPU function that way, on a machine without a GPU.
 #pragma once
 #include <stdint.h>
+extern "C" {
+#include "common/optim.h"  // AdamCoefs
+}
 
 #ifdef BERTSTEP_CPU_EMULATION
 #include "tests/emulate/cuda_on_cpu.h"
@@ -124,11 +127,6 @@ void scale_gpu(float *x, long n, float s);
 // exactly the formula of common/optim.c adam_range for AdamW:
 //   p *= 1 - lr wd (decay tensors);  m += (1-b1)(g - m);  v = b2 v + (1-b2) g^2
 //   p -= step_size m / (sqrt(v) / bias2_sqrt + eps),  step_size = lr/(1-b1^t), bias2_sqrt = sqrt(1-b2^t)
-typedef struct {
-    float step_size, bias2_sqrt, b1, b2, eps, shrink;  // shrink = 1 - lr wd, for decay tensors
-} AdamWCoefs;
-// adamw_coefs: the coefficients of update number t (1-based) at learning rate lr, computed as
-// adam_range computes them (in double, then rounded to float).
-AdamWCoefs adamw_coefs(double beta1, double beta2, double eps, double weight_decay, long t, double lr);
+// The per-step scalars are common/optim.h AdamCoefs (adam_coefs), the CPU optimizer's own.
 void adamw_gpu(float *params, const float *grads, float *m, float *v, long n, const long *tensor_end,
-               const uint8_t *decay, int n_tensors, AdamWCoefs c);
+               const uint8_t *decay, int n_tensors, AdamCoefs c);

@@ -389,7 +389,7 @@ static void check_optimizer(KernelChecker &k, int rows, int cols) {
         k.expect("scale_gpu (clipping)", gg, ps.grads, 1, n, 0.0);
         const double lr = 1e-2 * (step + 1);
         adamw_gpu(gp, gg, gm, gv, n, gends, gdecay, ps.n_tensors,
-                  adamw_coefs(oc.beta1, oc.beta2, oc.eps, oc.weight_decay, opt.step + 1, lr));
+                  adam_coefs(&oc, opt.step + 1, lr));
         optimizer_step(&opt, &ps, lr);
         k.expect("adamw_gpu params", gp, ps.params, 1, n, TOL_ELEMENTWISE);
         k.expect("adamw_gpu m", gm, opt.m, 1, n, TOL_ELEMENTWISE);
