@@ -97,6 +97,9 @@ bool steps_next(StepCursor *c, MicroBatch *mb) {
     return true;
 }
 
+// plural: "s" unless n is exactly 1 (the banner says "1 evaluation", "3 epochs").
+static const char *plural(double n) { return n == 1 ? "" : "s"; }
+
 void steps_print_plan(const StepPlan *p, Interval log, Interval eval, Interval save) {
     long B = p->per_device_train_batch_size, N = p->num_examples;
     printf("examples                 N = %ld\n", N);
@@ -113,7 +116,8 @@ void steps_print_plan(const StepPlan *p, Interval log, Interval eval, Interval s
         printf("total steps              max_steps = %ld   (wins over num_train_epochs; the run spans %d epoch%s)\n",
                p->total_steps, p->epochs, p->epochs == 1 ? "" : "s");
     else
-        printf("total steps              ceil(%g epochs x %ld) = %ld\n", p->num_train_epochs, p->updates_per_epoch, p->total_steps);
+        printf("total steps              ceil(%g epoch%s x %ld) = %ld\n", p->num_train_epochs, plural(p->num_train_epochs),
+               p->updates_per_epoch, p->total_steps);
     if (p->warmup_steps > 0) printf("warmup steps             warmup_steps = %ld\n", p->warmup);
     else printf("warmup steps             ceil(%g x %ld) = %ld\n", p->warmup_ratio, p->total_steps, p->warmup);
     printf("effective batch          %d per device x %d accumulation x %d device%s = %ld examples per update\n",
@@ -131,11 +135,14 @@ void steps_print_plan(const StepPlan *p, Interval log, Interval eval, Interval s
         if (count_events(p, eval, true) > periodic) printf(", + 1 at the final step %ld = %ld", p->total_steps, count_events(p, eval, true));
         printf("\n                         (%.2f evaluations per epoch)\n", (double)eval.every > 0 ? (double)p->updates_per_epoch / eval.every : 0);
     } else if (eval.strategy == STRATEGY_EPOCH) {
-        printf("evaluation               at the end of each epoch: %ld evaluations\n", count_events(p, eval, true));
+        long n = count_events(p, eval, true);
+        printf("evaluation               at the end of each epoch: %ld evaluation%s\n", n, plural(n));
     }
     if (save.strategy == STRATEGY_STEPS)
         printf("saving                   every %ld steps (and at the final step): %ld checkpoints\n", save.every,
                count_events(p, save, true));
-    else if (save.strategy == STRATEGY_EPOCH)
-        printf("saving                   at the end of each epoch: %ld checkpoints\n", count_events(p, save, true));
+    else if (save.strategy == STRATEGY_EPOCH) {
+        long n = count_events(p, save, true);
+        printf("saving                   at the end of each epoch: %ld checkpoint%s\n", n, plural(n));
+    }
 }
