@@ -170,7 +170,7 @@ void plot_save(const Plot *p, const char *path) {
             if (!usable(p, s->y[k])) { have = 0; continue; }
             int px = PX(s->x[k]), py = PY(p->log_y ? log10(s->y[k]) : s->y[k]);
             if (have) line(&c, px0, py0, px, py, col, 2);
-            else fill_rect(&c, px - 1, py - 1, px + 2, py + 2, col);
+            else fill_rect(&c, px - 3, py - 3, px + 4, py + 4, col);  // a visible dot where a run starts (a lone eval point)
             px0 = px; py0 = py; have = 1;
         }
     }
