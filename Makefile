@@ -4,6 +4,8 @@
 #   make test       build and run the CPU test suite (Criterion)
 #   make test-gpu   build and run the GPU tests (needs nvcc and a GPU)
 #   make bench      CPU benchmarks (bench/); bench/gpu.sh is the GPU one
+#   make test-sanitize  the CPU suite and every lesson's default run under ASan + UBSan
+#   make fuzz       each libFuzzer target in tests/fuzz/ for FUZZ_SECONDS (clang)
 #   make clean      remove build/ (data/cache/ stays; `make distclean` removes it too)
 
 CC      ?= cc
@@ -36,7 +38,7 @@ else
   LESSONS := $(CPU_LESSONS)
 endif
 
-.PHONY: all deps lessons probe data run test test-gpu bench clean distclean
+.PHONY: all deps lessons probe data run test test-gpu bench clean distclean test-sanitize fuzz fuzz-replay
 all: probe lessons data
 
 # deps: the Debian packages (installed when run as root, else the command to run is printed).
@@ -102,6 +104,48 @@ run: lessons data
 
 bench: lessons data
 	@for b in bench/*.sh; do [ "$$b" = bench/gpu.sh ] || bash $$b; done
+
+# ---- hardening (issue 8): sanitizers and fuzzing; see tests/fuzz/RESULTS.md ----------------------
+# test-sanitize: the same build in build/san with gcc's AddressSanitizer + UndefinedBehaviorSanitizer
+# (any UB report aborts), then the whole CPU suite (which runs every lesson's default run and the
+# bad-input suite) and every fuzz corpus and regression input replayed once.
+SAN_FLAGS := -O1 -g -march=native -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+SAN_ENV   := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 UBSAN_OPTIONS=print_stacktrace=1
+test-sanitize: data
+	$(MAKE) B=$(B)/san CFLAGS="$(CFLAGS) $(SAN_FLAGS)" lessons $(B)/san/tests/run_tests $(B)/san/fuzz-replay
+	@# The tests name build/... and tests/... from the repository root; build/san/root is that root
+	@# with build/ pointing at the sanitized build.
+	@mkdir -p $(B)/san/root && for f in $(CURDIR)/*; do [ "$${f##*/}" = build ] || ln -sfn "$$f" $(B)/san/root/; done
+	@ln -sfn .. $(B)/san/root/build
+	cd $(B)/san/root && $(SAN_ENV) build/tests/run_tests --jobs 2
+	$(SAN_ENV) bash tests/fuzz/replay.sh $(B)/san/fuzz-replay
+
+# fuzz-replay: every fuzz target linked with a plain main() that runs the files it is given
+# (tests/fuzz/replay.c), so regressions and corpora run under gcc's sanitizers without clang.
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+$(B)/fuzz-replay/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(B)/libbertstep.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< tests/fuzz/fuzz.c tests/fuzz/replay.c -o $@ $(B)/libbertstep.a $(LDLIBS)
+$(B)/fuzz-replay: $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz-replay/%)
+
+# fuzz: each target for FUZZ_SECONDS with libFuzzer (clang; Debian's clang + libclang-rt-dev).
+# `make fuzz-safetensors FUZZ_SECONDS=600` runs one. Crashes land in build/fuzz/crashes/.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-missing-field-initializers -I. -isystem /usr/include/stb \
+                -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_TARGETS := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+$(B)/fuzz/obj/%.o: %.c $(wildcard common/*.h tests/fuzz/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(B)/fuzz/libbertstep.a: $(COMMON_SRC:%.c=$(B)/fuzz/obj/%.o) $(B)/fuzz/obj/tests/fuzz/fuzz.o
+	@rm -f $@
+	ar rcs $@ $^
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(B)/fuzz/libbertstep.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< -o $@ $(B)/fuzz/libbertstep.a $(LIBS)
+fuzz: $(FUZZ_TARGETS:%=fuzz-%)
+fuzz-%: $(B)/fuzz/fuzz_%
+	bash tests/fuzz/run.sh $* $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(B)

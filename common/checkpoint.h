@@ -8,7 +8,10 @@
 //
 // A checkpoint is built in output_dir/tmp-checkpoint-<step>/, flushed to disk, then renamed:
 // a reader sees either the whole checkpoint or none of it. save_total_limit keeps the newest
-// checkpoints but never deletes the best one (as the Hugging Face Trainer does).
+// checkpoints but never deletes the best one (as the Hugging Face Trainer does); a checkpoint is
+// renamed back to tmp-checkpoint-<step> before it is deleted. Only checkpoint-<N> names count as
+// checkpoints; the next save removes the tmp-checkpoint-* a killed run left (issue 8: SIGKILL or a
+// full disk at any moment leaves every checkpoint-<N> whole; tests/test_crash.c).
 #pragma once
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -29,6 +32,8 @@ typedef struct {
 
 void trainer_state_init(TrainerState *s);
 void trainer_state_free(TrainerState *s);
+// trainer_state_read: a checkpoint's trainer_state.json into s (s initialised first).
+void trainer_state_read(const char *path, TrainerState *s);
 // log_history_add: append an entry (takes ownership of `entry`).
 void log_history_add(TrainerState *s, cJSON *entry);
 

@@ -76,3 +76,12 @@ char **fixture_words(const Fixture *f, const char *key, int *n) {
     }
     return w;
 }
+
+bool files_equal(const char *a, const char *b) {
+    size_t na, nb;
+    char *x = read_file(a, &na), *y = read_file(b, &nb);
+    bool same = na == nb && !memcmp(x, y, na);
+    free(x);
+    free(y);
+    return same;
+}

@@ -20,3 +20,5 @@ bool fixture_has(const Fixture *f, const char *key);
 double *fixture_doubles(const Fixture *f, const char *key, int *n);
 // fixture_words: the whitespace-separated words under `key`, e.g. names (pointers into f).
 char **fixture_words(const Fixture *f, const char *key, int *n);
+// files_equal: the two files hold the same bytes (resume tests compare checkpoints this way).
+bool files_equal(const char *a, const char *b);

@@ -9,6 +9,7 @@
 
 #include "common/checkpoint.h"
 #include "common/util.h"
+#include "tests/fixture.h"
 
 static void tiny_params(ParamSet *ps) {
     memset(ps, 0, sizeof *ps);
@@ -80,15 +81,6 @@ Test(checkpoint, missing_tensor_is_one_error_line, .exit_code = 1) {
     checkpoint_load(path, &other, NULL, NULL);
 }
 
-static bool same_file(const char *a, const char *b) {
-    size_t na, nb;
-    char *x = read_file(a, &na), *y = read_file(b, &nb);
-    bool same = na == nb && !memcmp(x, y, na);
-    free(x);
-    free(y);
-    return same;
-}
-
 Test(checkpoint, lesson06_resume_is_bit_exact, .timeout = 120) {
     if (!file_exists("data/cache/sst2/train.tsv")) cr_skip_test("SST-2 not fetched");
     char a[64], b[64], cmd[512], p1[160], p2[160];
@@ -104,7 +96,7 @@ Test(checkpoint, lesson06_resume_is_bit_exact, .timeout = 120) {
     for (int i = 0; i < 2; i++) {
         snprintf(p1, sizeof p1, "%s/checkpoint-1000/%s", a, files[i]);
         snprintf(p2, sizeof p2, "%s/checkpoint-1000/%s", b, files[i]);
-        cr_assert(same_file(p1, p2), "%s differs between the uninterrupted and the resumed run", files[i]);
+        cr_assert(files_equal(p1, p2), "%s differs between the uninterrupted and the resumed run", files[i]);
     }
     rm_rf(a);
     rm_rf(b);

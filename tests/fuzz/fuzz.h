@@ -1,0 +1,47 @@
+// fuzz.h — the harness every libFuzzer target in tests/fuzz/ is built on (issue 8: every parser
+// that reads a downloaded file is fuzzed). A target is one file, tests/fuzz/fuzz_<name>.c:
+//
+//     #include "tests/fuzz/fuzz.h"
+//     #include "common/safetensors.h"
+//     static void parse(const char *path) { SafeTensors st = st_open(path); st_close(&st); }
+//     FUZZ_FILE_TARGET(".safetensors", parse)
+//
+// plus a seed corpus of real files in tests/fuzz/corpus/<name>/; the Makefile finds both by
+// name (`make fuzz`, `make fuzz-<name>`), so adding a parser is adding those.
+//
+// How a target survives bad input. The parsers die() on bad input: one error line and exit(1),
+// which would end the fuzzer at the first rejected input. The harness sets die_hook (util.h),
+// so die() formats its message (that code runs too) and longjmps back here; the input counts as
+// cleanly rejected. Programs never set the hook, so their behaviour is unchanged. Forking a
+// child per input would do the same without the hook, but costs ~1 ms an input and loses the
+// child's coverage, which is what guides libFuzzer.
+//
+// What a longjmp out of a parser leaves behind. Everything the parser had allocated and not
+// yet freed (its half-built tables, cJSON trees) would be a leak that LeakSanitizer reports
+// against the harness, not a bug. So while a parser runs, ASan's malloc/free hooks record every
+// live block it allocated; after a die() the harness frees exactly those. After a parse that
+// returns normally nothing is freed for it, so a real leak on the success path is still a
+// finding (set FUZZ_RELEASE_ALL for an API that keeps its allocations for the program's life
+// by design, such as --config's strings).
+//
+// The input reaches the parser as a file (the parsers take paths, as the programs do), written
+// to a private directory under /dev/shm (else $TMPDIR) under a name ending in the target's
+// suffix, since some loaders choose the format by extension.
+#pragma once
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef void (*FuzzParse)(const char *path);
+
+// fuzz_run: write data to the input file and call parse on it with die() caught; `release_all`
+// frees whatever parse left allocated even when it returned normally.
+int fuzz_run(const char *suffix, FuzzParse parse, const uint8_t *data, size_t size, int release_all);
+
+#define FUZZ_TARGET_(suffix, parse, release_all)                                  \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);                 \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {                \
+        return fuzz_run(suffix, parse, data, size, release_all);                  \
+    }
+#define FUZZ_FILE_TARGET(suffix, parse) FUZZ_TARGET_(suffix, parse, 0)
+#define FUZZ_FILE_TARGET_RELEASE_ALL(suffix, parse) FUZZ_TARGET_(suffix, parse, 1)
