@@ -3,7 +3,6 @@
 #include "tests/fuzz/fuzz.h"
 
 #include <fcntl.h>
-#include <sanitizer/allocator_interface.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,11 @@
 #include <unistd.h>
 
 #include "common/util.h"
+
+// From <sanitizer/allocator_interface.h>, declared here because gcc (whose ASan the replay build
+// in `make test-sanitize` uses) does not install that header; both runtimes define it.
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
+                                              void (*free_hook)(const volatile void *));
 
 // ---- the blocks a parse allocated and has not freed -------------------------------------------
 // An open-addressing set of pointers filled from ASan's malloc/free hooks. The hooks run inside
