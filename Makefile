@@ -6,6 +6,7 @@
 #   make bench      CPU benchmarks (bench/); bench/gpu.sh is the GPU one
 #   make test-sanitize  the CPU suite and every lesson's default run under ASan + UBSan
 #   make fuzz       each libFuzzer target in tests/fuzz/ for FUZZ_SECONDS (clang)
+#   make valgrind   every lesson's default run under valgrind memcheck
 #   make clean      remove build/ (data/cache/ stays; `make distclean` removes it too)
 
 CC      ?= cc
@@ -38,7 +39,7 @@ else
   LESSONS := $(CPU_LESSONS)
 endif
 
-.PHONY: all deps lessons probe data run test test-gpu bench clean distclean test-sanitize fuzz fuzz-replay
+.PHONY: all deps lessons probe data run test test-gpu bench clean distclean test-sanitize fuzz valgrind test-gpu-sanitize
 all: probe lessons data
 
 # deps: the Debian packages (installed when run as root, else the command to run is printed).
@@ -120,6 +121,20 @@ test-sanitize: data
 	@ln -sfn .. $(B)/san/root/build
 	cd $(B)/san/root && $(SAN_ENV) build/tests/run_tests --jobs 2
 	$(SAN_ENV) bash tests/fuzz/replay.sh $(B)/san/fuzz-replay
+
+# valgrind: every lesson's default run under memcheck (tests/valgrind.sh), built in build/vg without
+# -march=native (valgrind does not decode AVX-512). `make valgrind VALGRIND_LESSONS="01_scalar_loop"`
+# runs some; a slow lesson's default run can be left out this way.
+VALGRIND_LESSONS ?=
+valgrind: data
+	$(MAKE) B=$(B)/vg CFLAGS="$(filter-out -march=native -O3,$(CFLAGS)) -O2" lessons
+	bash tests/valgrind.sh $(B)/vg $(VALGRIND_LESSONS)
+
+# test-gpu-sanitize: the GPU tests under compute-sanitizer's memcheck and racecheck (needs nvcc, a
+# GPU and compute-sanitizer from the CUDA Toolkit). Not yet run: no GPU was available (RESULTS.md).
+test-gpu-sanitize: $(B)/tests/gpu_tests
+	compute-sanitizer --tool memcheck --leak-check full --error-exitcode 1 $(B)/tests/gpu_tests
+	compute-sanitizer --tool racecheck --error-exitcode 1 $(B)/tests/gpu_tests
 
 # fuzz-replay: every fuzz target linked with a plain main() that runs the files it is given
 # (tests/fuzz/replay.c), so regressions and corpora run under gcc's sanitizers without clang.
