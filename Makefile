@@ -103,7 +103,13 @@ test-gpu: lessons $(B)/tests/gpu_tests
 run: lessons data
 	bash scripts/run_main.sh
 
-bench: lessons data
+# Benchmark programs: bench/NAME.c -> build/bench/NAME, run by the bench/*.sh scripts.
+BENCH_BIN := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
+$(BENCH_BIN): $(B)/bench/%: bench/%.c $(B)/libbertstep.a $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(B)/libbertstep.a $(LDLIBS)
+
+bench: lessons data $(BENCH_BIN)
 	@for b in bench/*.sh; do [ "$$b" = bench/gpu.sh ] || bash $$b; done
 
 # ---- hardening (issue 8): sanitizers and fuzzing; see tests/fuzz/RESULTS.md ----------------------
