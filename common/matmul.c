@@ -1,28 +1,168 @@
-// matmul.c — see matmul.h. Lesson 08 explains how this version came to be.
+// matmul.c — see matmul.h. Lesson 08 (matmul_cpu) derives this version step by step.
+//
+// The structure is the one BLIS and OpenBLAS use (Goto's algorithm), written in plain C:
+//
+//   C = beta * C                                   (first, once; beta = 0 writes zeros)
+//   for each block of KC columns of op(A) / rows of op(B):       pc
+//     for each block of NC columns of C:                         jc
+//       pack op(B)[pc.., jc..] into panels of NR columns         Bp (KC, NC)  shared, L2/L3
+//       for each block of MC rows of C (one per thread at a time): ic
+//         pack alpha * op(A)[ic.., pc..] into panels of MR rows  Ap (MC, KC)  private, L2
+//         for each NR-wide panel of Bp, each MR-tall panel of Ap:
+//           micro_kernel: the (MR,NR) tile of C += Ap panel · Bp panel
+//
+// Packing copies each block once into the order the micro-kernel reads it, contiguous and
+// already transposed, so the four cases (A or A^T, B or B^T) differ only in the packing and
+// the kernel always streams memory with unit stride. The micro-kernel keeps its MR x NR tile
+// of C in registers for the whole KC-long dot product: per step of k it loads NR values of B
+// and MR values of A and does MR*NR multiply-adds, which the compiler turns into vector FMAs.
 #include "common/matmul.h"
 
+#include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
-// element: X[r][c] of op(X), where op transposes when `trans`.
-static inline float element(const float *X, int ld, bool trans, int r, int c) {
-    return trans ? X[(long)c * ld + r] : X[(long)r * ld + c];
+#include "common/util.h"
+
+// MR x NR: the register tile, 8 x 32 floats of accumulators = 16 of the 32 AVX-512 registers
+// (on a machine with 16 AVX2 registers it spills a little and stays correct). NR = 32 also
+// matches BERT's head sizes (32, 64), so the attention products waste no columns.
+#define MR 8
+#define NR 32
+// KC: the length of one micro-kernel dot product; MC, NC: the largest packed blocks. Ap is at
+// most MC x KC floats = 384 KiB, inside the 1 MiB L2 of the machine lesson 08 was tuned on;
+// Bp (KC x NC = 4.5 MiB) lives in L3. Tuned by measuring (lesson 08), not derived.
+#define KC 384
+#define MC 256
+#define NC 3072
+// Products smaller than this many multiply-adds run on one thread: starting a team costs more.
+#define PARALLEL_MIN_FMAS (1L << 21)
+
+// scratch: a per-thread buffer of at least n floats, 64-byte aligned, kept between calls
+// (allocating megabytes on every call would cost page faults each time).
+static float *scratch(float **buf, size_t *cap, size_t n) {
+    if (n > *cap) {
+        free(*buf);
+        size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+        *buf = aligned_alloc(64, bytes);
+        if (!*buf) die("out of memory allocating a %zu-byte matmul packing buffer", bytes);
+        *cap = n;
+    }
+    return *buf;
+}
+static _Thread_local float *a_pack, *b_pack;
+static _Thread_local size_t a_cap, b_cap;
+
+// pack_panels: copy the (kc, wc) block of X starting at (k0, w0) into panels of W columns,
+//   panel[p][k][w] = scale * X(k0 + k, w0 + p*W + w),  columns past wc zero,   (wc/W, kc, W)
+// where X(k, w) = X[k*ld + w] when X is stored k-major, else X[w*ld + k]. Both loop orders
+// read the source with unit stride; the strided side is the small panel, which stays in cache.
+//   A panels: X(k, i) = op(A)[i][k], k-major when trans_a, W = MR, scale = alpha.
+//   B panels: X(k, j) = op(B)[k][j], k-major unless trans_b, W = NR.
+static inline void pack_panels(float *dst, const float *X, int ld, bool k_major, int k0, int w0, int kc, int wc, int W,
+                               float scale) {
+    for (int p = 0; p < wc; p += W, dst += (long)kc * W) {
+        int cols = wc - p < W ? wc - p : W;
+        if (k_major) {
+            for (int k = 0; k < kc; k++) {
+                const float *src = X + (long)(k0 + k) * ld + w0 + p;
+                for (int w = 0; w < cols; w++) dst[(long)k * W + w] = scale * src[w];
+            }
+        } else {
+            for (int w = 0; w < cols; w++) {
+                const float *src = X + (long)(w0 + p + w) * ld + k0;
+                for (int k = 0; k < kc; k++) dst[(long)k * W + w] = scale * src[k];
+            }
+        }
+        for (int k = 0; k < kc; k++)
+            for (int w = cols; w < W; w++) dst[(long)k * W + w] = 0.0f;
+    }
+}
+
+// micro_kernel: C (MR,NR) tile += Ap panel (kc,MR) · Bp panel (kc,NR), i.e.
+//   acc[i][j] = sum_k a[k][i] * b[k][j];  C[i][j] += acc[i][j]
+// acc is a fixed-size local array: the compiler keeps it in vector registers, unrolls i and
+// vectorizes j into broadcast-multiply-adds.
+static void micro_kernel(int kc, const float *restrict a, const float *restrict b, float *restrict c, long ldc) {
+    float acc[MR][NR] = {{0}};
+    for (int k = 0; k < kc; k++, a += MR, b += NR)
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NR; j++) acc[i][j] = madd(acc[i][j], a[i], b[j]);
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) c[i * ldc + j] += acc[i][j];
+}
+
+// edge_tile: the same for a tile cut by the edge of C (m < MR rows or n < NR columns): the
+// kernel writes into a zeroed full tile, and only its valid part is added to C.
+static void edge_tile(int kc, const float *a, const float *b, float *c, long ldc, int m, int n) {
+    float tile[MR * NR] = {0};
+    micro_kernel(kc, a, b, tile, NR);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) c[i * ldc + j] += tile[i * NR + j];
+}
+
+// multiply_block: C[i0.., j0..] (mc,nc) += Ap · Bp, tile by tile.
+static void multiply_block(const float *Ap, const float *Bp, float *C, long ldc, int i0, int j0, int mc, int nc, int kc) {
+    for (int jr = 0; jr < nc; jr += NR) {
+        const float *b = Bp + (long)(jr / NR) * kc * NR;
+        int n = nc - jr < NR ? nc - jr : NR;
+        for (int ir = 0; ir < mc; ir += MR) {
+            const float *a = Ap + (long)(ir / MR) * kc * MR;
+            float *c = C + (long)(i0 + ir) * ldc + j0 + jr;
+            int m = mc - ir < MR ? mc - ir : MR;
+            if (m == MR && n == NR) micro_kernel(kc, a, b, c, ldc);
+            else edge_tile(kc, a, b, c, ldc, m, n);
+        }
+    }
+}
+
+// scale_c: C = beta * C; beta = 0 writes zeros, so NaN or garbage in C does not survive.
+static void scale_c(float *C, int ldc, int M, int N, float beta) {
+    if (beta == 1.0f) return;
+    for (int i = 0; i < M; i++) {
+        float *c = C + (long)i * ldc;
+        if (beta == 0.0f) memset(c, 0, sizeof(float) * (size_t)N);
+        else for (int j = 0; j < N; j++) c[j] *= beta;
+    }
+}
+
+// row_block: the rows of C each MC block covers. With `teams` threads the M rows are cut into a
+// multiple of `teams` blocks of equal size (rounded up to MR), so no thread idles at the end.
+static int row_block(int M, int teams) {
+    int blocks = (M + MC * teams - 1) / (MC * teams) * teams;
+    int mc = (M + blocks - 1) / blocks;
+    return (mc + MR - 1) / MR * MR;
 }
 
 void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
            int ldb, float beta, float *C, int ldc) {
-#pragma omp parallel for schedule(static) if ((long)M * N * K > 32768)
-    for (int i = 0; i < M; i++) {
-        float *c = C + (long)i * ldc;
-        if (beta == 0.0f) memset(c, 0, sizeof(float) * (size_t)N);
-        else if (beta != 1.0f) for (int j = 0; j < N; j++) c[j] *= beta;
-        // i-k-j order: the inner loop walks a row of op(B) and of C with unit stride.
-        for (int k = 0; k < K; k++) {
-            float a = alpha * element(A, lda, trans_a, i, k);
-            if (!trans_b) {
-                const float *b = B + (long)k * ldb;
-                for (int j = 0; j < N; j++) c[j] += a * b[j];
-            } else {
-                for (int j = 0; j < N; j++) c[j] += a * B[(long)j * ldb + k];
+    if (M <= 0 || N <= 0) return;
+    scale_c(C, ldc, M, N, beta);
+    if (K <= 0 || alpha == 0.0f) return;
+    bool parallel = (long)M * N * K >= PARALLEL_MIN_FMAS && !omp_in_parallel() && omp_get_max_threads() > 1;
+    int teams = parallel ? omp_get_max_threads() : 1;
+    int mc_block = row_block(M, teams);
+    int nc_max = N < NC ? N : NC;
+    float *Bp = scratch(&b_pack, &b_cap, (size_t)KC * ((nc_max + NR - 1) / NR * NR));
+
+#pragma omp parallel num_threads(teams) if (parallel)
+    {
+        int me = omp_get_thread_num(), nth = omp_get_num_threads();
+        float *Ap = scratch(&a_pack, &a_cap, (size_t)KC * mc_block);
+        for (int pc = 0; pc < K; pc += KC) {
+            int kc = K - pc < KC ? K - pc : KC;
+            for (int jc = 0; jc < N; jc += NC) {
+                int nc = N - jc < NC ? N - jc : NC;
+                // the team packs Bp together, panel by panel: thread `me` takes panels me, me+nth, ...
+                for (int p = me * NR; p < nc; p += nth * NR)
+                    pack_panels(Bp + (long)p * kc, B, ldb, !trans_b, pc, jc + p, kc, nc - p < NR ? nc - p : NR, NR, 1.0f);
+#pragma omp barrier
+#pragma omp for schedule(static)
+                for (int ic = 0; ic < M; ic += mc_block) {
+                    int mc = M - ic < mc_block ? M - ic : mc_block;
+                    pack_panels(Ap, A, lda, trans_a, pc, ic, kc, mc, MR, alpha);
+                    multiply_block(Ap, Bp, C, ldc, ic, jc, mc, nc, kc);
+                }  // implicit barrier: Bp is not repacked while another thread still reads it
             }
         }
     }
