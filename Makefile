@@ -151,7 +151,8 @@ $(B)/fuzz-replay/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.c tests/fuzz/replay
 $(B)/fuzz-replay: $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz-replay/%)
 
 # fuzz: each target for FUZZ_SECONDS with libFuzzer (clang; Debian's clang + libclang-rt-dev).
-# `make fuzz-safetensors FUZZ_SECONDS=600` runs one. Crashes land in build/fuzz/crashes/.
+# `make fuzz-safetensors FUZZ_SECONDS=600` runs one. Crashes land in build/fuzz/crashes/. The
+# library is built without -fopenmp (one thread per input); -lgomp supplies the omp_* calls.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-missing-field-initializers -I. -isystem /usr/include/stb \
@@ -164,7 +165,7 @@ $(B)/fuzz/libbertstep.a: $(COMMON_SRC:%.c=$(B)/fuzz/obj/%.o) $(B)/fuzz/obj/tests
 	@rm -f $@
 	ar rcs $@ $^
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(B)/fuzz/libbertstep.a
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< -o $@ $(B)/fuzz/libbertstep.a $(LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< -o $@ $(B)/fuzz/libbertstep.a $(LIBS) -lgomp
 fuzz: $(FUZZ_TARGETS:%=fuzz-%)
 fuzz-%: $(B)/fuzz/fuzz_%
 	bash tests/fuzz/run.sh $* $(FUZZ_SECONDS)

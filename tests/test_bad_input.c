@@ -3,8 +3,8 @@
 // names the file (and the row or tensor), exit status 1, and no crash. Loaders run in a forked
 // child so the test can read what die() printed.
 //
-// Parsers still to come (config.json, vocab.txt, the tokenizer) add their cases here the same way:
-// write the bad file, expect_error(loader, path, "what the line must say").
+// A parser added later adds its cases here the same way: write the bad file,
+// expect_error(loader, path, "what the line must say").
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,9 +14,11 @@
 #include <unistd.h>
 
 #include "common/args.h"
+#include "common/bert.h"
 #include "common/checkpoint.h"
 #include "common/dataset.h"
 #include "common/safetensors.h"
+#include "common/tokenizer.h"
 #include "common/util.h"
 
 // ---- running a loader in a child ---------------------------------------------------------------
@@ -317,6 +319,81 @@ Test(bad_dataset, ten_megabyte_line, .init = make_dir, .fini = remove_dir) {
     cr_expect_eq(run_loader(load_long_and_check, write_text("long.tsv", text)).status, 0);
     expect_error(load_tsv_or_csv, write_bytes("oneline.tsv", text + k, n), "no examples");
     free(text);
+}
+
+// ---- vocab.txt ----------------------------------------------------------------------------------
+static void load_vocab(const char *path) { tokenizer_free(tokenizer_load(path, NULL)); }
+
+Test(bad_vocab, empty_missing_specials_and_bad_lines, .init = make_dir, .fini = remove_dir) {
+    static const struct { const char *text, *want; } cases[] = {
+        {"", "empty vocab"},
+        {"the\nof\n[CLS]\n[SEP]\n[PAD]\n", "the vocab has no [UNK] token"},
+        {"[UNK]\n[SEP]\n[PAD]\n", "the vocab has no [CLS] token"},
+        {"[UNK]\n[CLS]\n[PAD]\n", "the vocab has no [SEP] token"},
+        {"[UNK]\n[CLS]\n[SEP]\n", "the vocab has no [PAD] token"},
+        {"[PAD]\n[UNK]\n[CLS]\n[SEP]\ncaf\xc3\n", ":5: invalid UTF-8"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) expect_error(load_vocab, write_text("vocab.txt", cases[i].text), cases[i].want);
+}
+
+// Duplicate tokens are legal (transformers keeps the last id); the vocab size still counts lines.
+static void load_duplicates_and_check(const char *path) {
+    Tokenizer *t = tokenizer_load(path, NULL);
+    if (t->vocab_size != 6 || tokenizer_id(t, "the") != 5) _exit(2);
+    tokenizer_free(t);
+}
+
+Test(bad_vocab, duplicate_tokens_keep_the_last_id, .init = make_dir, .fini = remove_dir) {
+    cr_expect_eq(run_loader(load_duplicates_and_check, write_text("vocab.txt", "[PAD]\nthe\n[UNK]\n[CLS]\n[SEP]\nthe\n")).status, 0);
+}
+
+// ---- config.json ---------------------------------------------------------------------------------
+static void load_bert_config(const char *path) {
+    char d[256];
+    snprintf(d, sizeof d, "%s", path);
+    *strrchr(d, '/') = '\0';
+    BertConfig c = bert_config_load(d, 0);
+    bert_config_free(&c);
+}
+
+#define SIZES "\"vocab_size\": 50, \"num_hidden_layers\": 2, \"intermediate_size\": 128"
+
+Test(bad_config, missing_and_absurd_sizes, .init = make_dir, .fini = remove_dir) {
+    static const struct { const char *text, *want; } cases[] = {
+        {"[]", "not a JSON object"},
+        {"{" SIZES ", \"num_attention_heads\": 4}", "key \"hidden_size\" is missing"},
+        {"{" SIZES ", \"hidden_size\": -64, \"num_attention_heads\": 4}", "\"hidden_size\" must be a positive integer"},
+        {"{" SIZES ", \"hidden_size\": 1e12, \"num_attention_heads\": 4}", "\"hidden_size\" must be a positive integer"},
+        {"{" SIZES ", \"hidden_size\": 64.5, \"num_attention_heads\": 4}", "\"hidden_size\" must be a positive integer"},
+        {"{" SIZES ", \"hidden_size\": \"64\", \"num_attention_heads\": 4}", "\"hidden_size\" must be a number"},
+        {"{" SIZES ", \"hidden_size\": 64, \"num_attention_heads\": 6}", "hidden_size 64 is not a multiple of num_attention_heads 6"},
+        {"{" SIZES ", \"hidden_size\": 64, \"num_attention_heads\": 0}", "\"num_attention_heads\" must be a positive integer"},
+        {"{" SIZES ", \"hidden_size\": 64, \"num_attention_heads\": 4, \"hidden_act\": \"relu\"}", "\"hidden_act\" must be \"gelu\""},
+        {"{" SIZES ", \"hidden_size\": 64, \"num_attention_heads\": 4, \"hidden_dropout_prob\": 1.5}", "must be in [0, 1)"},
+    };
+    mkdir_p(dir);
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) expect_error(load_bert_config, write_text("config.json", cases[i].text), cases[i].want);
+}
+
+// A checkpoint whose tensors disagree with its config.json: one line naming file and tensor.
+static void load_bert_dir(const char *dir_path) {
+    BertModel m = bert_load(dir_path, 0, 1, NULL);
+    bert_free(&m);
+}
+
+Test(bad_config, shapes_disagree_with_config, .init = make_dir, .fini = remove_dir) {
+    size_t n;
+    char *st = read_file("tests/fixtures/bert/tiny/model.safetensors", &n), *cfg = read_file("tests/fixtures/bert/tiny/config.json", NULL);
+    char *at = strstr(cfg, "\"intermediate_size\": 128");
+    cr_assert(at, "the tiny config changed");
+    memcpy(at, "\"intermediate_size\": 256", strlen("\"intermediate_size\": 256"));
+    write_bytes("model.safetensors", st, n);
+    write_text("config.json", cfg);
+    Outcome o = run_loader(load_bert_dir, dir);
+    cr_expect_eq(o.status, 1, "%s", o.err);
+    cr_expect(strstr(o.err, "model.safetensors: tensor ") && strstr(o.err, "config.json says") && !strchr(o.err, '\n')[1], "%s", o.err);
+    free(st);
+    free(cfg);
 }
 
 // ---- flags ---------------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ static void die_to_harness(const char *message) {
 }
 
 // ---- the input as a file -------------------------------------------------------------------------
-static char dir[64], path[128];
+static char dir[64], path[192];
 static int fd = -1;
 
 static void remove_input(void) {
@@ -78,28 +78,59 @@ static void remove_input(void) {
     rmdir(dir);
 }
 
-static void write_input(const char *suffix, const uint8_t *data, size_t size) {
+static void install_hooks(void) {
+    static bool done;
+    if (done) return;
+    done = true;
+    __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
+    die_hook = die_to_harness;
+}
+
+static void write_input(const char *name, const uint8_t *data, size_t size) {
     if (fd < 0) {
         snprintf(dir, sizeof dir, "%s/bertstep-fuzz-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
         if (!mkdtemp(dir)) die("fuzz: cannot create a directory for the input");
-        snprintf(path, sizeof path, "%s/input%s", dir, suffix);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
         fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
         if (fd < 0) die("fuzz: cannot create %s", path);
         atexit(remove_input);
-        __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
-        die_hook = die_to_harness;
     }
     if (ftruncate(fd, 0) != 0 || (size && pwrite(fd, data, size, 0) != (ssize_t)size))
         die("fuzz: cannot write %s", path);
 }
 
-int fuzz_run(const char *suffix, FuzzParse parse, const uint8_t *data, size_t size, int release_all) {
-    write_input(suffix, data, size);
+// ---- one parse with die() caught ---------------------------------------------------------------
+static FuzzParseFile file_parse;
+static FuzzParseBytes bytes_parse;
+static const uint8_t *bytes_data;
+static size_t bytes_size;
+
+static void call_parser(void) {
+    if (file_parse) file_parse(path);
+    else bytes_parse(bytes_data, bytes_size);
+}
+
+static void run_caught(int release_all) {
+    install_hooks();
     volatile bool died = false;
     tracking = true;
-    if (setjmp(on_die) == 0) parse(path);
+    if (setjmp(on_die) == 0) call_parser();
     else died = true;
     tracking = false;
     release_live(died || release_all);
+}
+
+int fuzz_file(const char *name, FuzzParseFile parse, const uint8_t *data, size_t size, int release_all) {
+    write_input(name, data, size);
+    file_parse = parse;
+    run_caught(release_all);
+    return 0;
+}
+
+int fuzz_bytes(FuzzParseBytes parse, const uint8_t *data, size_t size) {
+    bytes_parse = parse;
+    bytes_data = data;
+    bytes_size = size;
+    run_caught(0);
     return 0;
 }

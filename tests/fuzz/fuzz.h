@@ -4,7 +4,7 @@
 //     #include "tests/fuzz/fuzz.h"
 //     #include "common/safetensors.h"
 //     static void parse(const char *path) { SafeTensors st = st_open(path); st_close(&st); }
-//     FUZZ_FILE_TARGET(".safetensors", parse)
+//     FUZZ_FILE_TARGET("input.safetensors", parse)
 //
 // plus a seed corpus of real files in tests/fuzz/corpus/<name>/; the Makefile finds both by
 // name (`make fuzz`, `make fuzz-<name>`), so adding a parser is adding those.
@@ -24,24 +24,29 @@
 // finding (set FUZZ_RELEASE_ALL for an API that keeps its allocations for the program's life
 // by design, such as --config's strings).
 //
-// The input reaches the parser as a file (the parsers take paths, as the programs do), written
-// to a private directory under /dev/shm (else $TMPDIR) under a name ending in the target's
-// suffix, since some loaders choose the format by extension.
+// The input reaches a loader as a file (the loaders take paths, as the programs do), written to a
+// private directory under /dev/shm (else /tmp) under the name the target gives. A lazily built
+// cache a parser keeps in a static (the tokenizer's scratch) must be warmed up before fuzzing,
+// or a die() after it grows would free it under the parser's feet.
 #pragma once
 #include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef void (*FuzzParse)(const char *path);
+typedef void (*FuzzParseFile)(const char *path);
+typedef void (*FuzzParseBytes)(const uint8_t *data, size_t size);
 
-// fuzz_run: write data to the input file and call parse on it with die() caught; `release_all`
-// frees whatever parse left allocated even when it returned normally.
-int fuzz_run(const char *suffix, FuzzParse parse, const uint8_t *data, size_t size, int release_all);
+// fuzz_file: write the input to <private dir>/<name> and call parse(path) with die() caught;
+// `release_all` frees whatever parse left allocated even when it returned normally.
+int fuzz_file(const char *name, FuzzParseFile parse, const uint8_t *data, size_t size, int release_all);
+// fuzz_bytes: parse(data, size) with die() caught, for functions that take text, not a file.
+int fuzz_bytes(FuzzParseBytes parse, const uint8_t *data, size_t size);
 
-#define FUZZ_TARGET_(suffix, parse, release_all)                                  \
+#define FUZZ_ENTRY_(call)                                                         \
     int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);                 \
-    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {                \
-        return fuzz_run(suffix, parse, data, size, release_all);                  \
-    }
-#define FUZZ_FILE_TARGET(suffix, parse) FUZZ_TARGET_(suffix, parse, 0)
-#define FUZZ_FILE_TARGET_RELEASE_ALL(suffix, parse) FUZZ_TARGET_(suffix, parse, 1)
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { return call; }
+// FUZZ_FILE_TARGET("input.csv", parse): the input as a file of that name (loaders that choose the
+// format by extension, or read DIR/config.json, get the name they expect).
+#define FUZZ_FILE_TARGET(name, parse) FUZZ_ENTRY_(fuzz_file(name, parse, data, size, 0))
+#define FUZZ_FILE_TARGET_RELEASE_ALL(name, parse) FUZZ_ENTRY_(fuzz_file(name, parse, data, size, 1))
+#define FUZZ_BYTES_TARGET(parse) FUZZ_ENTRY_(fuzz_bytes(parse, data, size))

@@ -22,4 +22,4 @@ static void parse(const char *path) {
     args_parse(&p, 3, argv, NULL, 0);
 }
 
-FUZZ_FILE_TARGET_RELEASE_ALL(".json", parse)
+FUZZ_FILE_TARGET_RELEASE_ALL("config.json", parse)

@@ -9,4 +9,4 @@ static void parse(const char *path) {
     dataset_free(&d);
 }
 
-FUZZ_FILE_TARGET(".csv", parse)
+FUZZ_FILE_TARGET("input.csv", parse)

@@ -16,4 +16,4 @@ static void parse(const char *path) {
     st_close(&st);
 }
 
-FUZZ_FILE_TARGET(".safetensors", parse)
+FUZZ_FILE_TARGET("input.safetensors", parse)

@@ -9,4 +9,4 @@ static void parse(const char *path) {
     trainer_state_free(&s);
 }
 
-FUZZ_FILE_TARGET(".json", parse)
+FUZZ_FILE_TARGET("trainer_state.json", parse)

@@ -12,7 +12,9 @@ take() { [ -f "$2" ] && head -c "$1" "$2" > "$seeds/$(echo "$2" | tr / _)" || tr
 case $name in
     tsv) for f in data/cache/sst2/dev.tsv data/cache/sst5/dev.tsv data/cache/trec/test.tsv; do take 4096 "$f"; done ;;
     safetensors) take 65536 data/cache/models/all-MiniLM-L6-v2/model.safetensors ;;   # the whole header, part of the data
-    config|trainer_state) take 65536 data/cache/models/all-MiniLM-L6-v2/config.json ;;
+    config|trainer_state|bert_config) take 65536 data/cache/models/all-MiniLM-L6-v2/config.json ;;
+    vocab) take 65536 data/cache/models/bert-base-uncased-vocab/vocab.txt ;;
+    tokenizer) for f in data/cache/sst2/dev.tsv data/cache/trec/test.tsv; do take 2048 "$f"; done ;;
 esac
 dirs=("$work" "$seeds")
 for d in tests/fuzz/corpus/$name tests/fuzz/regressions/$name; do [ -d "$d" ] && dirs+=("$d"); done
