@@ -159,7 +159,7 @@ Test(crash, sigkill_at_random_moments_keeps_every_checkpoint, .timeout = 600) {
     }
     cr_log_info("seed %llu: %d of %d runs killed, %d kills left a tmp-checkpoint behind, up to %d checkpoints",
                 (unsigned long long)seed, killed, KILLS, tmp_left, most);
-    cr_expect(killed > KILLS / 2, "only %d of %d runs were still running when killed (seed %llu)", killed, KILLS,
+    cr_expect(killed >= KILLS / 4, "only %d of %d runs were still running when killed (seed %llu)", killed, KILLS,
               (unsigned long long)seed);
 
     // The run resumed after all the kills ends where the uninterrupted one did, bit for bit.
