@@ -39,7 +39,7 @@ else
   LESSONS := $(CPU_LESSONS)
 endif
 
-.PHONY: all deps lessons probe data run test test-gpu bench clean distclean test-sanitize fuzz valgrind test-gpu-sanitize
+.PHONY: all deps lessons probe data run test test-gpu bench clean distclean test-sanitize fuzz fuzz-deps valgrind test-gpu-sanitize
 all: probe lessons data
 
 # deps: the Debian packages (installed when run as root, else the command to run is printed).
@@ -159,7 +159,9 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-missing-field-initializers -I. -isystem /usr/include/stb \
                 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_TARGETS := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
-$(B)/fuzz/obj/%.o: %.c $(wildcard common/*.h tests/fuzz/*.h)
+fuzz-deps:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "error: make fuzz needs clang with libFuzzer: apt-get install clang libclang-rt-dev" >&2; exit 1; }
+$(B)/fuzz/obj/%.o: %.c $(wildcard common/*.h tests/fuzz/*.h) | fuzz-deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 $(B)/fuzz/libbertstep.a: $(COMMON_SRC:%.c=$(B)/fuzz/obj/%.o) $(B)/fuzz/obj/tests/fuzz/fuzz.o
@@ -167,6 +169,7 @@ $(B)/fuzz/libbertstep.a: $(COMMON_SRC:%.c=$(B)/fuzz/obj/%.o) $(B)/fuzz/obj/tests
 	ar rcs $@ $^
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(B)/fuzz/libbertstep.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< -o $@ $(B)/fuzz/libbertstep.a $(LIBS) -lgomp
+.PRECIOUS: $(B)/fuzz/fuzz_%   # kept after a run, to replay or minimise a corpus with
 fuzz: $(FUZZ_TARGETS:%=fuzz-%)
 fuzz-%: $(B)/fuzz/fuzz_%
 	bash tests/fuzz/run.sh $* $(FUZZ_SECONDS)
