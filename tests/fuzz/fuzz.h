@@ -13,16 +13,16 @@
 // which would end the fuzzer at the first rejected input. The harness sets die_hook (util.h),
 // so die() formats its message (that code runs too) and longjmps back here; the input counts as
 // cleanly rejected. Programs never set the hook, so their behaviour is unchanged. Forking a
-// child per input would do the same without the hook, but costs ~1 ms an input and loses the
-// child's coverage, which is what guides libFuzzer.
+// child per input would do the same without the hook, but costs a fork per input and loses the
+// child's coverage counters, which are what guide libFuzzer.
 //
 // What a longjmp out of a parser leaves behind. Everything the parser had allocated and not
 // yet freed (its half-built tables, cJSON trees) would be a leak that LeakSanitizer reports
 // against the harness, not a bug. So while a parser runs, ASan's malloc/free hooks record every
 // live block it allocated; after a die() the harness frees exactly those. After a parse that
 // returns normally nothing is freed for it, so a real leak on the success path is still a
-// finding (set FUZZ_RELEASE_ALL for an API that keeps its allocations for the program's life
-// by design, such as --config's strings).
+// finding (FUZZ_FILE_TARGET_RELEASE_ALL is for an API that keeps its allocations for the
+// program's life by design, such as --config's strings).
 //
 // The input reaches a loader as a file (the loaders take paths, as the programs do), written to a
 // private directory under /dev/shm (else /tmp) under the name the target gives. A lazily built
