@@ -70,8 +70,17 @@ static void die_to_harness(const char *message) {
 }
 
 // ---- the input as a file -------------------------------------------------------------------------
+// Each input gets a fresh directory, removed after the parse: nothing is left behind by a run
+// (a crash leaves only the directory of the crashing input).
 static char dir[64], path[192];
-static int fd = -1;
+
+static void write_input(const char *name, const uint8_t *data, size_t size) {
+    snprintf(dir, sizeof dir, "%s/bertstep-fuzz-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+    if (!mkdtemp(dir)) die("fuzz: cannot create a directory for the input");
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || (size && write(fd, data, size) != (ssize_t)size) || close(fd) != 0) die("fuzz: cannot write %s", path);
+}
 
 static void remove_input(void) {
     unlink(path);
@@ -84,19 +93,6 @@ static void install_hooks(void) {
     done = true;
     __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
     die_hook = die_to_harness;
-}
-
-static void write_input(const char *name, const uint8_t *data, size_t size) {
-    if (fd < 0) {
-        snprintf(dir, sizeof dir, "%s/bertstep-fuzz-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-        if (!mkdtemp(dir)) die("fuzz: cannot create a directory for the input");
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-        if (fd < 0) die("fuzz: cannot create %s", path);
-        atexit(remove_input);
-    }
-    if (ftruncate(fd, 0) != 0 || (size && pwrite(fd, data, size, 0) != (ssize_t)size))
-        die("fuzz: cannot write %s", path);
 }
 
 // ---- one parse with die() caught ---------------------------------------------------------------
@@ -124,6 +120,7 @@ int fuzz_file(const char *name, FuzzParseFile parse, const uint8_t *data, size_t
     write_input(name, data, size);
     file_parse = parse;
     run_caught(release_all);
+    remove_input();
     return 0;
 }
 
