@@ -4,6 +4,9 @@
 #   make test       build and run the CPU test suite (Criterion)
 #   make test-gpu   build and run the GPU tests (needs nvcc and a GPU)
 #   make bench      CPU benchmarks (bench/); bench/gpu.sh is the GPU one
+#   make test-sanitize  the CPU suite and every lesson's default run under ASan + UBSan
+#   make fuzz       each libFuzzer target in tests/fuzz/ for FUZZ_SECONDS (clang)
+#   make valgrind   every lesson's default run under valgrind memcheck
 #   make clean      remove build/ (data/cache/ stays; `make distclean` removes it too)
 
 CC      ?= cc
@@ -44,7 +47,7 @@ else
   LESSONS := $(CPU_LESSONS)
 endif
 
-.PHONY: all deps lessons probe data run test test-gpu bench clean distclean
+.PHONY: all deps lessons probe data run test test-gpu bench clean distclean test-sanitize fuzz fuzz-deps valgrind test-gpu-sanitize
 all: probe lessons data
 
 # deps: the Debian packages (installed when run as root, else the command to run is printed).
@@ -149,6 +152,68 @@ $(BENCH_BIN): $(B)/bench/%: bench/%.c $(B)/libbertstep.a $(wildcard common/*.h)
 
 bench: lessons data $(BENCH_BIN)
 	@for b in bench/*.sh; do [ "$$b" = bench/gpu.sh ] || bash $$b; done
+
+# ---- hardening (issue 8): sanitizers and fuzzing; see tests/fuzz/RESULTS.md ----------------------
+# test-sanitize: the same build in build/san with gcc's AddressSanitizer + UndefinedBehaviorSanitizer
+# (any UB report aborts), then the whole CPU suite (which runs every lesson's default run and the
+# bad-input suite) and every fuzz corpus and regression input replayed once. A lesson too slow
+# under ASan gets smaller flags from tests/sanitize_flags.txt (BERTSTEP_SANITIZE tells the tests).
+SAN_FLAGS := -O1 -g -march=native -fno-omit-frame-pointer -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all
+SAN_ENV   := BERTSTEP_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 UBSAN_OPTIONS=print_stacktrace=1 \
+             LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+test-sanitize: data
+	$(MAKE) B=$(B)/san CFLAGS="$(CFLAGS) $(SAN_FLAGS)" lessons $(B)/san/tests/run_tests $(B)/san/fuzz-replay
+	@# The tests name build/... and tests/... from the repository root; build/san/root is that root
+	@# with build/ pointing at the sanitized build.
+	@mkdir -p $(B)/san/root && for f in $(CURDIR)/*; do [ "$${f##*/}" = build ] || ln -sfn "$$f" $(B)/san/root/; done
+	@ln -sfn .. $(B)/san/root/build
+	cd $(B)/san/root && $(SAN_ENV) build/tests/run_tests --jobs 2
+	$(SAN_ENV) bash tests/fuzz/replay.sh $(B)/san/fuzz-replay
+
+# valgrind: every lesson's default run under memcheck (tests/valgrind.sh), built in build/vg without
+# -march=native (valgrind does not decode AVX-512). `make valgrind VALGRIND_LESSONS="01_scalar_loop"`
+# runs some; a slow lesson's default run can be left out this way.
+VALGRIND_LESSONS ?=
+valgrind: data
+	$(MAKE) B=$(B)/vg CFLAGS="$(filter-out -march=native -O3,$(CFLAGS)) -O2" lessons
+	bash tests/valgrind.sh $(B)/vg $(VALGRIND_LESSONS)
+
+# test-gpu-sanitize: the GPU tests under compute-sanitizer's memcheck and racecheck (needs nvcc, a
+# GPU and compute-sanitizer from the CUDA Toolkit). Not yet run: no GPU was available (RESULTS.md).
+test-gpu-sanitize: $(B)/tests/gpu_tests
+	compute-sanitizer --tool memcheck --leak-check full --error-exitcode 1 $(B)/tests/gpu_tests
+	compute-sanitizer --tool racecheck --error-exitcode 1 $(B)/tests/gpu_tests
+
+# fuzz-replay: every fuzz target linked with a plain main() that runs the files it is given
+# (tests/fuzz/replay.c), so regressions and corpora run under gcc's sanitizers without clang.
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+$(B)/fuzz-replay/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(B)/libbertstep.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< tests/fuzz/fuzz.c tests/fuzz/replay.c -o $@ $(B)/libbertstep.a $(LDLIBS)
+$(B)/fuzz-replay: $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz-replay/%)
+
+# fuzz: each target for FUZZ_SECONDS with libFuzzer (clang; Debian's clang + libclang-rt-dev).
+# `make fuzz-safetensors FUZZ_SECONDS=600` runs one. Crashes land in build/fuzz/crashes/. The
+# library is built without -fopenmp (one thread per input); -lgomp supplies the omp_* calls.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-missing-field-initializers -I. -isystem /usr/include/stb \
+                -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_TARGETS := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+fuzz-deps:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "error: make fuzz needs clang with libFuzzer: apt-get install clang libclang-rt-dev" >&2; exit 1; }
+$(B)/fuzz/obj/%.o: %.c $(wildcard common/*.h tests/fuzz/*.h) | fuzz-deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(B)/fuzz/libbertstep.a: $(COMMON_SRC:%.c=$(B)/fuzz/obj/%.o) $(B)/fuzz/obj/tests/fuzz/fuzz.o
+	@rm -f $@
+	ar rcs $@ $^
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(B)/fuzz/libbertstep.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< -o $@ $(B)/fuzz/libbertstep.a $(LIBS) -lgomp
+.PRECIOUS: $(B)/fuzz/fuzz_%   # kept after a run, to replay or minimise a corpus with
+fuzz: $(FUZZ_TARGETS:%=fuzz-%)
+fuzz-%: $(B)/fuzz/fuzz_%
+	bash tests/fuzz/run.sh $* $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(B)

@@ -2,6 +2,7 @@
 #include "common/args.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,12 @@ static void set_from_string(ArgSpec *s, const char *v) {
         *(int *)s->dst = (int)x;
         break;
     }
-    case ARG_FLOAT: *(double *)s->dst = parse_double(v, what); break;
+    case ARG_FLOAT: {
+        double x = parse_double(v, what);
+        if (!isfinite(x)) die("%s: '%s' is not a finite number", what, v);
+        *(double *)s->dst = x;
+        break;
+    }
     case ARG_BOOL: {
         int b = parse_bool_word(v);
         if (b < 0) die("%s: '%s' is not true or false", what, v);
@@ -74,8 +80,7 @@ static void load_config(const ArgParser *p, const char *path) {
         if (cJSON_IsString(it)) v = it->valuestring;
         else if (cJSON_IsBool(it)) v = cJSON_IsTrue(it) ? "true" : "false";
         else if (cJSON_IsNumber(it)) {
-            if (s->type == ARG_INT) snprintf(buf, sizeof buf, "%.0f", it->valuedouble);
-            else snprintf(buf, sizeof buf, "%.17g", it->valuedouble);
+            snprintf(buf, sizeof buf, "%.17g", it->valuedouble);   // 2.5 for an integer flag stays an error
             v = xstrdup(buf);
         } else die("--config %s: key \"%s\" must be a string, number or boolean", path, it->string);
         set_from_string(s, v);

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,12 @@ static void write_state(const char *path, const TrainerState *s) {
     cJSON_Delete(root);
 }
 
-static void read_state(const char *path, TrainerState *s) {
+// is_count: a step counter as JSON writes it, a whole number in [0, 2^53] (so the cast to long is exact).
+static bool is_count(const cJSON *x) {
+    return x->valuedouble >= 0 && x->valuedouble <= 9007199254740992.0 && x->valuedouble == floor(x->valuedouble);
+}
+
+void trainer_state_read(const char *path, TrainerState *s) {
     char *text = read_file(path, NULL);
     cJSON *root = cJSON_Parse(text);
     if (!root) die("%s: not valid JSON", path);
@@ -93,6 +99,8 @@ static void read_state(const char *path, TrainerState *s) {
     const cJSON *hist = cJSON_GetObjectItem(root, "log_history");
     if (!cJSON_IsNumber(step) || !cJSON_IsNumber(epoch) || !cJSON_IsNumber(ostep) || !cJSON_IsObject(rng) || !cJSON_IsArray(hist))
         die("%s: missing or malformed global_step, epoch, optimizer_step, rng_state or log_history", path);
+    if (!is_count(step) || !is_count(ostep))
+        die("%s: global_step and optimizer_step must be whole numbers from 0 to 2^53", path);
     const cJSON *rs = cJSON_GetObjectItem(rng, "state"), *ri = cJSON_GetObjectItem(rng, "inc");
     if (!cJSON_IsString(rs) || !cJSON_IsString(ri) || sscanf(rs->valuestring, "%" SCNx64, &s->rng.state) != 1 ||
         sscanf(ri->valuestring, "%" SCNx64, &s->rng.inc) != 1)
@@ -156,6 +164,20 @@ char *checkpoint_latest(const char *output_dir) {
     return path_join(output_dir, name);
 }
 
+// remove_checkpoint: rename checkpoint-<step> to tmp-checkpoint-<step> first, so a run killed
+// while deleting leaves a tmp- directory (swept by the next save), never a half-deleted checkpoint.
+static void remove_checkpoint(const char *output_dir, long step) {
+    char name[64], tmp_name[64];
+    snprintf(name, sizeof name, "checkpoint-%ld", step);
+    snprintf(tmp_name, sizeof tmp_name, "tmp-checkpoint-%ld", step);
+    char *path = path_join(output_dir, name), *tmp = path_join(output_dir, tmp_name);
+    rm_rf(tmp);
+    atomic_rename(path, tmp);
+    rm_rf(tmp);
+    free(path);
+    free(tmp);
+}
+
 // rotate: delete the oldest checkpoints beyond `limit`, skipping the best one.
 static void rotate(const char *output_dir, int limit, const char *best) {
     long steps[4096];
@@ -163,13 +185,26 @@ static void rotate(const char *output_dir, int limit, const char *best) {
     char name[64];
     for (int i = 0; i < n && excess > 0; i++) {
         snprintf(name, sizeof name, "checkpoint-%ld", steps[i]);
-        char *path = path_join(output_dir, name);
         const char *slash = strrchr(best, '/');
         if (!(best[0] && !strcmp(slash ? slash + 1 : best, name))) {
-            rm_rf(path);
+            remove_checkpoint(output_dir, steps[i]);
             excess--;
         }
-        free(path);
+    }
+}
+
+// sweep_tmp: remove the tmp-checkpoint-* directories a killed run left behind.
+static void sweep_tmp(const char *output_dir) {
+    DIR *d = opendir(output_dir);
+    if (!d) return;
+    char *stale[64];
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) && n < 64;)
+        if (!strncmp(e->d_name, "tmp-checkpoint-", 15)) stale[n++] = path_join(output_dir, e->d_name);
+    closedir(d);
+    for (int i = 0; i < n; i++) {
+        rm_rf(stale[i]);
+        free(stale[i]);
     }
 }
 
@@ -193,8 +228,8 @@ char *checkpoint_save_with(const char *output_dir, const ParamSet *ps, const Opt
     snprintf(name, sizeof name, "checkpoint-%ld", state->global_step);
     snprintf(tmp_name, sizeof tmp_name, "tmp-checkpoint-%ld", state->global_step);
     mkdir_p(output_dir);
+    sweep_tmp(output_dir);
     char *final = path_join(output_dir, name), *tmp = path_join(output_dir, tmp_name);
-    rm_rf(tmp);
     write_model(tmp, ctx);
     mkdir_p(tmp);
     char *optim = path_join(tmp, "optimizer.safetensors"), *st = path_join(tmp, "trainer_state.json");
@@ -221,13 +256,10 @@ void checkpoint_load(const char *dir, ParamSet *ps, Optimizer *opt, TrainerState
         free(optim);
     }
     if (state) {
-        trainer_state_read(dir, state);
+        char *st = path_join(dir, "trainer_state.json");
+        trainer_state_read(st, state);
+        free(st);
         if (opt) opt->step = state->optimizer_step;
     }
 }
 
-void trainer_state_read(const char *dir, TrainerState *state) {
-    char *st = path_join(dir, "trainer_state.json");
-    read_state(st, state);
-    free(st);
-}

@@ -11,7 +11,10 @@
 //
 // A checkpoint is built in output_dir/tmp-checkpoint-<step>/, flushed to disk, then renamed:
 // a reader sees either the whole checkpoint or none of it. save_total_limit keeps the newest
-// checkpoints but never deletes the best one (as the Hugging Face Trainer does).
+// checkpoints but never deletes the best one (as the Hugging Face Trainer does); a checkpoint is
+// renamed back to tmp-checkpoint-<step> before it is deleted. Only checkpoint-<N> names count as
+// checkpoints; the next save removes the tmp-checkpoint-* a killed run left (issue 8: SIGKILL or a
+// full disk at any moment leaves every checkpoint-<N> whole; tests/test_crash.c).
 #pragma once
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -35,6 +38,8 @@ typedef struct {
 
 void trainer_state_init(TrainerState *s);
 void trainer_state_free(TrainerState *s);
+// trainer_state_read: a checkpoint's trainer_state.json into s (s initialised first).
+void trainer_state_read(const char *path, TrainerState *s);
 // log_history_add: append an entry (takes ownership of `entry`).
 void log_history_add(TrainerState *s, cJSON *entry);
 
@@ -53,7 +58,5 @@ char *checkpoint_save_with(const char *output_dir, const ParamSet *ps, const Opt
 void checkpoint_load(const char *dir, ParamSet *ps, Optimizer *opt, TrainerState *state);
 // checkpoint_latest: the checkpoint-<N> directory with the largest N in output_dir, or NULL.
 char *checkpoint_latest(const char *output_dir);
-// trainer_state_read: only DIR/trainer_state.json (dies naming the file when it is malformed).
-void trainer_state_read(const char *dir, TrainerState *state);
 // checkpoints_list: the checkpoint-<N> steps in output_dir, sorted ascending; returns the count.
 int checkpoints_list(const char *output_dir, long *steps, int max);

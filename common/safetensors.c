@@ -39,8 +39,9 @@ static void parse_tensor(const char *path, const cJSON *e, size_t data_size, StT
     }
     const cJSON *b = cJSON_GetArrayItem(offs, 0), *en = cJSON_GetArrayItem(offs, 1);
     if (!cJSON_IsNumber(b) || !cJSON_IsNumber(en) || b->valuedouble < 0 || en->valuedouble < b->valuedouble ||
-        en->valuedouble > (double)data_size)
-        die("%s: tensor %s: data_offsets lie outside the data section (%zu bytes)", path, t->name, data_size);
+        en->valuedouble > (double)data_size || b->valuedouble != (double)(size_t)b->valuedouble ||
+        en->valuedouble != (double)(size_t)en->valuedouble)
+        die("%s: tensor %s: data_offsets must be two whole numbers within the data section (%zu bytes)", path, t->name, data_size);
     t->begin = (size_t)b->valuedouble;
     t->end = (size_t)en->valuedouble;
     if (t->end - t->begin != (size_t)t->numel * elem)
@@ -75,7 +76,7 @@ SafeTensors st_open(const char *path) {
     cJSON_Delete(root);
     // Ranges must not overlap; sort a copy by start and check neighbours.
     StTensor *sorted = xmalloc(sizeof(StTensor) * (size_t)(st.n ? st.n : 1));
-    memcpy(sorted, st.tensors, sizeof(StTensor) * (size_t)st.n);
+    if (st.n) memcpy(sorted, st.tensors, sizeof(StTensor) * (size_t)st.n);   // st.tensors is NULL when n = 0
     qsort(sorted, (size_t)st.n, sizeof(StTensor), by_begin);
     for (int i = 1; i < st.n; i++)
         if (sorted[i].begin < sorted[i - 1].end && sorted[i].end > sorted[i].begin)

@@ -10,8 +10,12 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-// die: print "error: " + message to stderr and exit(1). printf-style.
+// die: print "error: " + message to stderr and exit with status 1. printf-style.
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// die_hook: NULL in every program. The fuzz harness (tests/fuzz/fuzz.h) sets it so that a parser
+// rejecting bad input returns to the harness instead of ending the fuzzer: die() then formats its
+// message and calls the hook, which must not return (it longjmps). Programs behave as before.
+extern void (*die_hook)(const char *message);
 // warn: print "warning: " + message to stderr and continue.
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

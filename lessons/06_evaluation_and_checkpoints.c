@@ -65,6 +65,8 @@ typedef struct {
     int *label;
 } BowSet;
 
+static void bow_free(BowSet *b) { free(b->row_ptr); free(b->col); free(b->val); }   // labels belong to the dataset
+
 static BowSet featurize(const TextDataset *d, WordId *vocab) {
     BowSet b = {.n = d->n, .row_ptr = xmalloc(sizeof(int) * (size_t)(d->n + 1)), .label = d->label};
     int cap = 16 * d->n + 16, nnz = 0;
@@ -319,5 +321,12 @@ int main(int argc, char **argv) {
     plot_free(&p);
     free(xs); free(ya); free(yt); free(yl);
     eval_result_free(&final);
+    free(g.row_ptr); free(g.col); free(g.val); free(g.label); free(order); free(logits);
+    trainer_state_free(&state);
+    optimizer_free(&adamw);
+    logreg_free(&model);
+    bow_free(&train); bow_free(&dev);
+    shfree(vocab);
+    dataset_free(&train_text); dataset_free(&dev_text);
     return 0;
 }

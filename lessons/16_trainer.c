@@ -220,7 +220,9 @@ static cJSON *run_info(const Run *r) {
 static void check_resume_matches(const Run *r, const char *dir) {
     TrainerState saved_state;
     trainer_state_init(&saved_state);
-    trainer_state_read(dir, &saved_state);
+    char *path = path_join(dir, "trainer_state.json");
+    trainer_state_read(path, &saved_state);
+    free(path);
     const cJSON *saved = saved_state.info;
     static const char *keys[] = {"train_batch_size", "gradient_accumulation_steps", "num_train_examples", "max_steps", "data_seed"};
     if (saved_state.global_step < 0 || saved_state.global_step > r->plan.total_steps)

@@ -64,6 +64,12 @@ Test(checkpoint, round_trip_and_rotation_keeps_best) {
     cr_assert(st2.rng.state == st.rng.state && st2.rng.inc == st.rng.inc, "rng state survives as hex");
     cr_assert(st2.has_best && st2.best_metric == 0.9);
     free(latest);
+    trainer_state_free(&st);
+    trainer_state_free(&st2);
+    optimizer_free(&opt);
+    optimizer_free(&opt2);
+    params_free(&ps);
+    params_free(&back);
     rm_rf(dir);
 }
 
