@@ -46,12 +46,18 @@ static void json_require_string(const cJSON *root, const char *path, const char 
         die("%s: \"%s\" must be \"%s\" (this BERT implements only that)", path, key, want);
 }
 
+// The most classes a classifier head may have (as the data loader caps its label sets), so a
+// config.json claiming a billion labels is one error line, not a 4 GB allocation.
+enum { BERT_MAX_LABELS = 100000 };
+
 // config_labels: K and the label names. The file's id2label (or num_labels) unless num_labels > 0.
 static void config_labels(BertConfig *c, const cJSON *root, const char *path, int num_labels) {
     const cJSON *id2label = cJSON_GetObjectItemCaseSensitive(root, "id2label");
     int file_k = cJSON_IsObject(id2label) ? cJSON_GetArraySize(id2label) : 0;
     if (!file_k && cJSON_GetObjectItemCaseSensitive(root, "num_labels")) file_k = json_positive_int(root, path, "num_labels", 2);
     c->num_labels = num_labels > 0 ? num_labels : file_k ? file_k : 2;
+    if (c->num_labels > BERT_MAX_LABELS)
+        die("%s: %d labels is more than this BERT's limit of %d classes", path, c->num_labels, BERT_MAX_LABELS);
     c->id2label = xcalloc((size_t)c->num_labels, sizeof(char *));
     for (int i = 0; i < c->num_labels; i++) {
         char key[16];
@@ -84,7 +90,10 @@ static BertConfig config_parse(const char *text, const char *path, int num_label
     c.attention_probs_dropout_prob = json_probability(root, path, "attention_probs_dropout_prob", 0.1);
     c.classifier_dropout = json_probability(root, path, "classifier_dropout", c.hidden_dropout_prob);
     c.initializer_range = (float)json_number(root, path, "initializer_range", 0.02);
-    c.pad_token_id = (int)json_number(root, path, "pad_token_id", 0);
+    const double pad = json_number(root, path, "pad_token_id", 0);
+    if (!(pad >= 0 && pad < c.vocab_size && pad == floor(pad)))
+        die("%s: key \"pad_token_id\" must be a token id in [0, %d) (got %g)", path, c.vocab_size, pad);
+    c.pad_token_id = (int)pad;
     if (c.hidden_size % c.num_attention_heads)
         die("%s: hidden_size %d is not a multiple of num_attention_heads %d", path, c.hidden_size, c.num_attention_heads);
     if (!(c.layer_norm_eps > 0)) die("%s: layer_norm_eps must be positive", path);
