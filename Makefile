@@ -156,13 +156,14 @@ bench: lessons data $(BENCH_BIN)
 # ---- hardening (issue 8): sanitizers and fuzzing; see tests/fuzz/RESULTS.md ----------------------
 # test-sanitize: the same build in build/san with gcc's AddressSanitizer + UndefinedBehaviorSanitizer
 # (any UB report aborts), then the whole CPU suite (which runs every lesson's default run and the
-# bad-input suite) and every fuzz corpus and regression input replayed once. A lesson too slow
+# bad-input suite) and every fuzz corpus and regression input replayed once. The CPU code is what
+# is sanitized: the sub-build acts as if nvcc were absent (NVCC=no-nvcc), so the trainer is a C program. A lesson too slow
 # under ASan gets smaller flags from tests/sanitize_flags.txt (BERTSTEP_SANITIZE tells the tests).
 SAN_FLAGS := -O1 -g -march=native -fno-omit-frame-pointer -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all
 SAN_ENV   := BERTSTEP_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 UBSAN_OPTIONS=print_stacktrace=1 \
              LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 test-sanitize: data
-	$(MAKE) B=$(B)/san CFLAGS="$(CFLAGS) $(SAN_FLAGS)" lessons $(B)/san/tests/run_tests $(B)/san/fuzz-replay
+	$(MAKE) B=$(B)/san CFLAGS="$(CFLAGS) $(SAN_FLAGS)" NVCC=no-nvcc lessons $(B)/san/tests/run_tests $(B)/san/fuzz-replay
 	@# The tests name build/... and tests/... from the repository root; build/san/root is that root
 	@# with build/ pointing at the sanitized build.
 	@mkdir -p $(B)/san/root && for f in $(CURDIR)/*; do [ "$${f##*/}" = build ] || ln -sfn "$$f" $(B)/san/root/; done

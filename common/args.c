@@ -66,12 +66,24 @@ static void set_from_string(ArgSpec *s, const char *v) {
     s->set = true;
 }
 
-// load_config: apply a JSON object's keys as if they were flags (strings kept alive for
-// the program's lifetime: the parsed JSON is never freed).
+// The parsed --config and the text of its numbers live as long as the program (string flags
+// point into them) and are freed at exit.
+static cJSON *config_root, *config_numbers;
+
+static void config_free(void) {
+    cJSON_Delete(config_root);
+    cJSON_Delete(config_numbers);
+}
+
+// load_config: apply a JSON object's keys as if they were flags.
 static void load_config(const ArgParser *p, const char *path) {
     char *text = read_file(path, NULL);
     cJSON *root = cJSON_Parse(text);
     if (!root || !cJSON_IsObject(root)) die("--config %s: not a JSON object", path);
+    if (config_root) die("--config may be given once (%s is the second)", path);
+    config_root = root;
+    config_numbers = cJSON_CreateArray();
+    atexit(config_free);
     for (cJSON *it = root->child; it; it = it->next) {
         ArgSpec *s = find_spec(p, it->string, strlen(it->string));
         if (!s) die("--config %s: unknown key \"%s\" (see --help)", path, it->string);
@@ -81,7 +93,9 @@ static void load_config(const ArgParser *p, const char *path) {
         else if (cJSON_IsBool(it)) v = cJSON_IsTrue(it) ? "true" : "false";
         else if (cJSON_IsNumber(it)) {
             snprintf(buf, sizeof buf, "%.17g", it->valuedouble);   // 2.5 for an integer flag stays an error
-            v = xstrdup(buf);
+            cJSON *kept = cJSON_CreateString(buf);
+            cJSON_AddItemToArray(config_numbers, kept);
+            v = kept->valuestring;
         } else die("--config %s: key \"%s\" must be a string, number or boolean", path, it->string);
         set_from_string(s, v);
     }

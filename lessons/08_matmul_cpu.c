@@ -245,7 +245,7 @@ static void linear_speed(Rng *rng, int BT, int C, int OC, int repeats, double pe
 static void print_caches(void) {
     printf("caches of cpu0 (Linux sysfs):");
     for (int i = 0; i < 8; i++) {
-        char path[96], level[16] = "", type[32] = "", size[32] = "";
+        char path[96], level[32] = "", type[32] = "", size[32] = "";  // each read with %31s
         const char *fields[] = {"level", "type", "size"};
         char *dst[] = {level, type, size};
         for (int f = 0; f < 3; f++) {

@@ -633,5 +633,6 @@ int main(int argc, char **argv) {
     if (a.threads > 0) omp_set_num_threads(a.threads);
     if (mode == MODE_TRAIN) train(&a);
     else evaluate_or_predict(&a, mode);
+    free(parser.specs);  // the flag table training_args_parse built
     return 0;
 }
