@@ -66,24 +66,18 @@ static void set_from_string(ArgSpec *s, const char *v) {
     s->set = true;
 }
 
-// The parsed --config and the text of its numbers live as long as the program (string flags
-// point into them) and are freed at exit.
-static cJSON *config_root, *config_numbers;
-
-static void config_free(void) {
-    cJSON_Delete(config_root);
-    cJSON_Delete(config_numbers);
-}
+// The parsed --config and the text of its numbers live as long as the program: string flags
+// point into them. Global rather than static, so no compiler drops the stores and a leak checker
+// sees them as reachable, not lost.
+cJSON *args_config_root, *args_config_numbers;
 
 // load_config: apply a JSON object's keys as if they were flags.
 static void load_config(const ArgParser *p, const char *path) {
     char *text = read_file(path, NULL);
     cJSON *root = cJSON_Parse(text);
     if (!root || !cJSON_IsObject(root)) die("--config %s: not a JSON object", path);
-    if (config_root) die("--config may be given once (%s is the second)", path);
-    config_root = root;
-    config_numbers = cJSON_CreateArray();
-    atexit(config_free);
+    args_config_root = root;
+    args_config_numbers = cJSON_CreateArray();
     for (cJSON *it = root->child; it; it = it->next) {
         ArgSpec *s = find_spec(p, it->string, strlen(it->string));
         if (!s) die("--config %s: unknown key \"%s\" (see --help)", path, it->string);
@@ -94,7 +88,7 @@ static void load_config(const ArgParser *p, const char *path) {
         else if (cJSON_IsNumber(it)) {
             snprintf(buf, sizeof buf, "%.17g", it->valuedouble);   // 2.5 for an integer flag stays an error
             cJSON *kept = cJSON_CreateString(buf);
-            cJSON_AddItemToArray(config_numbers, kept);
+            cJSON_AddItemToArray(args_config_numbers, kept);
             v = kept->valuestring;
         } else die("--config %s: key \"%s\" must be a string, number or boolean", path, it->string);
         set_from_string(s, v);
