@@ -30,8 +30,9 @@
 // of GpuLayerActs is ONE set of buffers shared by all layers, and gpu_bert_backward recomputes
 // layer l's forward into it just before layer l's backward. The recomputation draws the same
 // dropout masks (the same hash of the forward's seed, site and element), so the gradients are
-// the same as without checkpointing. Uploaded CPU masks are refused in this mode: the shared
-// buffers cannot hold every layer's.
+// the same as without checkpointing: the same bits, except where atomicAdd sums in an order that
+// varies from run to run (the embedding tables; bias columns of batches over 256 tokens).
+// Uploaded CPU masks are refused in this mode: the shared buffers cannot hold every layer's.
 #pragma once
 #include "kernels/bert_kernels.cuh"
 
