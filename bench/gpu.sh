@@ -9,7 +9,9 @@
 #      and at all-MiniLM-L6-v2's, batch 32 x 128, in float32 and TF32, each beside the same step in
 #      PyTorch eager (bench/torch_bert_step.py): samples/s, the ratio to PyTorch, and MFU against
 #      the cuBLAS rate the lesson measures in the same run. The float32 runs also check the GPU
-#      step against the CPU step (lesson 13 exits 1 when they disagree).
+#      step against the CPU step (lesson 13 exits 1 when they disagree), and with
+#      --gradient_checkpointing time the same step with every layer recomputed in the backward:
+#      its cost in step time, the activation memory it saves, its gradients against the step's.
 #   6. lesson 16's trainer on `make run`'s GPU recipe (scripts/run_main.sh: SST-2, 3 epochs, batch 32,
 #      lr 2e-5, --device cuda) beside the Hugging Face Trainer on the same recipe
 #      (bench/hf_trainer_sst2.py): dev accuracy and training wall time of each. TRAINER_MAX_STEPS=N
@@ -165,10 +167,12 @@ note ""
 have_torch=$(python3 -c 'import torch, transformers' 2>/dev/null && echo yes)
 [ -n "$have_torch" ] || note "python3 has no torch + transformers here: the PyTorch baseline was not measured"
 summary=""
+ckpt_summary=""
 for shape in bert-base minilm; do
     for prec in fp32 tf32; do
         flags="--random_shape $shape --per_device_train_batch_size 32 --max_seq_length 128"
         [ $prec = tf32 ] && flags="$flags --tf32 --compare_cpu false"
+        [ $prec = fp32 ] && flags="$flags --gradient_checkpointing"
         log="$out/13_bert_cuda-$shape-$prec.txt"
         note "### $shape, $prec"
         note '```text'
@@ -177,6 +181,14 @@ for shape in bert-base minilm; do
         [ "${PIPESTATUS[0]}" = 0 ] || fail "build/13_bert_cuda $flags"
         ours=$(sed -n 's/^GPU step: \([0-9.]*\) ms, \([0-9.]*\) samples\/s.*/\2/p' "$log")
         mfu=$(sed -n 's/.*= \([0-9.]*\)% of that cuBLAS rate.*/\1/p' "$log")
+        if [ $prec = fp32 ]; then
+            plain_ms=$(sed -n 's/^GPU step: \([0-9.]*\) ms,.*/\1/p' "$log")
+            ckpt_ms=$(sed -n 's/^GPU step with gradient checkpointing: \([0-9.]*\) ms.*/\1/p' "$log")
+            ckpt_x=$(sed -n 's/^GPU step with gradient checkpointing: .*: \([0-9.]*x\) the step without.*/\1/p' "$log")
+            acts=$(sed -n 's/^  activations \([0-9.]* MB -> [0-9.]* MB ([0-9.]*% less)\)$/\1/p' "$log")
+            grads=$(sed -n 's/^  gradients against the step without.*: worst of [0-9]* tensors \([^ ]*\) .*/\1/p' "$log")
+            ckpt_summary="$ckpt_summary| $shape | ${plain_ms:-n/a} | ${ckpt_ms:-n/a} | ${ckpt_x:-n/a} | ${acts:-n/a} | ${grads:-n/a} |"$'\n'
+        fi
         theirs=""
         if [ -n "$have_torch" ]; then
             tflag=""; [ $prec = tf32 ] && tflag="--tf32"
@@ -195,6 +207,12 @@ note ""
 note "| shape | precision | lesson 13 samples/s | PyTorch eager samples/s | ratio (target >= 1.5x) | MFU vs cuBLAS |"
 note "|---|---|---|---|---|---|"
 printf '%s' "$summary" | tee -a "$out/RESULTS-gpu.md"
+note ""
+note "Gradient checkpointing (lesson 13 --gradient_checkpointing, fp32, batch 32 x 128): the step's cost"
+note ""
+note "| shape | step ms | with checkpointing ms | ratio | activations | gradients' worst rel. difference |"
+note "|---|---|---|---|---|---|"
+printf '%s' "$ckpt_summary" | tee -a "$out/RESULTS-gpu.md"
 fi
 
 if run_trainer; then

@@ -45,15 +45,16 @@ struct Backend {
 // backend_open: the model in checkpoint directory `dir` for K labels named label_names[0..K)
 // (a classifier with another size is re-created from `seed`; K = 0 and label_names NULL keep
 // config.json's labels, as evaluate and predict do with a fine-tuned model), able to run batches of up to
-// max_batch sequences of max_seq_length tokens, on `device`.
+// max_batch sequences of max_seq_length tokens, on `device`. gradient_checkpointing: keep only
+// each layer's input and recompute the layer in the backward (lesson 15; the same gradients).
 Backend *backend_open(const char *device, const char *dir, int K, const char *const *label_names, unsigned long seed,
-                      int max_batch, int max_seq_length);
+                      int max_batch, int max_seq_length, bool gradient_checkpointing);
 // backend_open_cpu: the CPU BERT (common/bert.h).
 Backend *backend_open_cpu(const char *dir, int K, const char *const *label_names, unsigned long seed, int max_batch,
-                          int max_seq_length);
+                          int max_seq_length, bool gradient_checkpointing);
 // backend_open_gpu: lesson 13's GpuBert (kernels/backend_gpu.cu); only in a build with nvcc.
 Backend *backend_open_gpu(const char *dir, int K, const char *const *label_names, unsigned long seed, int max_batch,
-                          int max_seq_length);
+                          int max_seq_length, bool gradient_checkpointing);
 // backend_cuda_unavailable: NULL when --device cuda can run here, else why not, for one error
 // line ("this build has no CUDA ...", "no CUDA device: ..."). --device defaults to cuda when NULL.
 const char *backend_cuda_unavailable(void);

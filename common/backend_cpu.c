@@ -65,8 +65,9 @@ Backend *backend_of_bert(BertModel *m) {
 }
 
 Backend *backend_open_cpu(const char *dir, int K, const char *const *label_names, unsigned long seed, int max_batch,
-                          int max_seq_length) {
+                          int max_seq_length, bool gradient_checkpointing) {
     BertModel *m = backend_load_bert(dir, K, label_names, seed, max_seq_length);
+    m->gradient_checkpointing = gradient_checkpointing;
     bert_alloc_acts(m, max_batch, max_seq_length);
     Backend *b = backend_of_bert(m);
     b->device = "cpu", b->model = m;

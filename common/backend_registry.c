@@ -27,10 +27,11 @@ const char *backend_cuda_unavailable(void) {
 #endif
 
 Backend *backend_open(const char *device, const char *dir, int K, const char *const *label_names, unsigned long seed,
-                      int max_batch, int max_seq_length) {
-    if (!strcmp(device, "cpu")) return backend_open_cpu(dir, K, label_names, seed, max_batch, max_seq_length);
+                      int max_batch, int max_seq_length, bool gradient_checkpointing) {
+    if (!strcmp(device, "cpu"))
+        return backend_open_cpu(dir, K, label_names, seed, max_batch, max_seq_length, gradient_checkpointing);
     if (strcmp(device, "cuda")) die("--device %s: no such backend (cpu or cuda)", device);
     const char *why = backend_cuda_unavailable();
     if (why) die("--device cuda: %s", why);
-    return OPEN_CUDA(dir, K, label_names, seed, max_batch, max_seq_length);
+    return OPEN_CUDA(dir, K, label_names, seed, max_batch, max_seq_length, gradient_checkpointing);
 }

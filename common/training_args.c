@@ -75,7 +75,7 @@ static ArgSpec *spec_table(TrainingArguments *a, int *n) {
         {"threads", ARG_INT, &a->threads, "CPU threads (0: all cores)", NULL},
         {"fp16", ARG_BOOL, &a->fp16, "fp16 mixed precision with dynamic loss scaling (GPU)", NULL},
         {"bf16", ARG_BOOL, &a->bf16, "bf16 mixed precision with fp32 master weights (GPU)", NULL},
-        {"gradient_checkpointing", ARG_BOOL, &a->gradient_checkpointing, "recompute activations in backward (GPU)", NULL},
+        {"gradient_checkpointing", ARG_BOOL, &a->gradient_checkpointing, "keep only each layer's input, recompute the layer in backward (less memory, same result)", NULL},
         {"output_dir", ARG_STRING, &a->output_dir, "checkpoints, the final model, logs and plots", "Output"},
         {"resume_from_checkpoint", ARG_STRING, &a->resume_from_checkpoint, "checkpoint directory, or true for the latest in output_dir", NULL},
         {"predictions_file", ARG_STRING, &a->predictions_file, "predict's TSV (default: output_dir/predictions.tsv)", NULL},
@@ -128,7 +128,6 @@ void training_args_validate(TrainingArguments *a, TrainerMode mode, const ArgPar
     if (no_cuda) die("--device cuda: %s", no_cuda);
     refuse_unimplemented(a->bf16, "--bf16");
     refuse_unimplemented(a->fp16, "--fp16");
-    refuse_unimplemented(a->gradient_checkpointing, "--gradient_checkpointing");
     if (a->logging_steps < 1) die("--logging_steps must be at least 1 (got %d)", a->logging_steps);
     if (ev == STRATEGY_STEPS && a->eval_steps <= 0) a->eval_steps = a->logging_steps;   // as TrainingArguments
     if (sv == STRATEGY_STEPS && a->save_steps < 1) die("--save_steps must be at least 1 (got %d)", a->save_steps);

@@ -13,7 +13,8 @@
 //     the host counter is kept equal after each step, and sync_to_host downloads the moments.
 //   - dropout: GpuBert draws masks from a hash of (seed, site, element); each training forward
 //     takes a fresh 64-bit seed from the trainer's Rng, so a run is reproducible from --seed
-//     (the GPU drops other elements than the CPU would: bert_cuda.cuh).
+//     (the GPU drops other elements than the CPU would: bert_cuda.cuh). With gradient
+//     checkpointing the backward recomputes each layer with the same seed, so the same masks.
 // Products in fp32 (GEMM_FP32), as the CPU backend; the trainer's "fp32" line holds for both.
 #include "kernels/bert_cuda.cuh"
 
@@ -95,9 +96,10 @@ extern "C" const char *backend_gpu_unavailable(void) {
 }
 
 extern "C" Backend *backend_open_gpu(const char *dir, int K, const char *const *label_names, unsigned long seed,
-                                     int max_batch, int max_seq_length) {
+                                     int max_batch, int max_seq_length, bool gradient_checkpointing) {
     GpuBackend *g = (GpuBackend *)xcalloc(1, sizeof *g);
     g->host = backend_load_bert(dir, K, label_names, seed, max_seq_length);
+    g->host->gradient_checkpointing = gradient_checkpointing;   // gpu_bert_create takes the option from it
     g->gpu = gpu_bert_create(g->host, max_batch, max_seq_length, GEMM_FP32);
     g->logits = (float *)xmalloc(sizeof(float) * (size_t)max_batch * g->host->config.num_labels);
     Backend *b = backend_of_bert(g->host);

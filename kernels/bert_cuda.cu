@@ -31,7 +31,8 @@ static BertWeights device_weights(const BertWeights *cpu, const float *from, flo
 
 // layout_acts: point every buffer of a step into `base` for batches of up to max_B x max_T, each
 // buffer 256-byte aligned; returns the bytes used. With base = NULL it only counts (the first
-// of the two calls: count, allocate once, lay out).
+// of the two calls: count, allocate once, lay out). With gradient checkpointing, layers 1.. get
+// only their own `out` and share the rest with layer 0 (as bert_alloc_acts).
 static size_t layout_acts(GpuBert *g, char *base) {
     const BertConfig *c = &g->config;
     const size_t BT = (size_t)g->max_B * g->max_T, C = c->hidden_size, I = c->intermediate_size;
@@ -51,6 +52,11 @@ static size_t layout_acts(GpuBert *g, char *base) {
     g->emb_keep = bytes(BTC), g->emb_out = floats(BTC);
     for (int l = 0; l < c->num_hidden_layers; l++) {
         GpuLayerActs *a = &g->acts[l];
+        if (l > 0 && g->gradient_checkpointing) {
+            *a = g->acts[0];
+            a->out = floats(BTC);
+            continue;
+        }
         a->qh = floats(BTC), a->kh = floats(BTC), a->vh = floats(BTC);
         a->att = floats(ATT), a->att_keep = bytes(ATT), a->att_drop = floats(ATT);
         a->ctx = floats(BTC), a->attn_keep = bytes(BTC), a->res1 = floats(BTC);
@@ -76,6 +82,7 @@ GpuBert gpu_bert_create(const BertModel *m, int max_B, int max_T, GemmPrecision 
     g.config = *c;
     g.config.id2label = NULL;
     g.precision = precision;
+    g.gradient_checkpointing = m->gradient_checkpointing;
     CUBLAS_CHECK(cublasCreate(&g.cublas));
 
     // parameters and gradients, one allocation each
@@ -123,6 +130,11 @@ size_t gpu_bert_memory_bytes(const GpuBert *g) {
     return sizeof(float) * g->numel * (g->m ? 4 : 2) + g->acts_bytes;
 }
 
+size_t gpu_bert_acts_beyond_formula(const GpuBert *g) {
+    const size_t BT = (size_t)g->max_B * g->max_T, BTC = BT * g->config.hidden_size;
+    return sizeof(int) * (3 * BT + g->max_B) + sizeof(float) * (1 + 4 * BTC) + sizeof(double) * (SUM_SQUARES_BLOCKS + 1);
+}
+
 // ---------------------------------------------------------------------------------------------
 // forward
 
@@ -148,7 +160,8 @@ static Dropout dropout_at(const GpuBert *g, float p, uint64_t seed, uint64_t sit
     return Dropout{p, dropout_site_seed(seed, site), g->masks_given};
 }
 
-// layer_forward: bert_layer_forward.
+// layer_forward: bert_layer_forward, into g->acts[l]; the forward calls it for every layer and,
+// with gradient checkpointing, the backward again for each layer just before its backward.
 static void layer_forward(GpuBert *g, int l, const float *x, uint64_t seed) {
     const BertConfig *c = &g->config;
     const BertLayerWeights *w = &g->w.layers[l];
@@ -187,7 +200,7 @@ float gpu_bert_forward(GpuBert *g, const int *input_ids, const int *token_type_i
         die("internal: the uploaded dropout masks are for a training batch of %d x %d, not %d x %d%s", g->B, g->T, B, T,
             training ? "" : " in evaluation");
     upload_batch(g, input_ids, token_type_ids, attention_mask, labels, B, T);
-    g->B = B, g->T = T;
+    g->B = B, g->T = T, g->seed = seed;
     g->p_hidden = training ? c->hidden_dropout_prob : 0.0f;
     g->p_attention = training ? c->attention_probs_dropout_prob : 0.0f;
     g->p_classifier = training ? c->classifier_dropout : 0.0f;
@@ -292,6 +305,7 @@ static void backward_from_dlogits(GpuBert *g) {
                             cudaMemcpyDeviceToDevice));
     for (int l = L - 1; l >= 0; l--) {
         const float *x = l ? g->acts[l - 1].out : g->emb_out;
+        if (g->gradient_checkpointing) layer_forward(g, l, x, g->seed);  // recompute layer l from its kept input
         layer_backward(g, l, x, dout, din);
         float *swap = dout;
         dout = din, din = swap;
@@ -383,6 +397,9 @@ void gpu_bert_upload_optimizer(GpuBert *g, const Optimizer *opt) {
 }
 
 void gpu_bert_use_dropout_masks(GpuBert *g, const BertModel *m) {
+    if (g->gradient_checkpointing)
+        die("the GPU BERT with gradient checkpointing cannot take the CPU's dropout masks: its layers share one set "
+            "of mask buffers (compare with checkpointing off)");
     if (!m->training) die("internal: gpu_bert_use_dropout_masks needs a CPU forward in training mode");
     if (m->B > g->max_B || m->T > g->max_T) die("internal: the CPU batch %d x %d does not fit the GPU model", m->B, m->T);
     const BertConfig *c = &g->config;

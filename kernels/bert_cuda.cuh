@@ -24,6 +24,15 @@
 // (bert_kernels.cuh Dropout), not from the CPU's Rng, so a GPU and a CPU training step drop
 // different elements. To compare them exactly, a test runs the CPU forward first and then
 // gpu_bert_use_dropout_masks(&g, &cpu_model): the next GPU forward uses the CPU's masks.
+//
+// Gradient checkpointing (lesson 15), as the CPU model does it: set cpu_model.gradient_checkpointing
+// before gpu_bert_create and every layer keeps only its output (the next layer's input); the rest
+// of GpuLayerActs is ONE set of buffers shared by all layers, and gpu_bert_backward recomputes
+// layer l's forward into it just before layer l's backward. The recomputation draws the same
+// dropout masks (the same hash of the forward's seed, site and element), so the gradients are
+// the same as without checkpointing: the same bits, except where atomicAdd sums in an order that
+// varies from run to run (the embedding tables; bias columns of batches over 256 tokens).
+// Uploaded CPU masks are refused in this mode: the shared buffers cannot hold every layer's.
 #pragma once
 #include "kernels/bert_kernels.cuh"
 
@@ -54,6 +63,7 @@ typedef struct {
     BertConfig config;              // the CPU model's (id2label is not copied: NULL here)
     cublasHandle_t cublas;
     GemmPrecision precision;        // GEMM_FP32 or GEMM_TF32 for every product
+    bool gradient_checkpointing;    // the CPU model's option: layers keep only their output
 
     // parameters and gradients: one allocation each, the CPU ParamSet's layout
     int n_tensors;
@@ -74,6 +84,7 @@ typedef struct {
     size_t acts_bytes;
     int max_B, max_T;
     int B, T;                       // the last forward's shape
+    uint64_t seed;                  // the last forward's dropout seed (checkpointing recomputes with it)
     float p_hidden, p_attention, p_classifier;  // the last forward's dropout (0 when not training)
     bool masks_given;               // the next forward uses the masks in the keep buffers
     int *ids, *types, *mask, *labels;  // (B,T) (B,T) (B,T) (B)
@@ -81,7 +92,8 @@ typedef struct {
     float *emb_sum, *emb_mean, *emb_rstd, *emb_ln;  // (B,T,C) (B,T) (B,T) (B,T,C)
     uint8_t *emb_keep;              // (B,T,C)
     float *emb_out;                 // (B,T,C)
-    GpuLayerActs *acts;             // (L) host array of device pointers
+    GpuLayerActs *acts;             // (L) host array of device pointers (checkpointing: all but `out`
+                                    // are layer 0's)
     float *cls, *pooled;            // (B,C) [CLS] rows; tanh(Wp cls + bp)
     uint8_t *pooled_keep;           // (B,C)
     float *pooled_drop;             // (B,C)
@@ -96,11 +108,19 @@ typedef struct {
 } GpuBert;
 
 // gpu_bert_create: a GPU copy of the CPU model's parameters (gradients zeroed) and activation
-// memory for batches of up to max_B x max_T; products in `precision` (GEMM_FP32 or GEMM_TF32).
+// memory for batches of up to max_B x max_T; products in `precision` (GEMM_FP32 or GEMM_TF32);
+// with m->gradient_checkpointing, the activations of one layer only (see above).
 GpuBert gpu_bert_create(const BertModel *m, int max_B, int max_T, GemmPrecision precision);
 void gpu_bert_free(GpuBert *g);
 // gpu_bert_memory_bytes: device memory the model holds (params, grads, moments, activations).
 size_t gpu_bert_memory_bytes(const GpuBert *g);
+// gpu_bert_acts_beyond_formula: the activation bytes the GPU holds beyond common/memory.h's
+// activation_memory for the same B, T and checkpointing (which counts the same buffers as the CPU
+// model's): the batch on the device (ids, types, mask: 3 BT ints; labels: B ints), the loss (1
+// float), the backward's gradients in head-split layout (4 BTC floats: dctx, dq, dk, dv as
+// (B,NH,T,HS)) and the grad-norm partials (SUM_SQUARES_BLOCKS + 1 doubles). g->acts_bytes is the
+// formula plus this plus the 256-byte alignment of each buffer (less than 256 bytes a buffer).
+size_t gpu_bert_acts_beyond_formula(const GpuBert *g);
 
 // gpu_bert_forward: bert_forward on the GPU. Host arrays as bert_forward's: input_ids,
 // token_type_ids (NULL = all 0), attention_mask (NULL = all 1), labels (B) or NULL; checked
@@ -132,7 +152,8 @@ void gpu_bert_download_grads(const GpuBert *g, float *out);  // (numel)
 void gpu_bert_download_optimizer(const GpuBert *g, Optimizer *opt);
 void gpu_bert_upload_optimizer(GpuBert *g, const Optimizer *opt);
 // gpu_bert_use_dropout_masks: the CPU model's last forward (training, same B and T) drew
-// dropout masks; upload them so that the next GPU forward drops the same elements.
+// dropout masks; upload them so that the next GPU forward drops the same elements. Not with
+// gradient checkpointing (an error): its layers share one set of mask buffers.
 void gpu_bert_use_dropout_masks(GpuBert *g, const BertModel *m);
 
 // Comparing with the CPU model (lesson 13 and the tests). The relative error of a tensor is

@@ -66,3 +66,10 @@ void gpu_describe(char *out, size_t n) {
              p.minor, p.multiProcessorCount, p.totalGlobalMem / 1073741824.0, driver / 1000, driver % 1000 / 10,
              runtime / 1000, runtime % 1000 / 10);
 }
+
+size_t gpu_free_bytes(void) {
+    size_t free_b = 0, total_b = 0;
+    CUDA_CHECK(cudaDeviceSynchronize());
+    CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    return free_b;
+}

@@ -36,6 +36,9 @@ const char *cublas_status_name(cublasStatus_t st);
 // cuda_malloc: device memory of `bytes`; `what` names it in the error, which also says how
 // much memory the GPU had free (cudaMemGetInfo), so an out-of-memory line explains itself.
 void *cuda_malloc(size_t bytes, const char *what);
+// gpu_free_bytes: the device's free memory now (cudaMemGetInfo after a synchronize). Lesson 13
+// and tests/gpu/test_memory.cu measure what an allocation really takes as the drop in it.
+size_t gpu_free_bytes(void);
 
 // gpu_available: true when a CUDA device can be used. When not, `why` (n bytes) gets the
 // runtime's reason (no device, no driver, driver too old for this runtime).

@@ -15,6 +15,13 @@
 //   FLOPs per step = 3 x forward (the backward does two products per forward product), forward =
 //   per layer 2 B T (4 C^2 + 2 C I) + 4 B T^2 C (attention), plus the pooler and classifier.
 //
+// Memory: what the model holds (gpu_bert_memory_bytes) beside lesson 15's formula (common/memory.h)
+// and beside what the GPU's free memory really dropped by (cudaMemGetInfo).
+//
+// --gradient_checkpointing then runs the same step with each layer's activations dropped in the
+// forward and recomputed in the backward (lesson 15), on the same parameters and dropout seed:
+// its gradients against the step without, the activation memory saved, and the time it costs.
+//
 // Without a GPU it runs the CPU half, says that no CUDA device was found, and exits 0.
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +32,7 @@
 
 extern "C" {
 #include "common/args.h"
+#include "common/memory.h"
 #include "common/safetensors.h"
 }
 
@@ -199,6 +207,80 @@ static float gpu_step(GpuBert *g, const Batch *b, const StepConfig *sc, uint64_t
     return loss;
 }
 
+// time_steps: `warmup` untimed steps, then the mean seconds of `steps` (masks drawn on the GPU
+// from seed, seed + 1, ...); *loss and *norm are the last step's.
+static double time_steps(GpuBert *g, const Batch *b, const StepConfig *sc, uint64_t seed, int warmup, int steps,
+                         float *loss, double *norm) {
+    for (int s = 0; s < warmup; s++) gpu_step(g, b, sc, seed + s, norm);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    const double t0 = now_seconds();
+    for (int s = 0; s < steps; s++) *loss = gpu_step(g, b, sc, seed + warmup + s, norm);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    return (now_seconds() - t0) / steps;
+}
+
+// create_measured: gpu_bert_create and the AdamW moments; *took = what the GPU's free memory
+// dropped by (the model's buffers, the cuBLAS handle, the driver's page rounding).
+static GpuBert create_measured(const BertModel *m, int B, int T, GemmPrecision prec, const StepConfig *sc, size_t *took) {
+    const size_t before = gpu_free_bytes();
+    GpuBert g = gpu_bert_create(m, B, T, prec);
+    gpu_bert_adamw_init(&g, sc->opt);
+    *took = before - gpu_free_bytes();
+    return g;
+}
+
+// print_memory: the model's memory, its activations against lesson 15's formula.
+static void print_memory(const GpuBert *g, size_t took) {
+    const ActivationMemory f = activation_memory(&g->config, g->max_B, g->max_T, 4, g->gradient_checkpointing);
+    const size_t beyond = gpu_bert_acts_beyond_formula(g);
+    printf("GPU memory: %.1f MB (parameters, gradients, AdamW moments, activations for %d x %d%s); the free memory "
+           "dropped by %.1f MB (cudaMemGetInfo: + the cuBLAS handle, 2 MiB pages)\n", gpu_bert_memory_bytes(g) / 1e6,
+           g->max_B, g->max_T, g->gradient_checkpointing ? ", gradient checkpointing" : "", took / 1e6);
+    printf("  activations %.2f MB = lesson 15's formula %.2f MB + GPU-only buffers %.2f MB + alignment %.4f MB\n",
+           g->acts_bytes / 1e6, f.total / 1e6, beyond / 1e6, (double)(g->acts_bytes - f.total - beyond) / 1e6);
+}
+
+// step_grads: one training step's gradients (dropout from `seed`), downloaded into out (numel).
+static void step_grads(GpuBert *g, const Batch *b, uint64_t seed, float *out) {
+    gpu_bert_zero_grad(g);
+    gpu_bert_forward(g, b->ids, NULL, b->mask, b->labels, b->B, b->T, true, seed);
+    gpu_bert_backward(g, 1.0f / b->B);
+    gpu_bert_download_grads(g, out);
+}
+
+// compare_checkpointing: the plain model *g (freed here: one model on the GPU at a time) against a
+// checkpointed one on the same parameters: one step's gradients from the same dropout seed, the
+// activation memory, the step time. Returns false when the gradients differ by more than the
+// order of atomicAdd's sums (the embedding tables' and the bias columns') can explain.
+static bool compare_checkpointing(GpuBert *g, BertModel *m, const Batch *b, const StepConfig *sc, uint64_t seed,
+                                  int warmup, int steps, double plain_seconds) {
+    float *want = (float *)xmalloc(sizeof(float) * m->ps.numel), *got = (float *)xmalloc(sizeof(float) * m->ps.numel);
+    step_grads(g, b, seed, want);
+    gpu_bert_download_params(g, m);  // the checkpointed model starts from these parameters
+    const GemmPrecision prec = g->precision;
+    const size_t plain_acts = g->acts_bytes;
+    gpu_bert_free(g);
+    m->gradient_checkpointing = true;
+    size_t took;
+    GpuBert k = create_measured(m, b->B, b->T, prec, sc, &took);
+    step_grads(&k, b, seed, got);
+    const GradDiff d = gpu_bert_diff(m, got, want);
+    float loss = 0;
+    double norm = 0;
+    const double seconds = time_steps(&k, b, sc, seed, warmup, steps, &loss, &norm);
+    printf("\ngradient checkpointing: each layer keeps only its input; the backward recomputes the layer\n");
+    print_memory(&k, took);
+    printf("  activations %.2f MB -> %.2f MB (%.1f%% less)\n", plain_acts / 1e6, k.acts_bytes / 1e6,
+           100.0 * (double)(plain_acts - k.acts_bytes) / (double)plain_acts);
+    printf("  gradients against the step without (same parameters and dropout seed): worst of %d tensors %.2g (%s)%s\n",
+           d.tensors, d.worst, d.worst_name[0] ? d.worst_name : "-", d.worst == 0 ? ", the same bits" : ": atomicAdd's order");
+    printf("GPU step with gradient checkpointing: %.2f ms, %.1f samples/s: %.2fx the step without (%.2f ms)\n",
+           seconds * 1e3, b->B / seconds, seconds / plain_seconds, plain_seconds * 1e3);
+    gpu_bert_free(&k);
+    free(want), free(got);
+    return d.worst < 1e-5 && d.key_bias < 1e-6;
+}
+
 // compare_with_cpu: the GPU's step on the batch and dropout masks of the CPU's step that just ran
 // (m holds its activations and gradients). Prints the differences; returns false when a float32
 // result is outside the tolerance.
@@ -240,7 +322,7 @@ int main(int argc, char **argv) {
     const char *model_dir = dir_exists(MINILM) ? MINILM : TINY, *random_shape = "none";
     int batch = 8, max_len = 64, steps = 10, warmup = 2, seed = 42;
     double lr = 2e-5, wd = 0.01, max_grad_norm = 1.0;
-    bool tf32 = false, compare_cpu = true;
+    bool tf32 = false, compare_cpu = true, checkpointing = false;
     ArgSpec specs[] = {
         {"model_name_or_path", ARG_STRING, &model_dir, "BERT checkpoint directory (all-MiniLM-L6-v2 when fetched, else the tests' tiny BERT)", "Model"},
         {"random_shape", ARG_CHOICE, &random_shape, "random weights at a named shape instead of a checkpoint", NULL, "none|bert-base|minilm"},
@@ -253,6 +335,7 @@ int main(int argc, char **argv) {
         {"steps", ARG_INT, &steps, "timed GPU steps (the mean is reported)", NULL},
         {"warmup", ARG_INT, &warmup, "untimed GPU steps before timing", NULL},
         {"compare_cpu", ARG_BOOL, &compare_cpu, "run the CPU step (timed, and compared with the GPU's)", NULL},
+        {"gradient_checkpointing", ARG_BOOL, &checkpointing, "then the step with gradient checkpointing: gradients, memory, time", NULL},
         {"seed", ARG_INT, &seed, "seed of the batch, the new classifier and dropout", "Run"},
     };
     ArgParser parser = {"13_bert_cuda",
@@ -285,10 +368,8 @@ int main(int argc, char **argv) {
     const bool have_gpu = gpu_available(why, sizeof why);
     const GemmPrecision prec = tf32 ? GEMM_TF32 : GEMM_FP32;
     GpuBert g = {};
-    if (have_gpu) {
-        g = gpu_bert_create(&m, b.B, T, prec);
-        gpu_bert_adamw_init(&g, sc.opt);
-    }
+    size_t took = 0;
+    if (have_gpu) g = create_measured(&m, b.B, T, prec, &sc, &took);
 
     // ---- the CPU step (lesson 11) ----
     double cpu_seconds = 0, cpu_norm = 0;
@@ -323,8 +404,7 @@ int main(int argc, char **argv) {
     char gpu[256];
     gpu_describe(gpu, sizeof gpu);
     printf("GPU: %s\n", gpu);
-    printf("GPU memory: %.1f MB (parameters, gradients, AdamW moments, activations for %d x %d)\n",
-           gpu_bert_memory_bytes(&g) / 1e6, b.B, T);
+    print_memory(&g, took);
 
     // ---- the GPU step on the same batch and masks, compared ----
     bool ok = true;
@@ -332,13 +412,8 @@ int main(int argc, char **argv) {
 
     // ---- timing: masks drawn on the GPU ----
     double norm = 0;
-    for (int s = 0; s < warmup; s++) gpu_step(&g, &b, &sc, (uint64_t)seed + s, &norm);
-    CUDA_CHECK(cudaDeviceSynchronize());
-    const double t0 = now_seconds();
     float loss = 0;
-    for (int s = 0; s < steps; s++) loss = gpu_step(&g, &b, &sc, (uint64_t)seed + warmup + s, &norm);
-    CUDA_CHECK(cudaDeviceSynchronize());
-    const double gpu_seconds = (now_seconds() - t0) / steps;
+    const double gpu_seconds = time_steps(&g, &b, &sc, (uint64_t)seed, warmup, steps, &loss, &norm);
     const double rate = cublas_tflops(g.cublas, prec, b.B * T, c->hidden_size, c->intermediate_size);
     const double achieved = flops / gpu_seconds / 1e12;
     printf("timing: %d warm-up step(s), then the mean of %d; products in %s\n", warmup, steps, tf32 ? "TF32" : "float32 (TF32 off)");
@@ -350,10 +425,12 @@ int main(int argc, char **argv) {
     printf("GPU step: %.2f TFLOP/s of model FLOPs = %.1f%% of that cuBLAS rate (MFU against cuBLAS)\n", achieved,
            100 * achieved / rate);
 
-    gpu_bert_free(&g);
+    if (checkpointing) ok &= compare_checkpointing(&g, &m, &b, &sc, (uint64_t)seed, warmup, steps, gpu_seconds);
+    else gpu_bert_free(&g);
     optimizer_free(&opt);
     bert_free(&m);
     free(cpu_grads), free(b.ids), free(b.mask), free(b.labels);
-    if (!ok) die("the GPU step disagrees with the CPU step (see the lines above)");
+    if (!ok) die("the GPU step disagrees with the CPU step%s (see the lines above)",
+                 checkpointing ? " or with itself under gradient checkpointing" : "");
     return 0;
 }

@@ -12,8 +12,9 @@
 //      same effective batch, lesson 02/05), a shorter max_seq_length, dynamic padding and
 //      group_by_length on the real SST-2 lengths (lesson 07 counts their tokens; here: their memory)
 //
-// The GPU numbers (what cudaMalloc and the caching allocator really hold) are lesson 13's to
-// measure; this lesson's formula is written so they can be checked against it.
+// The GPU numbers are lesson 13's: it prints the GPU model's activations as this formula plus
+// the buffers only the GPU holds, beside what cudaMemGetInfo says the GPU gave (a .c lesson has no
+// CUDA runtime); tests/gpu/test_memory.cu checks them.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -29,6 +29,7 @@
 #include "common/dataset.h"
 #include "common/evaluation.h"
 #include "common/loss.h"
+#include "common/memory.h"
 #include "common/metrics.h"
 #include "common/optim.h"
 #include "common/plot.h"
@@ -514,6 +515,25 @@ static void finish_run(Run *r, double seconds, long start_step) {
     if (a->plots) write_plots(r);
 }
 
+// max_batch: the largest batch the model runs (training or evaluation), what its activations are
+// allocated for.
+static int max_batch(const TrainingArguments *a) {
+    return a->per_device_train_batch_size > a->per_device_eval_batch_size ? a->per_device_train_batch_size
+                                                                           : a->per_device_eval_batch_size;
+}
+
+// print_checkpointing: with --gradient_checkpointing, what it saves: lesson 15's activation
+// formula (common/memory.h) for the batch the activations are allocated for, with and without.
+static void print_checkpointing(const TrainingArguments *a, int K) {
+    BertConfig c = bert_config_load(a->model_name_or_path, K);
+    const int B = max_batch(a), T = a->max_seq_length;
+    const ActivationMemory with = activation_memory(&c, B, T, 4, true), without = activation_memory(&c, B, T, 4, false);
+    printf("memory               gradient checkpointing: activations %.2f MiB instead of %.2f MiB for batches of up to "
+           "%d x %d (lesson 15's formula); each layer is recomputed in the backward\n",
+           (double)with.total / (1 << 20), (double)without.total / (1 << 20), B, T);
+    bert_config_free(&c);
+}
+
 // print_banner: the run's arithmetic (lesson 02's printout) and what it runs on.
 static void print_banner(const Run *r, const LabelSet *labels) {
     const TrainingArguments *a = r->a;
@@ -525,6 +545,7 @@ static void print_banner(const Run *r, const LabelSet *labels) {
     const int threads = omp_get_max_threads();
     printf("device               %s, %d thread%s, fp32; max_seq_length %d with dynamic padding\n", r->be->device, threads,
            threads == 1 ? "" : "s", a->max_seq_length);
+    if (a->gradient_checkpointing) print_checkpointing(a, labels->n);
     printf("optimizer            AdamW lr %g, betas (%g, %g), eps %g, weight_decay %g (not on biases/LayerNorm), "
            "max_grad_norm %g, %s schedule\n", a->learning_rate, a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay,
            a->max_grad_norm, a->lr_scheduler_type);
@@ -564,10 +585,8 @@ static void train(const TrainingArguments *a) {
     char *resume = resolve_resume(a);
     if (resume) check_resume_matches(&r, resume);
 
-    int max_batch = a->per_device_train_batch_size > a->per_device_eval_batch_size ? a->per_device_train_batch_size
-                                                                                    : a->per_device_eval_batch_size;
     r.be = backend_open(a->device, a->model_name_or_path, labels->n, (const char *const *)labels->names,
-                        (unsigned long)a->seed, max_batch, a->max_seq_length);
+                        (unsigned long)a->seed, max_batch(a), a->max_seq_length, a->gradient_checkpointing);
     OptimizerConfig oc = {.kind = OPT_ADAMW, .beta1 = a->adam_beta1, .beta2 = a->adam_beta2, .eps = a->adam_epsilon,
                           .weight_decay = a->weight_decay};
     optimizer_init(&r.opt, oc, r.be->ps);
@@ -606,7 +625,7 @@ static void evaluate_or_predict(const TrainingArguments *a, TrainerMode mode) {
     Tokenizer *tok = tokenizer_from_pretrained(a->model_name_or_path);
     EncodeOptions eo = {.max_length = a->max_seq_length};
     Backend *be = backend_open(a->device, a->model_name_or_path, 0, NULL, (unsigned long)a->seed, a->per_device_eval_batch_size,
-                               a->max_seq_length);
+                               a->max_seq_length, false);
     printf("model                %s (%d classes, %zu parameters) on %s\n", a->model_name_or_path, be->num_labels,
            be->ps->numel, be->device);
     if (mode == MODE_EVALUATE) {

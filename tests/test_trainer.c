@@ -6,6 +6,7 @@
 // the same flags; training reaches 100% on the separable set; a run killed with SIGKILL and
 // resumed ends with the same bits as the uninterrupted run; SIGINT saves a checkpoint;
 // save_total_limit keeps the newest and the best; the best model is the best evaluation's;
+// --gradient_checkpointing trains the same bits;
 // early stopping; the saved model reloads with identical logits; predict's TSV; a diverging
 // run stops with advice; bad data files are one error line.
 #include <criterion/criterion.h>
@@ -93,7 +94,6 @@ Test(trainer, impossible_combinations_are_one_line) {
     expect_refusal("--fp16 --bf16", "--fp16 and --bf16 together");
     expect_refusal("--bf16", "--bf16 is not available: both backends");
     expect_refusal("--fp16", "--fp16 is not available: both backends");
-    expect_refusal("--gradient_checkpointing", "--gradient_checkpointing is not available: both backends");
     // without a GPU: a build without nvcc says so, a build with it says why there is no device
     // (on a machine with a GPU, tests/gpu/test_trainer.cu trains with --device cuda instead)
     if (!gpu_present()) {
@@ -194,6 +194,52 @@ static cJSON *json_file(const char *dir, const char *name) {
     free(text);
     free(path);
     return j;
+}
+
+// logged_losses: every "loss", "grad_norm" and "eval_loss" of DIR/log_history.jsonl, in order,
+// printed with all their digits into one string.
+static char *logged_losses(const char *dir) {
+    char *path = path_join(dir, "log_history.jsonl"), *text = read_file(path, NULL);
+    size_t cap = strlen(text) + 1, n = 0;
+    char *out = xmalloc(cap);
+    out[0] = '\0';
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *e = cJSON_Parse(line);
+        cr_assert(e, "bad line in %s: %s", path, line);
+        const char *keys[] = {"loss", "grad_norm", "eval_loss"};
+        for (size_t k = 0; k < ARRAY_LEN(keys); k++) {
+            const cJSON *v = cJSON_GetObjectItem(e, keys[k]);
+            if (cJSON_IsNumber(v) && n + 40 < cap) n += (size_t)snprintf(out + n, cap - n, "%s %.17g\n", keys[k], v->valuedouble);
+        }
+        cJSON_Delete(e);
+    }
+    free(text);
+    free(path);
+    return out;
+}
+
+// Gradient checkpointing on the CPU (the tiny model has dropout 0.1): each layer is recomputed
+// with the dropout masks it drew in the forward, so every logged loss and grad norm and the saved
+// model are the same bits as without; the banner says what it saves.
+Test(trainer, gradient_checkpointing_trains_the_same_bits, .timeout = 60) {
+    char *dirs[2] = {tmpdir("plain"), tmpdir("ckpt")}, cmd[1024];
+    char *out[2], *losses[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, BASE "--learning_rate 1e-2 --max_steps 6 --logging_steps 1 --eval_strategy steps "
+                 "--eval_steps 3 --save_strategy no --gradient_checkpointing %s --output_dir %s", i ? "true" : "false", dirs[i]);
+        int status;
+        out[i] = run(cmd, &status);
+        cr_assert_eq(status, 0, "%s", out[i]);
+        losses[i] = logged_losses(dirs[i]);
+    }
+    cr_expect(strstr(out[1], "memory               gradient checkpointing: activations "), "%s", out[1]);
+    cr_expect(!strstr(out[0], "gradient checkpointing"), "%s", out[0]);
+    cr_expect(strstr(losses[0], "eval_loss") && !strcmp(losses[0], losses[1]),
+              "logged values differ:\n--- without\n%s--- with checkpointing\n%s", losses[0], losses[1]);
+    char *m0 = path_join(dirs[0], "model.safetensors"), *m1 = path_join(dirs[1], "model.safetensors");
+    cr_expect(files_equal(m0, m1), "the saved models differ");
+    free(m0), free(m1);
+    for (int i = 0; i < 2; i++) free(out[i]), free(losses[i]), rm_rf(dirs[i]), free(dirs[i]);
 }
 
 Test(trainer, rotation_keeps_newest_and_best_and_best_model_is_loaded) {

@@ -31,6 +31,31 @@ Test(emulated_bert, model_matches_cpu, .timeout = 300) {
     }
 }
 
+// Gradient checkpointing (bert_model_check.h): the same loss and gradients as without, and the
+// activation memory common/memory.h says; 4 x 16 tokens (every layer buffer a whole number of
+// 256-byte blocks).
+Test(emulated_bert, checkpointing_matches_and_saves_what_the_formula_says, .timeout = 300) {
+    for (const KernelCheck &r : bert_checkpointing_checks("tests/fixtures/bert/tiny", 4, 16)) {
+        cr_expect(r.ok, "%s", r.line);
+        if (r.ok) cr_log_info("%s", r.line);
+    }
+}
+
+// With checkpointing the layers share one set of dropout-mask buffers: the CPU's masks, one set a
+// layer, cannot be uploaded (one error line).
+Test(emulated_bert, checkpointing_refuses_cpu_masks, .exit_code = 1) {
+    BertModel m = bert_load("tests/fixtures/bert/tiny", 0, 0, NULL);
+    m.config.hidden_dropout_prob = 0.1f;
+    bert_alloc_acts(&m, 1, 2);
+    const int ids[2] = {3, 4};
+    Rng rng;
+    rng_seed(&rng, 1, 0);
+    bert_forward(&m, ids, NULL, NULL, NULL, 1, 2, true, &rng);
+    m.gradient_checkpointing = true;
+    GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32);
+    gpu_bert_use_dropout_masks(&g, &m);
+}
+
 // A bad batch is one error line on the host, before anything reaches the GPU (where an id outside
 // the vocabulary would read outside the embedding table).
 Test(emulated_bert, id_outside_the_vocabulary_is_an_error, .exit_code = 1) {

@@ -3,7 +3,8 @@
 // gradient tensor of one step, with dropout off and with dropout on (the CPU's masks uploaded),
 // then training steps (10 on the GPU; clipping at 1.0, AdamW with weight decay) with the same losses and
 // gradient norms. Products in float32 (TF32 off). Shared by tests/gpu/test_bert.cu and the CPU
-// emulation (tests/emulate/test_bert_emulated.cpp).
+// emulation (tests/emulate/test_bert_emulated.cpp). bert_checkpointing_checks (at the end): the
+// GPU BERT with gradient checkpointing against itself without.
 //
 // "Relative error" of a tensor is max_i |gpu_i - cpu_i| / max_i |cpu_i| (as tests/test_bert.c).
 #pragma once
@@ -11,6 +12,10 @@
 
 #include "kernels/bert_cuda.cuh"
 #include "tests/gpu/bert_kernels_check.h"
+
+extern "C" {
+#include "common/memory.h"
+}
 
 #define BERT_MODEL_TOL 1e-4
 
@@ -164,6 +169,86 @@ static std::vector<KernelCheck> bert_model_checks(const char *dir, int B, int T,
     compare_training(out, &fresh, &g, b, steps);
     gpu_bert_free(&g);
     bert_free(&fresh);
+    bert_free(&m);
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// gradient checkpointing
+
+// is_embedding_table: the three lookup tables, whose gradients the GPU sums with atomicAdd
+// (embeddings_backward_kernel): the order of the additions, so the last bits, vary from run to run.
+static bool is_embedding_table(const char *name) {
+    return strstr(name, "word_embeddings") || strstr(name, "position_embeddings") || strstr(name, "token_type_embeddings");
+}
+
+// bert_checkpointing_checks: the model in `dir` with dropout 0.1 on a B x T batch, on the GPU
+// without and with gradient checkpointing (the same seed, so the same dropout masks):
+//   - memory: the activations shrink by exactly what common/memory.h says checkpointing saves
+//     (the same buffers: (L-1) layers' worth of everything but `out`), and the total is the
+//     formula plus the GPU-only buffers plus alignment (gpu_bert_acts_beyond_formula);
+//   - the loss is the same float and every gradient the same bits, except the embedding tables:
+//     their atomicAdd sums may round differently (1e-6 of the tensor's scale allowed);
+//   - uploaded CPU masks are refused (tested by the caller: it exits).
+// B T must be at most 256 (the column sums of the bias and LayerNorm gradients are then one block
+// per column, so not order-dependent either) and every per-layer buffer a whole number of 256-byte
+// blocks (B T a multiple of 64, B NH T^2 of 256): then the layouts carry no padding for the
+// formula to miss, and the saving is compared exactly.
+static std::vector<KernelCheck> bert_checkpointing_checks(const char *dir, int B, int T) {
+    std::vector<KernelCheck> out;
+    BertModel m = bert_load(dir, 0, 0, NULL);
+    const BertConfig *c = &m.config;
+    if (B * T > 256 || (B * T) % 64 || ((size_t)B * c->num_attention_heads * T * T) % 256)
+        die("internal: bert_checkpointing_checks needs B T <= 256, a multiple of 64, and B NH T^2 a multiple of 256");
+    m.config.hidden_dropout_prob = m.config.attention_probs_dropout_prob = m.config.classifier_dropout = 0.1f;
+    GpuBert plain = gpu_bert_create(&m, B, T, GEMM_FP32);
+    m.gradient_checkpointing = true;
+    GpuBert ckpt = gpu_bert_create(&m, B, T, GEMM_FP32);
+
+    // memory, against the formula
+    const ActivationMemory fa = activation_memory(c, B, T, 4, false), fk = activation_memory(c, B, T, 4, true);
+    const size_t saved = plain.acts_bytes - ckpt.acts_bytes, formula_saved = fa.total - fk.total;
+    out.push_back(model_line(ckpt.gradient_checkpointing && saved == formula_saved,
+                             "checkpointing: activations %zu -> %zu bytes, %zu saved; common/memory.h: %zu saved",
+                             plain.acts_bytes, ckpt.acts_bytes, saved, formula_saved));
+    const size_t n_buffers = 40 + 20 * (size_t)c->num_hidden_layers;  // an upper bound: each pads < 256 bytes
+    for (const GpuBert *g : {&plain, &ckpt}) {
+        const size_t want = (g == &plain ? fa : fk).total + gpu_bert_acts_beyond_formula(g);
+        out.push_back(model_line(g->acts_bytes >= want && g->acts_bytes - want < 256 * n_buffers,
+                                 "%s: activations %zu bytes = formula %zu + GPU-only %zu + alignment %zd",
+                                 g == &plain ? "all activations kept" : "checkpointing", g->acts_bytes,
+                                 (g == &plain ? fa : fk).total, gpu_bert_acts_beyond_formula(g),
+                                 (ssize_t)g->acts_bytes - (ssize_t)want));
+    }
+
+    // one training step on each, the same seed
+    const ModelBatch b(c, B, T, 23);
+    std::vector<float> grads[2];
+    float loss[2];
+    GpuBert *gs[2] = {&plain, &ckpt};
+    for (int i = 0; i < 2; i++) {
+        gpu_bert_zero_grad(gs[i]);
+        loss[i] = gpu_bert_forward(gs[i], b.ids.data(), b.types.data(), b.mask.data(), b.labels.data(), B, T, true, 1234);
+        gpu_bert_backward(gs[i], 1.0f / B);
+        grads[i].resize(m.ps.numel);
+        gpu_bert_download_grads(gs[i], grads[i].data());
+    }
+    int same = 0, differ = 0;
+    double table_err = 0;
+    for (int t = 0; t < m.ps.n_tensors; t++) {
+        const ParamTensor *p = &m.ps.tensors[t];
+        const float *g0 = grads[0].data() + p->offset, *g1 = grads[1].data() + p->offset;
+        if (is_embedding_table(p->name)) table_err = fmax(table_err, max_relative_error(g1, g0, p->numel));
+        else if (memcmp(g0, g1, sizeof(float) * p->numel)) {
+            differ++;
+            out.push_back(model_line(false, "checkpointing: %s's gradient differs from the one without", p->name));
+        } else same++;
+    }
+    out.push_back(model_line(loss[0] == loss[1] && differ == 0 && table_err <= 1e-6,
+                             "checkpointing, dropout 0.1: loss %.9g and %.9g; %d gradient tensors bit-identical; the "
+                             "embedding tables (atomicAdd) within %.2g", loss[0], loss[1], same, table_err));
+    gpu_bert_free(&ckpt);
+    gpu_bert_free(&plain);
     bert_free(&m);
     return out;
 }

@@ -2,7 +2,8 @@
 // function it mirrors (poisoned outputs, every element; tests/gpu/bert_kernels_check.h), at small
 // odd sizes and at BERT-base's (hidden 768, 12 heads, 128 tokens, feed-forward 3072); then the
 // whole GPU BERT against the CPU BERT on the tiny checkpoint of tests/fixtures/bert: logits, loss,
-// every gradient, with and without dropout, and 10 AdamW steps (tests/gpu/bert_model_check.h).
+// every gradient, with and without dropout, and 10 AdamW steps (tests/gpu/bert_model_check.h);
+// with gradient checkpointing against without.
 // Float32 products, TF32 off. The CPU emulation (tests/emulate/test_bert_emulated.cpp) runs the
 // same checks without a GPU.
 #include "tests/gpu/bert_model_check.h"
@@ -22,6 +23,13 @@ GPU_TEST(bert_kernels_match_cpu_bert_base_shapes) {
 
 GPU_TEST(bert_model_matches_cpu) {
     expect_all(bert_model_checks("tests/fixtures/bert/tiny", 3, 8, 10));
+}
+
+// Gradient checkpointing against the same model without (bert_model_check.h): the same loss and
+// gradient bits (the embedding tables within atomicAdd's rounding), and exactly the activation
+// bytes common/memory.h says it saves.
+GPU_TEST(bert_checkpointing_matches_plain) {
+    expect_all(bert_checkpointing_checks("tests/fixtures/bert/tiny", 4, 16));
 }
 
 // A failing allocation names the buffer and the batch it was for.
