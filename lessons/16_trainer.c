@@ -401,11 +401,11 @@ static void train_loop(Run *r) {
         r->state.global_step = step;
         r->state.epoch = (double)step / (double)r->plan.updates_per_epoch;
         r->state.optimizer_step = r->opt.step;
-        // Logged as the Trainer does: the learning rate after the scheduler stepped (the next update's).
-        const double next_lr = schedule_lr(&r->sched, step);
+        // Logged as the Trainer of transformers 5 does: the learning rate this update used (read
+        // before the scheduler steps; transformers 4 logged the next update's).
         progress_update(&r->prog, mb.epoch, r->plan.epochs, step, r->log_loss_sum / (double)(r->log_examples ? r->log_examples : 1),
-                        next_lr, group_examples);
-        after_step(r, &mb, step, grad_norm, next_lr);
+                        lr, group_examples);
+        after_step(r, &mb, step, grad_norm, lr);
     }
     progress_end(&r->prog);
     batch_free(&x);
