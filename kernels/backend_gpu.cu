@@ -98,7 +98,7 @@ extern "C" Backend *backend_open_gpu(const char *dir, int K, const char *const *
                                      int max_batch, int max_seq_length) {
     GpuBackend *g = (GpuBackend *)xcalloc(1, sizeof *g);
     g->host = backend_load_bert(dir, K, label_names, seed, max_seq_length);
-    g->gpu = gpu_bert_create(g->host, max_batch, max_seq_length, GEMM_FP32);
+    g->gpu = gpu_bert_create(g->host, max_batch, max_seq_length, GEMM_FP32, FMT_FP32);
     g->logits = (float *)xmalloc(sizeof(float) * (size_t)max_batch * g->host->config.num_labels);
     Backend *b = backend_of_bert(g->host);
     b->device = "cuda", b->model = g;

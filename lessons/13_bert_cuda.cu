@@ -286,7 +286,7 @@ int main(int argc, char **argv) {
     const GemmPrecision prec = tf32 ? GEMM_TF32 : GEMM_FP32;
     GpuBert g = {};
     if (have_gpu) {
-        g = gpu_bert_create(&m, b.B, T, prec);
+        g = gpu_bert_create(&m, b.B, T, prec, FMT_FP32);
         gpu_bert_adamw_init(&g, sc.opt);
     }
 

@@ -11,8 +11,13 @@
 //     (one copy, shared by the running block's threads);
 //   - LAUNCH(kernel, grid, block)(args...) stands for kernel<<<grid, block>>>(args...);
 //   - atomicAdd is a C++20 atomic_ref add;
-//   - cuBLAS (gemm_cublas of kernels/cublas_gemm.cuh) is the CPU sgemm, once per matrix of a
-//     batch: TF32 and BF16 are computed in float32 here.
+//   - __nv_bfloat16 and __half are 16-bit structs; the conversion intrinsics the kernels call
+//     (__float2bfloat16_rn, __half2float, ...) are common/precision.h's round-to-nearest-even
+//     conversions, bit for bit what the GPU's conversion instructions do;
+//   - cuBLAS (gemm_cublas_ex of kernels/cublas_gemm.cuh) is the CPU sgemm, once per matrix of a
+//     batch: bf16/fp16 inputs are widened to float (exactly), the products and sums are float32
+//     as in the tensor cores (TF32's input rounding is not emulated), and a bf16/fp16 output is
+//     rounded once, to nearest even, as cuBLAS stores it.
 // It cannot show speed, warp behaviour, or what the GPU's memory model would do with a race
 // that the barriers here happen to order; bench/gpu.sh runs compute-sanitizer for those.
 #pragma once
@@ -28,6 +33,7 @@
 extern "C" {
 #include "common/gemm_check.h"
 #include "common/matmul.h"
+#include "common/precision.h"
 #include "common/rng.h"
 #include "common/util.h"
 }
@@ -41,6 +47,18 @@ struct alignas(16) float4 {
     float x, y, z, w;
 };
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+
+// The two 16-bit formats (cuda_bf16.h, cuda_fp16.h): the bits, and the conversions the kernels use.
+struct __nv_bfloat16 {
+    uint16_t bits;
+};
+struct __half {
+    uint16_t bits;
+};
+inline float __bfloat162float(__nv_bfloat16 x) { return bf16_to_fp32(x.bits); }
+inline __nv_bfloat16 __float2bfloat16_rn(float x) { return {fp32_to_bf16(x)}; }
+inline float __half2float(__half x) { return fp16_to_fp32(x.bits); }
+inline __half __float2half_rn(float x) { return {fp32_to_fp16(x)}; }
 
 inline thread_local dim3 threadIdx, blockIdx;
 inline dim3 blockDim, gridDim;
@@ -78,10 +96,29 @@ typedef void *cublasHandle_t;
 #define CUBLAS_CHECK(call) (void)(call)
 inline int cublasCreate(cublasHandle_t *h) { *h = NULL; return 0; }
 inline int cublasDestroy(cublasHandle_t) { return 0; }
-inline void gemm_cublas(cublasHandle_t, GemmPrecision, const GemmShape *s, const void *A, const void *B, float *C) {
-    for (int b = 0; b < s->batch; b++)
-        sgemm(s->trans_a, s->trans_b, s->M, s->N, s->K, s->alpha, (const float *)A + b * s->stride_a, s->lda,
-              (const float *)B + b * s->stride_b, s->ldb, s->beta, C + b * s->stride_c, s->ldc);
+// widen: n elements of format f at p, as floats (exact).
+inline std::vector<float> widen(const void *p, long n, FloatFormat f) {
+    std::vector<float> x(n);
+    for (long i = 0; i < n; i++)
+        x[i] = f == FMT_FP32 ? ((const float *)p)[i] : f == FMT_BF16 ? bf16_to_fp32(((const uint16_t *)p)[i])
+                                                                    : fp16_to_fp32(((const uint16_t *)p)[i]);
+    return x;
+}
+inline void gemm_cublas_ex(cublasHandle_t, const GemmShape *s, const void *A, const void *B, FloatFormat ab, void *C,
+                           FloatFormat c, bool) {
+    const std::vector<float> a = widen(A, gemm_elements_a(s), ab), b = widen(B, gemm_elements_b(s), ab);
+    const long nc = gemm_elements_c(s);
+    std::vector<float> out = widen(C, nc, c);  // sgemm leaves the padding between rows as it was
+    for (int k = 0; k < s->batch; k++)
+        sgemm(s->trans_a, s->trans_b, s->M, s->N, s->K, s->alpha, a.data() + k * s->stride_a, s->lda,
+              b.data() + k * s->stride_b, s->ldb, s->beta, out.data() + k * s->stride_c, s->ldc);
+    for (long i = 0; i < nc; i++) {  // stored in C's format: rounded once
+        if (c == FMT_FP32) ((float *)C)[i] = out[i];
+        else ((uint16_t *)C)[i] = c == FMT_BF16 ? fp32_to_bf16(out[i]) : fp32_to_fp16(out[i]);
+    }
+}
+inline void gemm_cublas(cublasHandle_t h, GemmPrecision p, const GemmShape *s, const void *A, const void *B, float *C) {
+    gemm_cublas_ex(h, s, A, B, p == GEMM_BF16 ? FMT_BF16 : FMT_FP32, C, FMT_FP32, p == GEMM_TF32);
 }
 
 // EmulatedLaunch: runs every block of the grid in turn; the block's threads are started once

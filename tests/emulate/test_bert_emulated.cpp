@@ -35,14 +35,14 @@ Test(emulated_bert, model_matches_cpu, .timeout = 300) {
 // the vocabulary would read outside the embedding table).
 Test(emulated_bert, id_outside_the_vocabulary_is_an_error, .exit_code = 1) {
     BertModel m = bert_load("tests/fixtures/bert/tiny", 0, 0, NULL);
-    GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32);
+    GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32, FMT_FP32);
     const int ids[2] = {3, 50}, mask[2] = {1, 1};  // the tiny vocabulary has 50 tokens: 0..49
     gpu_bert_forward(&g, ids, NULL, mask, NULL, 1, 2, false, 0);
 }
 
 Test(emulated_bert, batch_larger_than_allocated_is_an_error, .exit_code = 1) {
     BertModel m = bert_load("tests/fixtures/bert/tiny", 0, 0, NULL);
-    GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32);
+    GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32, FMT_FP32);
     const int ids[3] = {3, 4, 5};
     gpu_bert_forward(&g, ids, NULL, NULL, NULL, 1, 3, false, 0);
 }

@@ -148,19 +148,19 @@ static std::vector<KernelCheck> bert_model_checks(const char *dir, int B, int T,
     bert_alloc_acts(&m, B, T);
     const ModelBatch b(&m.config, B, T, 17);
     {
-        GpuBert g = gpu_bert_create(&m, B, T, GEMM_FP32);
+        GpuBert g = gpu_bert_create(&m, B, T, GEMM_FP32, FMT_FP32);
         compare_step(out, "evaluation step", &m, &g, b, false);
         gpu_bert_free(&g);
     }
     {
         m.config.hidden_dropout_prob = m.config.attention_probs_dropout_prob = m.config.classifier_dropout = 0.1f;
-        GpuBert g = gpu_bert_create(&m, B, T, GEMM_FP32);
+        GpuBert g = gpu_bert_create(&m, B, T, GEMM_FP32, FMT_FP32);
         compare_step(out, "training step, dropout 0.1 (CPU masks)", &m, &g, b, true);
         gpu_bert_free(&g);
     }
     BertModel fresh = bert_load(dir, 0, 0, NULL);
     bert_alloc_acts(&fresh, B, T);
-    GpuBert g = gpu_bert_create(&fresh, B, T, GEMM_FP32);
+    GpuBert g = gpu_bert_create(&fresh, B, T, GEMM_FP32, FMT_FP32);
     compare_training(out, &fresh, &g, b, steps);
     gpu_bert_free(&g);
     bert_free(&fresh);

@@ -27,7 +27,7 @@ GPU_TEST(bert_model_matches_cpu) {
 // A failing allocation names the buffer and the batch it was for.
 GPU_HELPER(bert_too_big) {
     BertModel m = bert_load("tests/fixtures/bert/tiny", 0, 0, NULL);
-    gpu_bert_create(&m, 1 << 22, 16, GEMM_FP32);  // terabytes of activations
+    gpu_bert_create(&m, 1 << 22, 16, GEMM_FP32, FMT_FP32);  // terabytes of activations
 }
 
 GPU_TEST(bert_allocation_failure_says_what) {
