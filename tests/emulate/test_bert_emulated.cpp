@@ -46,3 +46,13 @@ Test(emulated_bert, batch_larger_than_allocated_is_an_error, .exit_code = 1) {
     const int ids[3] = {3, 4, 5};
     gpu_bert_forward(&g, ids, NULL, NULL, NULL, 1, 3, false, 0);
 }
+
+// bf16 and fp16 with float32 master weights (lesson 14's recipe), emulated: the narrow formats'
+// rounding is common/precision.h's, bit for bit the GPU's conversion, so the errors measured here
+// are the GPU's up to the order of the float32 sums inside cuBLAS.
+Test(emulated_bert, mixed_precision_matches_fp32, .timeout = 300) {
+    for (const KernelCheck &r : bert_mixed_checks()) {
+        cr_expect(r.ok, "%s", r.line);
+        if (r.ok) cr_log_info("%s", r.line);
+    }
+}

@@ -3,8 +3,8 @@
 // odd sizes and at BERT-base's (hidden 768, 12 heads, 128 tokens, feed-forward 3072); then the
 // whole GPU BERT against the CPU BERT on the tiny checkpoint of tests/fixtures/bert: logits, loss,
 // every gradient, with and without dropout, and 10 AdamW steps (tests/gpu/bert_model_check.h).
-// Float32 products, TF32 off. The CPU emulation (tests/emulate/test_bert_emulated.cpp) runs the
-// same checks without a GPU.
+// Float32 products, TF32 off; then the bf16 and fp16 models (lesson 14). The CPU emulation
+// (tests/emulate/test_bert_emulated.cpp) runs the same checks without a GPU.
 #include "tests/gpu/bert_model_check.h"
 #include "tests/gpu/harness.cuh"
 
@@ -22,6 +22,13 @@ GPU_TEST(bert_kernels_match_cpu_bert_base_shapes) {
 
 GPU_TEST(bert_model_matches_cpu) {
     expect_all(bert_model_checks("tests/fixtures/bert/tiny", 3, 8, 10));
+}
+
+// bf16 and fp16 with float32 masters against the float32 CPU model, AdamW steps, and a forced
+// fp16 overflow (tests/gpu/bert_model_check.h; the tolerances there were measured under the CPU
+// emulation, which rounds exactly as the GPU does).
+GPU_TEST(bert_mixed_precision_matches_fp32) {
+    expect_all(bert_mixed_checks());
 }
 
 // A failing allocation names the buffer and the batch it was for.
