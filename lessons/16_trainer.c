@@ -193,6 +193,7 @@ typedef struct {
     double run_loss_sum;  long run_examples;
     bool warned_overfit, stop;
     EvalResult last_eval;  long last_eval_step;   // the latest evaluation (0: none yet)
+    long skipped_steps;                           // fp16: optimizer steps skipped on overflow
 } Run;
 
 static void write_model(const char *dir, void *ctx) {
@@ -252,8 +253,23 @@ static void write_log_history(const Run *r) {
     free(path); free(tmp);
 }
 
+// The fp16 loss scaler's state (torch's scaler.pt) travels in trainer_state.json as "grad_scaler".
+static void save_scaler_state(Run *r) {
+    cJSON_DeleteItemFromObject(r->state.info, "grad_scaler");
+    if (r->be->scaler) cJSON_AddItemToObject(r->state.info, "grad_scaler", grad_scaler_state(r->be->scaler));
+}
+
+static void load_scaler_state(Run *r, const char *dir) {
+    const cJSON *saved = cJSON_GetObjectItem(r->state.info, "grad_scaler");
+    if (!r->be->scaler || !saved) return;  // none saved (an fp32/bf16 run): torch's initial scale
+    char *path = path_join(dir, "trainer_state.json");
+    *r->be->scaler = grad_scaler_load_state(saved, path);
+    free(path);
+}
+
 static char *save_checkpoint(Run *r) {
     if (r->be->sync_to_host) r->be->sync_to_host(r->be, &r->opt);
+    save_scaler_state(r);
     mkdir_p(r->a->output_dir);
     char *dir = checkpoint_save_with(r->a->output_dir, r->be->ps, &r->opt, &r->state, r->a->save_total_limit, write_model, r->be);
     write_log_history(r);
@@ -394,19 +410,26 @@ static void train_loop(Run *r) {
         r->run_loss_sum += loss * n;  r->run_examples += n;
         if (!mb.ends_group) continue;
 
-        const double lr = schedule_lr(&r->sched, mb.global_step);
+        // The schedule advances with the optimizer steps taken: an fp16 step skipped on overflow
+        // (opt.step unchanged) skips the scheduler step too, as the Hugging Face Trainer does.
+        const long opt_step = r->opt.step;
+        const double lr = schedule_lr(&r->sched, opt_step);
         const double grad_norm = r->be->step(r->be, &r->opt, lr, a->max_grad_norm);
+        r->skipped_steps += r->opt.step == opt_step;
         const long step = mb.global_step + 1;
         r->state.global_step = step;
         r->state.epoch = (double)step / (double)r->plan.updates_per_epoch;
         r->state.optimizer_step = r->opt.step;
         // Logged as the Trainer does: the learning rate after the scheduler stepped (the next update's).
-        const double next_lr = schedule_lr(&r->sched, step);
+        const double next_lr = schedule_lr(&r->sched, r->opt.step);
         progress_update(&r->prog, mb.epoch, r->plan.epochs, step, r->log_loss_sum / (double)(r->log_examples ? r->log_examples : 1),
                         next_lr, group_examples);
         after_step(r, &mb, step, grad_norm, next_lr);
     }
     progress_end(&r->prog);
+    if (r->be->scaler)
+        printf("fp16 loss scaling: %ld optimizer step%s skipped on overflow, loss scale now %g\n", r->skipped_steps,
+               r->skipped_steps == 1 ? "" : "s", r->be->scaler->scale);
     batch_free(&x);
     free(order); free(pred); free(labels);
 }
@@ -523,8 +546,11 @@ static void print_banner(const Run *r, const LabelSet *labels) {
     printf(")\n");
     if (r->has_dev) printf("eval data            %s: %d examples\n", a->validation_file, r->dev.text.n);
     const int threads = omp_get_max_threads();
-    printf("device               %s, %d thread%s, fp32; max_seq_length %d with dynamic padding\n", r->be->device, threads,
-           threads == 1 ? "" : "s", a->max_seq_length);
+    const char *precision = a->bf16   ? "bf16 mixed precision (fp32 master weights)"
+                            : a->fp16 ? "fp16 mixed precision (fp32 master weights, dynamic loss scaling)"
+                                      : "fp32";
+    printf("device               %s, %d thread%s, %s; max_seq_length %d with dynamic padding\n", r->be->device, threads,
+           threads == 1 ? "" : "s", precision, a->max_seq_length);
     printf("optimizer            AdamW lr %g, betas (%g, %g), eps %g, weight_decay %g (not on biases/LayerNorm), "
            "max_grad_norm %g, %s schedule\n", a->learning_rate, a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay,
            a->max_grad_norm, a->lr_scheduler_type);
@@ -568,6 +594,7 @@ static void train(const TrainingArguments *a) {
                                                                                     : a->per_device_eval_batch_size;
     r.be = backend_open(a->device, a->model_name_or_path, labels->n, (const char *const *)labels->names,
                         (unsigned long)a->seed, max_batch, a->max_seq_length);
+    if (a->bf16 || a->fp16) r.be->set_format(r.be, a->bf16 ? FMT_BF16 : FMT_FP16);  // cuda: training_args checked
     OptimizerConfig oc = {.kind = OPT_ADAMW, .beta1 = a->adam_beta1, .beta2 = a->adam_beta2, .eps = a->adam_epsilon,
                           .weight_decay = a->weight_decay};
     optimizer_init(&r.opt, oc, r.be->ps);
@@ -581,6 +608,7 @@ static void train(const TrainingArguments *a) {
         if (r.be->params_changed) r.be->params_changed(r.be);
         printf("resumed from %s at step %ld (epoch %.2f); the data order and dropout continue from there\n", resume,
                r.state.global_step, r.state.epoch);
+        load_scaler_state(&r, resume);
     }
     cJSON_Delete(r.state.info);
     r.state.info = run_info(&r);
