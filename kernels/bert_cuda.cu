@@ -402,6 +402,7 @@ static void clip(GpuBert *g, double norm, double max_norm) {
 
 // gpu_bert_clip_grad_norm: clip_grad_norm (common/optim.c).
 double gpu_bert_clip_grad_norm(GpuBert *g, double max_norm) {
+    if (g->loss_scaling) die("internal: an fp16 model's gradients are scaled: use gpu_bert_step, which unscales first");
     const double norm = grad_norm(g);
     clip(g, norm, max_norm);
     return norm;

@@ -139,7 +139,7 @@ float gpu_bert_loss_scale(const GpuBert *g);
 void gpu_bert_zero_grad(GpuBert *g);
 
 // gpu_bert_clip_grad_norm: clip_grad_norm on the GPU (max_norm <= 0: no clipping, the norm only).
-// Returns the norm before clipping.
+// Returns the norm before clipping. Not for a loss-scaled (fp16) model: gpu_bert_step unscales.
 double gpu_bert_clip_grad_norm(GpuBert *g, double max_norm);
 // gpu_bert_adamw_init / gpu_bert_adamw_step: optimizer_step with an OPT_ADAMW config, fused into
 // one kernel over the whole parameter buffer (no decay on the tensors the CPU exempts).
