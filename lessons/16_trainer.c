@@ -276,13 +276,15 @@ static char *save_checkpoint(Run *r) {
     return dir;
 }
 
-// die_on_bad_loss: a NaN/inf loss in fp32 means the run diverged; nothing after it is usable.
+// die_on_bad_loss: a NaN/inf loss means the run diverged (the loss scaler only guards the
+// backward: an fp16 forward that overflows is as final); nothing after it is usable.
 static void die_on_bad_loss(const Run *r, double loss, long step) {
     if (isfinite(loss)) return;
     char *last = checkpoint_latest(r->a->output_dir);
     die("step %ld: the training loss is %s. The run diverged; the last good checkpoint is %s. Lower --learning_rate "
-        "(now %g) or use a longer warmup, and resume from that checkpoint or start again", step + 1, isnan(loss) ? "NaN" : "inf",
-        last ? last : "none (no checkpoint was saved yet)", r->a->learning_rate);
+        "(now %g) or use a longer warmup%s, and resume from that checkpoint or start again", step + 1,
+        isnan(loss) ? "NaN" : "inf", last ? last : "none (no checkpoint was saved yet)", r->a->learning_rate,
+        r->a->fp16 ? " (with --fp16 an activation may have passed fp16's largest value, 65504: --bf16 has fp32's range)" : "");
 }
 
 static void log_training(Run *r, long step, double grad_norm, double lr) {
