@@ -5,7 +5,8 @@
 //
 // kernels/matmul.cuh and kernels/bert_kernels.cuh include this instead of kernels/cuda_common.cuh
 // when compiled with -DBERTSTEP_CPU_EMULATION (tests/emulate/test_*.cpp, by g++). Emulation model:
-//   - the threads of a block are CPU threads (std::thread), threadIdx is thread-local;
+//   - the threads of a block are CPU threads (std::thread, started once per block size and
+//     reused by every launch), threadIdx is thread-local;
 //   - __syncthreads() is a std::barrier over the block's threads;
 //   - blocks run one after another, so a kernel's __shared__ arrays can be function statics
 //     (one copy, shared by the running block's threads);
@@ -23,7 +24,10 @@
 #pragma once
 #include <atomic>
 #include <barrier>
+#include <functional>
+#include <map>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <thread>
@@ -83,8 +87,9 @@ inline void *cuda_malloc(size_t bytes, const char *what) { (void)what; return xm
 inline int cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind) { memcpy(dst, src, n); return 0; }
 inline int cudaMemset(void *dst, int byte, size_t n) { memset(dst, byte, n); return 0; }
 inline int cudaFree(void *p) { free(p); return 0; }
-// gpu_available (kernels/cuda_common.cuh): the CPU threads are always there.
+// gpu_available / gpu_describe (kernels/cuda_common.cuh): the CPU threads are always there.
 inline bool gpu_available(char *why, size_t n) { (void)why, (void)n; return true; }
+inline void gpu_describe(char *out, size_t n) { snprintf(out, n, "CPU threads emulating CUDA (tests/emulate/cuda_on_cpu.h)"); }
 inline int cudaMemcpy2D(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height,
                         cudaMemcpyKind) {
     for (size_t r = 0; r < height; r++) memcpy((char *)dst + r * dpitch, (const char *)src + r * spitch, width);
@@ -121,30 +126,54 @@ inline void gemm_cublas(cublasHandle_t h, GemmPrecision p, const GemmShape *s, c
     gemm_cublas_ex(h, s, A, B, p == GEMM_BF16 ? FMT_BF16 : FMT_FP32, C, FMT_FP32, p == GEMM_TF32);
 }
 
-// EmulatedLaunch: runs every block of the grid in turn; the block's threads are started once
-// and step from block to block together (a barrier at the end of each block).
+// BlockThreads: the CPU threads standing in for the threads of a block of n, started the first
+// time a launch has blocks of n and reused by every later one (starting threads was most of an
+// emulated launch's time). Each waits at `start`, runs the launch's job, and meets the launching
+// thread at `finish`. Never destroyed: at exit the idle threads are simply ended with the process.
+struct BlockThreads {
+    std::barrier<> start, finish, block;  // block: __syncthreads and the end of each block
+    std::function<void(unsigned)> job;    // run by thread t of the block
+    explicit BlockThreads(unsigned n) : start(n + 1), finish(n + 1), block(n) {
+        for (unsigned t = 0; t < n; t++)
+            std::thread([this, t] {
+                for (;;) {
+                    start.arrive_and_wait();
+                    job(t);
+                    finish.arrive_and_wait();
+                }
+            }).detach();
+    }
+};
+
+inline BlockThreads &block_threads(unsigned n) {
+    static std::map<unsigned, BlockThreads *> pools;  // launches come from one host thread
+    BlockThreads *&p = pools[n];
+    if (!p) p = new BlockThreads(n);
+    return *p;
+}
+
+// EmulatedLaunch: runs every block of the grid in turn; the block's threads step from block to
+// block together (a barrier at the end of each block).
 template <typename... Args>
 struct EmulatedLaunch {
     dim3 grid, block;
     void (*kernel)(Args...);
     void operator()(Args... args) const {
         gridDim = grid, blockDim = block;
-        const unsigned n = block.x * block.y * block.z;
-        std::barrier<> barrier(n);
-        block_barrier = &barrier;
-        std::vector<std::thread> threads;
-        for (unsigned t = 0; t < n; t++)
-            threads.emplace_back([&, t] {
-                threadIdx = dim3(t % block.x, t / block.x % block.y, t / (block.x * block.y));
-                for (unsigned z = 0; z < grid.z; z++)
-                    for (unsigned y = 0; y < grid.y; y++)
-                        for (unsigned x = 0; x < grid.x; x++) {
-                            blockIdx = dim3(x, y, z);
-                            kernel(args...);
-                            barrier.arrive_and_wait();  // the next block reuses the __shared__ arrays
-                        }
-            });
-        for (auto &th : threads) th.join();
+        BlockThreads &threads = block_threads(block.x * block.y * block.z);
+        block_barrier = &threads.block;
+        threads.job = [&](unsigned t) {
+            threadIdx = dim3(t % block.x, t / block.x % block.y, t / (block.x * block.y));
+            for (unsigned z = 0; z < grid.z; z++)
+                for (unsigned y = 0; y < grid.y; y++)
+                    for (unsigned x = 0; x < grid.x; x++) {
+                        blockIdx = dim3(x, y, z);
+                        kernel(args...);
+                        block_barrier->arrive_and_wait();  // the next block reuses the __shared__ arrays
+                    }
+        };
+        threads.start.arrive_and_wait();   // go
+        threads.finish.arrive_and_wait();  // every thread is done
     }
 };
 

@@ -1,0 +1,45 @@
+// test_lesson13_emulated.cpp — lesson 13's GPU half (lessons/13_bert_cuda.cu), which only a GPU
+// machine runs, executed on CPU threads by tests/emulate/cuda_on_cpu.h, in each --precision: the
+// comparison with the CPU step, the timed steps, the cuBLAS rate in the model's format. The
+// float32 run must pass the lesson's own 1e-4 check; every run must print its comparison and
+// timing lines (timings mean nothing here: CPU threads), fp16 without a skipped step.
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#define main lesson13_main
+#include "lessons/13_bert_cuda.cu"
+#undef main
+
+static const char *const PRECISIONS[] = {"fp32", "tf32", "bf16", "fp16"};
+
+// (the parameter is an index: a pointer would not survive into Criterion's test process)
+ParameterizedTestParameters(emulated_lesson13, gpu_half_runs) {
+    static int which[] = {0, 1, 2, 3};
+    return cr_make_param_array(int, which, 4);
+}
+
+ParameterizedTest(int *which, emulated_lesson13, gpu_half_runs, .timeout = 300) {
+    char prec[8], path[64];
+    snprintf(prec, sizeof prec, "%s", PRECISIONS[*which]);
+    snprintf(path, sizeof path, "/tmp/bertstep-lesson13-%d.txt", (int)getpid());
+    const char *argv[] = {"13_bert_cuda", "--model_name_or_path", TINY, "--per_device_train_batch_size", "2",
+                          "--max_seq_length", "8", "--steps", "1", "--warmup", "0", "--precision", prec};
+    fflush(stdout);
+    cr_assert(freopen(path, "w", stdout));
+    const int status = lesson13_main((int)ARRAY_LEN(argv), (char **)argv);
+    fflush(stdout);
+    char *out = read_file(path, NULL);
+    unlink(path);
+    cr_assert_eq(status, 0, "%s", out);
+    char check[64];
+    snprintf(check, sizeof check, "check, GPU (%s) against CPU", prec);
+    const char *want[] = {check, "  logits      max rel. error ", "  gradients   worst of 41 tensors: ", "GPU step: ",
+                          "% of that cuBLAS rate (MFU against cuBLAS)",
+                          !strcmp(prec, "fp32")   ? "ok: every float32 result within 1e-4 of the CPU's"
+                          : !strcmp(prec, "fp16") ? "fp16: 0 of the timed steps skipped on overflow, loss scale now 65536"
+                                                  : "errors near "};
+    for (size_t i = 0; i < ARRAY_LEN(want); i++) cr_expect(strstr(out, want[i]), "--precision %s: no \"%s\" in:\n%s", prec, want[i], out);
+    free(out);
+}
