@@ -128,8 +128,17 @@ $(B)/tests/emulated_kernels: $(EMU_TEST_SRC) $(KERNEL_SRC) $(B)/libbertstep.a $(
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_FLAGS) $(EMU_TEST_SRC) -o $@ $(B)/libbertstep.a $(LDLIBS) -lcriterion
 
+# Lesson 16's trainer linked with its GPU backend compiled the same way: --device cuda (--bf16,
+# --fp16) on CPU threads, run by tests/emulate/test_trainer_emulated.cpp.
+$(B)/tests/emulated_trainer: tests/emulate/emulated_gpu_backend.cpp $(B)/obj/lessons/16_trainer.o \
+                             $(B)/obj/common/backend_registry_cuda.o $(KERNEL_SRC) $(B)/libbertstep.a \
+                             $(wildcard common/*.h kernels/*.cuh tests/emulate/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_FLAGS) $< $(B)/obj/lessons/16_trainer.o $(B)/obj/common/backend_registry_cuda.o -o $@ \
+	    $(B)/libbertstep.a $(LDLIBS)
+
 # The suite runs lessons as programs, so they are built (and data fetched) first.
-test: lessons data $(B)/tests/run_tests $(B)/tests/emulated_kernels
+test: lessons data $(B)/tests/run_tests $(B)/tests/emulated_kernels $(B)/tests/emulated_trainer
 	$(B)/tests/run_tests --jobs 2
 	$(B)/tests/emulated_kernels --jobs 2
 
