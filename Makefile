@@ -118,7 +118,7 @@ $(B)/tests/run_tests: $(TEST_SRC) $(B)/libbertstep.a $(wildcard common/*.h tests
 	$(CC) $(CFLAGS) $(TEST_SRC) -o $@ $(B)/libbertstep.a $(LDLIBS) -lcriterion
 
 # Lessons 12 and 13's CUDA kernels (and lesson 13's whole GPU BERT, cuBLAS standing in as the CPU
-# sgemm), compiled by the C++ compiler against tests/emulate/cuda_on_cpu.h and run on CPU threads:
+# sgemm), compiled by the C++ compiler against tests/emulate/cuda_on_cpu.h and run on the CPU:
 # the suite checks their index arithmetic and results without a GPU or nvcc.
 # (-Wno-unknown-pragmas: `#pragma unroll` is nvcc's.)
 EMU_TEST_SRC := $(sort $(wildcard tests/emulate/test_*.cpp))
@@ -129,7 +129,7 @@ $(B)/tests/emulated_kernels: $(EMU_TEST_SRC) $(KERNEL_SRC) $(B)/libbertstep.a $(
 	$(CXX) $(EMU_FLAGS) $(EMU_TEST_SRC) -o $@ $(B)/libbertstep.a $(LDLIBS) -lcriterion
 
 # Lesson 16's trainer linked with its GPU backend compiled the same way: --device cuda (--bf16,
-# --fp16) on CPU threads, run by tests/emulate/test_trainer_emulated.cpp.
+# --fp16) on the CPU, run by tests/emulate/test_trainer_emulated.cpp.
 $(B)/tests/emulated_trainer: tests/emulate/emulated_gpu_backend.cpp $(B)/obj/lessons/16_trainer.o \
                              $(B)/obj/common/backend_registry_cuda.o $(KERNEL_SRC) $(B)/libbertstep.a \
                              $(wildcard common/*.h kernels/*.cuh tests/emulate/*.h)

@@ -14,18 +14,14 @@
 #include <math.h>
 
 // LAUNCH(kernel, grid, block)(args): kernel<<<grid, block>>>(args). tests/emulate/cuda_on_cpu.h
-// defines it otherwise, to run the same kernels on CPU threads.
+// defines it otherwise, to run the same kernels on the CPU.
 #ifndef LAUNCH
 #define LAUNCH(kernel, grid, block) kernel<<<grid, block>>>
 #endif
 
-// THREADS: threads of an element-wise block, and the most of a row block. The CPU emulation
-// (tests/emulate) starts one CPU thread per GPU thread of a block, so it runs blocks of 64.
-#ifdef BERTSTEP_CPU_EMULATION
-constexpr int THREADS = 64;
-#else
+// THREADS: threads of an element-wise block, and the most of a row block (the CPU emulation of
+// tests/emulate runs the same blocks).
 constexpr int THREADS = 256;
-#endif
 
 static unsigned blocks_for(long n) { return (unsigned)((n + THREADS - 1) / THREADS); }
 

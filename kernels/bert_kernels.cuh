@@ -19,7 +19,7 @@
 // With S = float every kernel computes exactly what it did before the templates.
 //
 // The same source also compiles with g++ against tests/emulate/cuda_on_cpu.h, which runs the
-// kernels on CPU threads (and cuBLAS as the CPU sgemm): `make test` checks every kernel against
+// kernels on the CPU (and cuBLAS as the CPU sgemm): `make test` checks every kernel against
 // its CPU function that way, on a machine without a GPU.
 #pragma once
 #include <stdint.h>

@@ -1,5 +1,5 @@
 // test_bert_emulated.cpp — lesson 13's kernels (kernels/bert_kernels.cu), the same source the GPU
-// runs, executed on CPU threads by tests/emulate/cuda_on_cpu.h (cuBLAS being the CPU sgemm there),
+// runs, executed on the CPU by tests/emulate/cuda_on_cpu.h (cuBLAS being the CPU sgemm there),
 // against the CPU layer functions they mirror, element by element on poisoned outputs
 // (tests/gpu/bert_kernels_check.h). A machine without a GPU checks their indexing, reductions and
 // barriers this way; tests/gpu/test_bert.cu runs the same checks on the hardware.
@@ -23,7 +23,7 @@ Test(emulated_bert, kernels_match_cpu, .timeout = 300) {
 
 // The tiny BERT of tests/fixtures/bert (2 layers, hidden 64, 4 heads; tests/gen_bert.py), a padded
 // batch of 2 x 6: one step without and one with dropout, then 3 AdamW steps (the GPU test runs
-// 10 on 3 x 8; CPU threads standing in for GPU threads make every launch slow here).
+// 10 on 3 x 8; every launch is slow here).
 Test(emulated_bert, model_matches_cpu, .timeout = 300) {
     for (const KernelCheck &r : bert_model_checks("tests/fixtures/bert/tiny", 2, 6, 3)) {
         cr_expect(r.ok, "%s", r.line);

@@ -1,8 +1,8 @@
 // test_lesson13_emulated.cpp — lesson 13's GPU half (lessons/13_bert_cuda.cu), which only a GPU
-// machine runs, executed on CPU threads by tests/emulate/cuda_on_cpu.h, in each --precision: the
+// machine runs, executed on the CPU by tests/emulate/cuda_on_cpu.h, in each --precision: the
 // comparison with the CPU step, the timed steps, the cuBLAS rate in the model's format. The
 // float32 run must pass the lesson's own 1e-4 check; every run must print its comparison and
-// timing lines (timings mean nothing here: CPU threads), fp16 without a skipped step.
+// timing lines (timings mean nothing here: the CPU emulates), fp16 without a skipped step.
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <stdio.h>

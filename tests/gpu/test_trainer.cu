@@ -3,7 +3,7 @@
 // same function; the GPU draws other dropout masks than the CPU), 6 optimizer steps of 2
 // accumulated micro-batches, clipping and weight decay on, evaluation at steps 3 and 6. Every
 // logged training loss, grad norm and evaluation loss must agree within 1e-4 (relative).
-// tests/emulate/test_backend_emulated.cpp checks the same plumbing on CPU threads.
+// tests/emulate/test_backend_emulated.cpp checks the same plumbing on the CPU.
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
