@@ -124,7 +124,9 @@ $(B)/tests/run_tests: $(TEST_SRC) $(B)/libbertstep.a $(wildcard common/*.h tests
 EMU_TEST_SRC := $(sort $(wildcard tests/emulate/test_*.cpp))
 EMU_FLAGS := -std=c++20 -O2 -g -Wall -Wextra -Wno-missing-field-initializers -Wno-unknown-pragmas -pthread \
              -DBERTSTEP_CPU_EMULATION -I.
-$(B)/tests/emulated_kernels: $(EMU_TEST_SRC) $(KERNEL_SRC) $(B)/libbertstep.a $(wildcard common/*.h kernels/*.cuh tests/gpu/*.h tests/emulate/*.h)
+# (tests/emulate/test_trainer_emulated.cpp runs build/tests/emulated_trainer, built first.)
+$(B)/tests/emulated_kernels: $(EMU_TEST_SRC) $(KERNEL_SRC) $(B)/libbertstep.a $(wildcard common/*.h kernels/*.cuh tests/gpu/*.h tests/emulate/*.h) \
+                             | $(B)/tests/emulated_trainer
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_FLAGS) $(EMU_TEST_SRC) -o $@ $(B)/libbertstep.a $(LDLIBS) -lcriterion
 
