@@ -596,7 +596,7 @@ static void train(const TrainingArguments *a) {
                                                                                     : a->per_device_eval_batch_size;
     r.be = backend_open(a->device, a->model_name_or_path, labels->n, (const char *const *)labels->names,
                         (unsigned long)a->seed, max_batch, a->max_seq_length);
-    if (a->bf16 || a->fp16) r.be->set_format(r.be, a->bf16 ? FMT_BF16 : FMT_FP16);  // cuda: training_args checked
+    if (a->bf16 || a->fp16) r.be->set_format(r.be, a->bf16 ? FMT_BF16 : FMT_FP16);  // --device cuda (training_args.c)
     OptimizerConfig oc = {.kind = OPT_ADAMW, .beta1 = a->adam_beta1, .beta2 = a->adam_beta2, .eps = a->adam_epsilon,
                           .weight_decay = a->weight_decay};
     optimizer_init(&r.opt, oc, r.be->ps);
@@ -637,6 +637,7 @@ static void evaluate_or_predict(const TrainingArguments *a, TrainerMode mode) {
     EncodeOptions eo = {.max_length = a->max_seq_length};
     Backend *be = backend_open(a->device, a->model_name_or_path, 0, NULL, (unsigned long)a->seed, a->per_device_eval_batch_size,
                                a->max_seq_length);
+    if (a->bf16 || a->fp16) be->set_format(be, a->bf16 ? FMT_BF16 : FMT_FP16);  // as the Trainer's autocast evaluation
     printf("model                %s (%d classes, %zu parameters) on %s\n", a->model_name_or_path, be->num_labels,
            be->ps->numel, be->device);
     if (mode == MODE_EVALUATE) {
