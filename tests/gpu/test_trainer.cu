@@ -70,15 +70,16 @@ GPU_TEST(trainer_cuda_matches_cpu) {
         CHECK(fabs(gpu[i] - cpu[i]) <= 1e-4 * fabs(cpu[i]), "logged value %zu: GPU %.7f, CPU %.7f", i, gpu[i], cpu[i]);
 }
 
-// --bf16 and --fp16 (float32 masters; fp16 with loss scaling): the same run's logged losses and
-// grad norms follow the float32 CPU run's, and no step is skipped at fp16's initial scale. The
-// bound is 10x the one-step loss tolerance measured in tests/gpu/bert_model_check.h
-// (MixedTolerances: bf16 2.5e-2, fp16 2.5e-3), for 6 steps of drift at lr 3e-3; not yet run on a
-// GPU (none was available when it was written): measure, and tighten if it is loose.
+// --bf16 and --fp16 (float32 masters; fp16 with loss scaling): the same run's logged losses,
+// grad norms and eval losses follow the float32 CPU run's, and no step is skipped at fp16's
+// initial scale. Measured with this very run under the CPU emulation (build/tests/emulated_trainer,
+// whose bf16/fp16 rounding is the GPU's bit for bit; only cuBLAS's summation order differs):
+// largest relative difference bf16 3.6e-3, fp16 1.0e-3; the bounds are about 4x those. Not yet
+// run on a GPU (none was available when it was written).
 GPU_TEST(trainer_cuda_mixed_precision_follows_fp32) {
     const std::string model = dropout_free_model();
     const std::vector<double> cpu = logged_values(train_on(model, "cpu"));
-    const struct { const char *flag; double tol; } runs[] = {{"--bf16", 0.25}, {"--fp16", 0.025}};
+    const struct { const char *flag; double tol; } runs[] = {{"--bf16", 1.5e-2}, {"--fp16", 4e-3}};
     for (const auto &run : runs) {
         const std::string dir = train_on(model, "cuda", run.flag);
         const std::vector<double> got = logged_values(dir);
