@@ -143,6 +143,23 @@ run_matmul && sanitize "memcheck hand_kernels" "memcheck cublas_" "racecheck han
 run_bert && sanitize "memcheck bert_kernels_match_cpu_small" "racecheck bert_kernels_match_cpu_small" "memcheck bert_model"
 run_mixed && sanitize "memcheck bert_mixed_precision"
 
+# lesson13 TITLE LOG FLAGS...: a "### TITLE" block of the results with lesson 13's run (its output
+# also into LOG); sets ours (samples/s), our_mfu (%) and rate (the cuBLAS TFLOP/s it measured).
+lesson13() {
+    local title=$1 log=$2
+    shift 2
+    note "### $title"
+    note '```text'
+    note "\$ build/13_bert_cuda $*"
+    build/13_bert_cuda "$@" 2>&1 | tee "$log" | tee -a "$out/RESULTS-gpu.md"
+    [ "${PIPESTATUS[0]}" = 0 ] || fail "build/13_bert_cuda $*"
+    ours=$(sed -n 's/^GPU step: \([0-9.]*\) ms, \([0-9.]*\) samples\/s.*/\2/p' "$log")
+    our_mfu=$(sed -n 's/.*= \([0-9.]*\)% of that cuBLAS rate.*/\1/p' "$log")
+    rate=$(sed -n 's/^cuBLAS .*: \([0-9.]*\) TFLOP\/s in this run$/\1/p' "$log")
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
+mfu() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1f%%", 100 * a / b; else print "n/a" }'; }
+
 if run_matmul; then
 # 3. lesson 12's sweep, at its default sizes
 note ""
@@ -179,14 +196,7 @@ for shape in bert-base minilm; do
     for prec in fp32 tf32; do
         flags="--random_shape $shape --per_device_train_batch_size 32 --max_seq_length 128"
         [ $prec = tf32 ] && flags="$flags --precision tf32 --compare_cpu false"
-        log="$out/13_bert_cuda-$shape-$prec.txt"
-        note "### $shape, $prec"
-        note '```text'
-        note "\$ build/13_bert_cuda $flags"
-        build/13_bert_cuda $flags 2>&1 | tee "$log" | tee -a "$out/RESULTS-gpu.md"
-        [ "${PIPESTATUS[0]}" = 0 ] || fail "build/13_bert_cuda $flags"
-        ours=$(sed -n 's/^GPU step: \([0-9.]*\) ms, \([0-9.]*\) samples\/s.*/\2/p' "$log")
-        mfu=$(sed -n 's/.*= \([0-9.]*\)% of that cuBLAS rate.*/\1/p' "$log")
+        lesson13 "$shape, $prec" "$out/13_bert_cuda-$shape-$prec.txt" $flags
         theirs=""
         if [ -n "$have_torch" ]; then
             note "\$ python3 bench/torch_bert_step.py --shape $shape --batch 32 --seq 128 --precision $prec"
@@ -195,9 +205,7 @@ for shape in bert-base minilm; do
             theirs=$(sed -n 's/^PyTorch eager step: \([0-9.]*\) ms, \([0-9.]*\) samples\/s.*/\2/p' "$out/torch_bert_step-$shape-$prec.txt")
         fi
         note '```'
-        ratio=$(awk -v a="$ours" -v b="$theirs" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "n/a" }')
-        mfu_text=${mfu:+$mfu%}
-        summary="$summary| $shape | $prec | ${ours:-n/a} | ${theirs:-n/a} | $ratio | ${mfu_text:-n/a} |"$'\n'
+        summary="$summary| $shape | $prec | ${ours:-n/a} | ${theirs:-n/a} | $(ratio "$ours" "$theirs") | ${our_mfu:+$our_mfu%} |"$'\n'
     done
 done
 note ""
@@ -223,22 +231,12 @@ torch_run() {
     cat "$out/torch-$name.txt" >>"$out/RESULTS-gpu.md"
     sed -n 's/^PyTorch [a-z]* step: [0-9.]* ms, \([0-9.]*\) samples\/s, \([0-9.]*\) TFLOP\/s.*/\1 \2/p' "$out/torch-$name.txt"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
-mfu() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1f%%", 100 * a / b; else print "n/a" }'; }
 summary=""
 for run in ${MIXED_RUNS:-bert-base:128 bert-base:512 minilm:128}; do
     shape=${run%:*} seq=${run#*:}
     for prec in bf16 fp16; do
         flags="--random_shape $shape --per_device_train_batch_size 32 --max_seq_length $seq --precision $prec --compare_cpu false"
-        log="$out/13_bert_cuda-$shape-$seq-$prec.txt"
-        note "### $shape, 32 x $seq, $prec"
-        note '```text'
-        note "\$ build/13_bert_cuda $flags"
-        build/13_bert_cuda $flags 2>&1 | tee "$log" | tee -a "$out/RESULTS-gpu.md"
-        [ "${PIPESTATUS[0]}" = 0 ] || fail "build/13_bert_cuda $flags"
-        ours=$(sed -n 's/^GPU step: \([0-9.]*\) ms, \([0-9.]*\) samples\/s.*/\2/p' "$log")
-        our_mfu=$(sed -n 's/.*= \([0-9.]*\)% of that cuBLAS rate.*/\1/p' "$log")
-        rate=$(sed -n 's/^cuBLAS .*: \([0-9.]*\) TFLOP\/s in this run$/\1/p' "$log")
+        lesson13 "$shape, 32 x $seq, $prec" "$out/13_bert_cuda-$shape-$seq-$prec.txt" $flags
         read -r eager eager_tflops <<<"$(torch_run "$shape-$seq-$prec" --shape "$shape" --batch 32 --seq "$seq" --precision "$prec")"
         compiled="" compiled_tflops=""
         # torch.compile of the bf16 step (the issue's target); each compilation takes a minute or so

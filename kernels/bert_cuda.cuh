@@ -119,7 +119,8 @@ typedef struct {
 // products run in `precision` (GEMM_FP32 or GEMM_TF32); a narrow one's in its format.
 GpuBert gpu_bert_create(const BertModel *m, int max_B, int max_T, GemmPrecision precision, FloatFormat format);
 void gpu_bert_free(GpuBert *g);
-// gpu_bert_memory_bytes: device memory the model holds (params, grads, moments, activations).
+// gpu_bert_memory_bytes: device memory the model holds (params, their narrow copy, grads, moments,
+// activations).
 size_t gpu_bert_memory_bytes(const GpuBert *g);
 
 // gpu_bert_forward: bert_forward on the GPU. Host arrays as bert_forward's: input_ids,

@@ -341,8 +341,8 @@ int main(int argc, char **argv) {
     char gpu[256];
     gpu_describe(gpu, sizeof gpu);
     printf("GPU: %s\n", gpu);
-    printf("GPU memory: %.1f MB (parameters, gradients, AdamW moments, activations for %d x %d)\n",
-           gpu_bert_memory_bytes(&g) / 1e6, b.B, T);
+    printf("GPU memory: %.1f MB (parameters%s, gradients, AdamW moments, activations for %d x %d)\n",
+           gpu_bert_memory_bytes(&g) / 1e6, format == FMT_FP32 ? "" : " and their 16-bit copy", b.B, T);
 
     // ---- the GPU step on the same batch and masks, compared ----
     bool ok = true;
