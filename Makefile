@@ -118,18 +118,29 @@ $(B)/tests/run_tests: $(TEST_SRC) $(B)/libbertstep.a $(wildcard common/*.h tests
 	$(CC) $(CFLAGS) $(TEST_SRC) -o $@ $(B)/libbertstep.a $(LDLIBS) -lcriterion
 
 # Lessons 12 and 13's CUDA kernels (and lesson 13's whole GPU BERT, cuBLAS standing in as the CPU
-# sgemm), compiled by the C++ compiler against tests/emulate/cuda_on_cpu.h and run on CPU threads:
+# sgemm), compiled by the C++ compiler against tests/emulate/cuda_on_cpu.h and run on the CPU:
 # the suite checks their index arithmetic and results without a GPU or nvcc.
 # (-Wno-unknown-pragmas: `#pragma unroll` is nvcc's.)
 EMU_TEST_SRC := $(sort $(wildcard tests/emulate/test_*.cpp))
 EMU_FLAGS := -std=c++20 -O2 -g -Wall -Wextra -Wno-missing-field-initializers -Wno-unknown-pragmas -pthread \
              -DBERTSTEP_CPU_EMULATION -I.
-$(B)/tests/emulated_kernels: $(EMU_TEST_SRC) $(KERNEL_SRC) $(B)/libbertstep.a $(wildcard common/*.h kernels/*.cuh tests/gpu/*.h tests/emulate/*.h)
+# (tests/emulate/test_trainer_emulated.cpp runs build/tests/emulated_trainer, built first.)
+$(B)/tests/emulated_kernels: $(EMU_TEST_SRC) $(KERNEL_SRC) $(B)/libbertstep.a $(wildcard common/*.h kernels/*.cuh tests/gpu/*.h tests/emulate/*.h) \
+                             | $(B)/tests/emulated_trainer
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_FLAGS) $(EMU_TEST_SRC) -o $@ $(B)/libbertstep.a $(LDLIBS) -lcriterion
 
+# Lesson 16's trainer linked with its GPU backend compiled the same way: --device cuda (--bf16,
+# --fp16) on the CPU, run by tests/emulate/test_trainer_emulated.cpp.
+$(B)/tests/emulated_trainer: tests/emulate/emulated_gpu_backend.cpp $(B)/obj/lessons/16_trainer.o \
+                             $(B)/obj/common/backend_registry_cuda.o $(KERNEL_SRC) $(B)/libbertstep.a \
+                             $(wildcard common/*.h kernels/*.cuh tests/emulate/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_FLAGS) $< $(B)/obj/lessons/16_trainer.o $(B)/obj/common/backend_registry_cuda.o -o $@ \
+	    $(B)/libbertstep.a $(LDLIBS)
+
 # The suite runs lessons as programs, so they are built (and data fetched) first.
-test: lessons data $(B)/tests/run_tests $(B)/tests/emulated_kernels
+test: lessons data $(B)/tests/run_tests $(B)/tests/emulated_kernels $(B)/tests/emulated_trainer
 	$(B)/tests/run_tests --jobs 2
 	$(B)/tests/emulated_kernels --jobs 2
 

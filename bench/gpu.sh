@@ -12,6 +12,14 @@
 #      step against the CPU step (lesson 13 exits 1 when they disagree), and with
 #      --gradient_checkpointing time the same step with every layer recomputed in the backward:
 #      its cost in step time, the activation memory it saves, its gradients against the step's.
+#   5b. (section mixed) lesson 13's step in bf16 and fp16 (float32 master weights; fp16 with
+#      dynamic loss scaling: --precision bf16|fp16) at bert-base's shape, batch 32 x 128 and
+#      32 x 512, and at all-MiniLM-L6-v2's, 32 x 128, beside PyTorch eager with autocast (bf16;
+#      fp16 + GradScaler) and torch.compile (mode default) of the same bf16 step
+#      (bench/torch_bert_step.py --precision P [--compile]): samples/s, our ratio to each, and
+#      model FLOP utilisation of each against the cuBLAS bf16/fp16 rate lesson 13 measures in
+#      the same run. MIXED_RUNS="bert-base:512" runs some of the three shape:sequence pairs (to
+#      split the section over two 600-second commands).
 #   6. lesson 16's trainer on `make run`'s GPU recipe (scripts/run_main.sh: SST-2, 3 epochs, batch 32,
 #      lr 2e-5, --device cuda) beside the Hugging Face Trainer on the same recipe
 #      (bench/hf_trainer_sst2.py): dev accuracy and training wall time of each. TRAINER_MAX_STEPS=N
@@ -24,7 +32,8 @@
 #
 #   bash bench/gpu.sh           run everything (builds first when this machine can)
 #   bash bench/gpu.sh matmul    the tests, then sections 2-4 only (lesson 12)
-#   bash bench/gpu.sh bert      the tests, then section 5 only (lesson 13)
+#   bash bench/gpu.sh bert      the tests, then section 5 only (lesson 13, fp32 and tf32)
+#   bash bench/gpu.sh mixed     the tests, then section 5b only (lesson 13, bf16 and fp16)
 #   bash bench/gpu.sh trainer   the tests, then section 6 only (lesson 16; needs data/cache)
 #   bash bench/gpu.sh pack      on a build machine without a GPU: build the GPU programs only,
 #                               and copy the shared libraries they need into build/gpu-libs/
@@ -52,9 +61,10 @@ if [ "${1:-}" = pack ]; then
 fi
 
 sections="${1:-all}"
-case $sections in all | matmul | bert | trainer) ;; *) echo "usage: bash bench/gpu.sh [all|matmul|bert|trainer|pack]" >&2; exit 2 ;; esac
+case $sections in all | matmul | bert | mixed | trainer) ;; *) echo "usage: bash bench/gpu.sh [all|matmul|bert|mixed|trainer|pack]" >&2; exit 2 ;; esac
 run_matmul() { [ "$sections" = all ] || [ "$sections" = matmul ]; }
 run_bert() { [ "$sections" = all ] || [ "$sections" = bert ]; }
+run_mixed() { [ "$sections" = all ] || [ "$sections" = mixed ]; }
 run_trainer() { [ "$sections" = all ] || [ "$sections" = trainer ]; }
 
 out="${OUT:-bench/out}"
@@ -134,6 +144,24 @@ sanitize() {
 }
 run_matmul && sanitize "memcheck hand_kernels" "memcheck cublas_" "racecheck hand_kernels_match_cpu"
 run_bert && sanitize "memcheck bert_kernels_match_cpu_small" "racecheck bert_kernels_match_cpu_small" "memcheck bert_model"
+run_mixed && sanitize "memcheck bert_mixed_precision"
+
+# lesson13 TITLE LOG FLAGS...: a "### TITLE" block of the results with lesson 13's run (its output
+# also into LOG); sets ours (samples/s), our_mfu (%) and rate (the cuBLAS TFLOP/s it measured).
+lesson13() {
+    local title=$1 log=$2
+    shift 2
+    note "### $title"
+    note '```text'
+    note "\$ build/13_bert_cuda $*"
+    build/13_bert_cuda "$@" 2>&1 | tee "$log" | tee -a "$out/RESULTS-gpu.md"
+    [ "${PIPESTATUS[0]}" = 0 ] || fail "build/13_bert_cuda $*"
+    ours=$(sed -n 's/^GPU step: \([0-9.]*\) ms, \([0-9.]*\) samples\/s.*/\2/p' "$log")
+    our_mfu=$(sed -n 's/.*= \([0-9.]*\)% of that cuBLAS rate.*/\1/p' "$log")
+    rate=$(sed -n 's/^cuBLAS .*: \([0-9.]*\) TFLOP\/s in this run$/\1/p' "$log")
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
+mfu() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1f%%", 100 * a / b; else print "n/a" }'; }
 
 if run_matmul; then
 # 3. lesson 12's sweep, at its default sizes
@@ -171,16 +199,10 @@ ckpt_summary=""
 for shape in bert-base minilm; do
     for prec in fp32 tf32; do
         flags="--random_shape $shape --per_device_train_batch_size 32 --max_seq_length 128"
-        [ $prec = tf32 ] && flags="$flags --tf32 --compare_cpu false"
+        [ $prec = tf32 ] && flags="$flags --precision tf32 --compare_cpu false"
         [ $prec = fp32 ] && flags="$flags --gradient_checkpointing"
         log="$out/13_bert_cuda-$shape-$prec.txt"
-        note "### $shape, $prec"
-        note '```text'
-        note "\$ build/13_bert_cuda $flags"
-        build/13_bert_cuda $flags 2>&1 | tee "$log" | tee -a "$out/RESULTS-gpu.md"
-        [ "${PIPESTATUS[0]}" = 0 ] || fail "build/13_bert_cuda $flags"
-        ours=$(sed -n 's/^GPU step: \([0-9.]*\) ms, \([0-9.]*\) samples\/s.*/\2/p' "$log")
-        mfu=$(sed -n 's/.*= \([0-9.]*\)% of that cuBLAS rate.*/\1/p' "$log")
+        lesson13 "$shape, $prec" "$log" $flags
         if [ $prec = fp32 ]; then
             plain_ms=$(sed -n 's/^GPU step: \([0-9.]*\) ms,.*/\1/p' "$log")
             ckpt_ms=$(sed -n 's/^GPU step with gradient checkpointing: \([0-9.]*\) ms.*/\1/p' "$log")
@@ -191,16 +213,13 @@ for shape in bert-base minilm; do
         fi
         theirs=""
         if [ -n "$have_torch" ]; then
-            tflag=""; [ $prec = tf32 ] && tflag="--tf32"
-            note "\$ python3 bench/torch_bert_step.py --shape $shape --batch 32 --seq 128 $tflag"
-            python3 bench/torch_bert_step.py --shape $shape --batch 32 --seq 128 $tflag 2>&1 |
+            note "\$ python3 bench/torch_bert_step.py --shape $shape --batch 32 --seq 128 --precision $prec"
+            python3 bench/torch_bert_step.py --shape $shape --batch 32 --seq 128 --precision $prec 2>&1 |
                 tee "$out/torch_bert_step-$shape-$prec.txt" | tee -a "$out/RESULTS-gpu.md"
-            theirs=$(sed -n 's/^PyTorch step: \([0-9.]*\) ms, \([0-9.]*\) samples\/s.*/\2/p' "$out/torch_bert_step-$shape-$prec.txt")
+            theirs=$(sed -n 's/^PyTorch eager step: \([0-9.]*\) ms, \([0-9.]*\) samples\/s.*/\2/p' "$out/torch_bert_step-$shape-$prec.txt")
         fi
         note '```'
-        ratio=$(awk -v a="$ours" -v b="$theirs" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "n/a" }')
-        mfu_text=${mfu:+$mfu%}
-        summary="$summary| $shape | $prec | ${ours:-n/a} | ${theirs:-n/a} | $ratio | ${mfu_text:-n/a} |"$'\n'
+        summary="$summary| $shape | $prec | ${ours:-n/a} | ${theirs:-n/a} | $(ratio "$ours" "$theirs") | ${our_mfu:+$our_mfu%} |"$'\n'
     done
 done
 note ""
@@ -213,6 +232,46 @@ note ""
 note "| shape | step ms | with checkpointing ms | ratio | activations | gradients' worst rel. difference |"
 note "|---|---|---|---|---|---|"
 printf '%s' "$ckpt_summary" | tee -a "$out/RESULTS-gpu.md"
+fi
+
+if run_mixed; then
+# 5b. lesson 13 in bf16 and fp16 beside PyTorch autocast (eager) and torch.compile
+note ""
+note "## Lesson 13 mixed precision (--precision bf16|fp16) beside PyTorch autocast and torch.compile"
+note ""
+have_torch=$(python3 -c 'import torch, transformers' 2>/dev/null && echo yes)
+[ -n "$have_torch" ] || note "python3 has no torch + transformers here: the PyTorch baselines were not measured"
+# torch_run NAME ARGS...: one bench/torch_bert_step.py run into the log and $out/torch-NAME.txt;
+# prints its samples/s and TFLOP/s
+torch_run() {
+    local name=$1; shift
+    [ -n "$have_torch" ] || return 0
+    echo "\$ python3 bench/torch_bert_step.py $*" >>"$out/RESULTS-gpu.md"
+    timeout 240 python3 bench/torch_bert_step.py "$@" >"$out/torch-$name.txt" 2>&1 || echo "FAILED: torch_bert_step.py $*" >>"$out/torch-$name.txt"
+    cat "$out/torch-$name.txt" >>"$out/RESULTS-gpu.md"
+    sed -n 's/^PyTorch [a-z]* step: [0-9.]* ms, \([0-9.]*\) samples\/s, \([0-9.]*\) TFLOP\/s.*/\1 \2/p' "$out/torch-$name.txt"
+}
+summary=""
+for run in ${MIXED_RUNS:-bert-base:128 bert-base:512 minilm:128}; do
+    shape=${run%:*} seq=${run#*:}
+    for prec in bf16 fp16; do
+        flags="--random_shape $shape --per_device_train_batch_size 32 --max_seq_length $seq --precision $prec --compare_cpu false"
+        lesson13 "$shape, 32 x $seq, $prec" "$out/13_bert_cuda-$shape-$seq-$prec.txt" $flags
+        read -r eager eager_tflops <<<"$(torch_run "$shape-$seq-$prec" --shape "$shape" --batch 32 --seq "$seq" --precision "$prec")"
+        compiled="" compiled_tflops=""
+        # torch.compile of the bf16 step (the issue's target); each compilation takes a minute or so
+        [ $prec = bf16 ] && read -r compiled compiled_tflops <<<"$(torch_run "$shape-$seq-$prec-compile" --shape "$shape" --batch 32 --seq "$seq" --precision "$prec" --compile)"
+        note '```'
+        summary="$summary| $shape | 32 x $seq | $prec | ${ours:-n/a} | ${our_mfu:+$our_mfu%} | ${eager:-n/a} | $(mfu "$eager_tflops" "$rate") | $(ratio "$ours" "$eager") | ${compiled:-n/a} | $(mfu "$compiled_tflops" "$rate") | $(ratio "$ours" "$compiled") |"$'\n'
+    done
+done
+note ""
+note "MFU: model FLOPs per second over the cuBLAS rate (bf16 or fp16, this model's feed-forward product) lesson 13 measured in the same run."
+note "Targets (issue 6, H100): bert-base bf16 >= 3x PyTorch eager and >= 2x torch.compile; all-MiniLM-L6-v2 >= 10x PyTorch eager."
+note ""
+note "| shape | batch | precision | lesson 13 samples/s | MFU | PyTorch eager (autocast) samples/s | MFU | ours / eager | torch.compile samples/s | MFU | ours / compile |"
+note "|---|---|---|---|---|---|---|---|---|---|---|"
+printf '%s' "$summary" | tee -a "$out/RESULTS-gpu.md"
 fi
 
 if run_trainer; then

@@ -12,7 +12,9 @@
 #include <stdbool.h>
 
 #include "common/bert.h"
+#include "common/grad_scaler.h"
 #include "common/optim.h"
+#include "common/precision.h"
 #include "common/rng.h"
 #include "common/tokenizer.h"
 
@@ -32,7 +34,9 @@ struct Backend {
     void (*backward)(Backend *b, float example_weight);
     void (*zero_grad)(Backend *b);
     // step: clip the global gradient norm to max_grad_norm (0: no clipping), then one optimizer
-    // update at lr. Returns the norm before clipping (what the Trainer logs as grad_norm).
+    // update at lr. Returns the norm before clipping (what the Trainer logs as grad_norm). With
+    // loss scaling (fp16) the gradients are unscaled first, and a step whose gradients hold inf
+    // or NaN is skipped: opt->step does not advance (the trainer then skips the scheduler step).
     double (*step)(Backend *b, Optimizer *opt, double lr, double max_grad_norm);
     // save_pretrained: config.json (with id2label), model.safetensors and the tokenizer files
     // into `dir`, which must not exist yet (Hugging Face layout, loadable by transformers).
@@ -40,6 +44,11 @@ struct Backend {
     void (*params_changed)(Backend *b);                 // may be NULL
     void (*sync_to_host)(Backend *b, Optimizer *opt);   // may be NULL
     void (*close)(Backend *b);
+    // set_format: train in mixed precision (lesson 14): activations and weight copies stored in
+    // FMT_BF16 or FMT_FP16, float32 master weights and optimizer state; called once, before the
+    // first forward. NULL: the backend trains in fp32 only (the CPU's).
+    void (*set_format)(Backend *b, FloatFormat format);
+    GradScaler *scaler;        // fp16's dynamic loss scale (saved in checkpoints); NULL without
 };
 
 // backend_open: the model in checkpoint directory `dir` for K labels named label_names[0..K)

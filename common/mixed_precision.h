@@ -1,5 +1,7 @@
 // mixed_precision.h — training the CPU BERT as a GPU does in fp16 or bf16, emulated by rounding.
-// Introduced by lesson 14 (mixed_precision); the trainer (lesson 16, --fp16 / --bf16) reuses it.
+// Introduced by lesson 14 (mixed_precision). The GPU BERT (kernels/bert_cuda.cuh, lesson 13
+// --precision bf16|fp16, the trainer's --device cuda --bf16 / --fp16) runs the same recipe for
+// real and reports its steps as a MixedStep.
 //
 // What a GPU does with torch.autocast + GradScaler (fp16) or autocast in bf16:
 //   - matmuls read fp16/bf16 copies of the weights and activations and write fp16/bf16 outputs

@@ -15,7 +15,11 @@
 //     takes a fresh 64-bit seed from the trainer's Rng, so a run is reproducible from --seed
 //     (the GPU drops other elements than the CPU would: bert_cuda.cuh). With gradient
 //     checkpointing the backward recomputes each layer with the same seed, so the same masks.
-// Products in fp32 (GEMM_FP32), as the CPU backend; the trainer's "fp32" line holds for both.
+//   - precision: fp32 products (GEMM_FP32), as the CPU backend, unless the trainer asks for
+//     --bf16 / --fp16 (set_format): GpuBert then stores activations and a weight copy in that
+//     format, keeps float32 masters and moments, and (fp16) scales the loss, exposing its
+//     GradScaler as b->scaler for checkpoints; a step that overflowed is skipped (opt->step
+//     stays).
 #include "kernels/bert_cuda.cuh"
 
 extern "C" {
@@ -47,15 +51,24 @@ static void gpu_backward(Backend *b, float example_weight) { gpu_bert_backward(&
 
 static void gpu_zero_grad(Backend *b) { gpu_bert_zero_grad(&gpu_of(b)->gpu); }
 
-// step: clip (the norm before clipping is returned), then the fused AdamW at lr with the host
-// Optimizer's config and step counter.
+// step: (unscale,) clip (the norm before clipping is returned), then the fused AdamW at lr with
+// the host Optimizer's config and step counter; gpu_bert_step skips it on an fp16 overflow.
 static double gpu_step(Backend *b, Optimizer *opt, double lr, double max_grad_norm) {
     GpuBackend *g = gpu_of(b);
     if (!g->adamw_synced) gpu_bert_upload_optimizer(&g->gpu, opt), g->adamw_synced = true;
-    const double norm = gpu_bert_clip_grad_norm(&g->gpu, max_grad_norm);
-    gpu_bert_adamw_step(&g->gpu, lr);
+    const MixedStep r = gpu_bert_step(&g->gpu, lr, max_grad_norm);
     opt->step = g->gpu.step;
-    return norm;
+    return r.grad_norm;
+}
+
+// set_format: the GpuBert again, in `format`, from the host parameters (nothing trained yet).
+static void gpu_set_format(Backend *b, FloatFormat format) {
+    GpuBackend *g = gpu_of(b);
+    const int max_B = g->gpu.max_B, max_T = g->gpu.max_T;
+    gpu_bert_free(&g->gpu);
+    g->gpu = gpu_bert_create(g->host, max_B, max_T, GEMM_FP32, format);
+    g->adamw_synced = false;
+    b->scaler = g->gpu.loss_scaling ? &g->gpu.scaler : NULL;
 }
 
 static void gpu_sync_to_host(Backend *b, Optimizer *opt) {
@@ -100,12 +113,12 @@ extern "C" Backend *backend_open_gpu(const char *dir, int K, const char *const *
     GpuBackend *g = (GpuBackend *)xcalloc(1, sizeof *g);
     g->host = backend_load_bert(dir, K, label_names, seed, max_seq_length);
     g->host->gradient_checkpointing = gradient_checkpointing;   // gpu_bert_create takes the option from it
-    g->gpu = gpu_bert_create(g->host, max_batch, max_seq_length, GEMM_FP32);
+    g->gpu = gpu_bert_create(g->host, max_batch, max_seq_length, GEMM_FP32, FMT_FP32);
     g->logits = (float *)xmalloc(sizeof(float) * (size_t)max_batch * g->host->config.num_labels);
     Backend *b = backend_of_bert(g->host);
     b->device = "cuda", b->model = g;
     b->forward = gpu_forward, b->backward = gpu_backward, b->zero_grad = gpu_zero_grad, b->step = gpu_step;
     b->save_pretrained = gpu_save_pretrained, b->params_changed = gpu_params_changed;
-    b->sync_to_host = gpu_sync_to_host, b->close = gpu_close;
+    b->sync_to_host = gpu_sync_to_host, b->close = gpu_close, b->set_format = gpu_set_format;
     return b;
 }

@@ -6,23 +6,22 @@
 //                 block-wide reduction (LayerNorm, softmax, and their backwards);
 //   per column    sums over rows (bias and LayerNorm parameter gradients): a block sums a slab
 //                 of rows for 32 columns and adds its partial sums atomically.
+// Each is a template over the storage type S (bert_kernels.cuh): one body, loads through
+// to_float, arithmetic in float, stores through from_float<S>; the end of the file instantiates
+// every function for float, __nv_bfloat16 and __half.
 #include "kernels/bert_kernels.cuh"
 
 #include <math.h>
 
 // LAUNCH(kernel, grid, block)(args): kernel<<<grid, block>>>(args). tests/emulate/cuda_on_cpu.h
-// defines it otherwise, to run the same kernels on CPU threads.
+// defines it otherwise, to run the same kernels on the CPU.
 #ifndef LAUNCH
 #define LAUNCH(kernel, grid, block) kernel<<<grid, block>>>
 #endif
 
-// THREADS: threads of an element-wise block, and the most of a row block. The CPU emulation
-// (tests/emulate) starts one CPU thread per GPU thread of a block, so it runs blocks of 64.
-#ifdef BERTSTEP_CPU_EMULATION
-constexpr int THREADS = 64;
-#else
+// THREADS: threads of an element-wise block, and the most of a row block (the CPU emulation of
+// tests/emulate runs the same blocks).
 constexpr int THREADS = 256;
-#endif
 
 static unsigned blocks_for(long n) { return (unsigned)((n + THREADS - 1) / THREADS); }
 
@@ -76,80 +75,90 @@ __device__ R block_reduce(R v, R *buf, Op op) {
 // ---------------------------------------------------------------------------------------------
 // embeddings
 
-__global__ void embeddings_forward_kernel(float *out, const int *ids, const int *types, const float *word,
-                                          const float *pos, const float *type, int T, int C, long N) {
+template <typename S>
+__global__ void embeddings_forward_kernel(S *out, const int *ids, const int *types, const S *word, const S *pos,
+                                          const S *type, int T, int C, long N) {
     const long i = element_index();
     if (i >= N) return;
     const long r = i / C;  // the token (b,t)
     const int c = (int)(i % C), t = (int)(r % T);
-    out[i] = word[(long)ids[r] * C + c] + pos[(long)t * C + c] + type[(long)(types ? types[r] : 0) * C + c];
+    out[i] = from_float<S>(to_float(word[(long)ids[r] * C + c]) + to_float(pos[(long)t * C + c]) +
+                           to_float(type[(long)(types ? types[r] : 0) * C + c]));
 }
 
-void embeddings_forward_gpu(float *out, const int *ids, const int *types, const float *word, const float *pos,
-                            const float *type, int B, int T, int C) {
+template <typename S>
+void embeddings_forward_gpu(S *out, const int *ids, const int *types, const S *word, const S *pos, const S *type,
+                            int B, int T, int C) {
     const long N = (long)B * T * C;
-    launch_elements(embeddings_forward_kernel, N, out, ids, types, word, pos, type, T, C);
+    launch_elements(embeddings_forward_kernel<S>, N, out, ids, types, word, pos, type, T, C);
 }
 
-__global__ void embeddings_backward_kernel(float *dword, float *dpos, float *dtype, const float *dout, const int *ids,
+template <typename S>
+__global__ void embeddings_backward_kernel(float *dword, float *dpos, float *dtype, const S *dout, const int *ids,
                                            const int *types, int T, int C, long N) {
     const long i = element_index();
     if (i >= N) return;
     const long r = i / C;
     const int c = (int)(i % C), t = (int)(r % T);
-    atomicAdd(&dword[(long)ids[r] * C + c], dout[i]);
-    atomicAdd(&dpos[(long)t * C + c], dout[i]);
-    atomicAdd(&dtype[(long)(types ? types[r] : 0) * C + c], dout[i]);
+    const float d = to_float(dout[i]);
+    atomicAdd(&dword[(long)ids[r] * C + c], d);
+    atomicAdd(&dpos[(long)t * C + c], d);
+    atomicAdd(&dtype[(long)(types ? types[r] : 0) * C + c], d);
 }
 
-void embeddings_backward_gpu(float *dword, float *dpos, float *dtype, const float *dout, const int *ids,
-                             const int *types, int B, int T, int C) {
+template <typename S>
+void embeddings_backward_gpu(float *dword, float *dpos, float *dtype, const S *dout, const int *ids, const int *types,
+                             int B, int T, int C) {
     const long N = (long)B * T * C;
-    launch_elements(embeddings_backward_kernel, N, dword, dpos, dtype, dout, ids, types, T, C);
+    launch_elements(embeddings_backward_kernel<S>, N, dword, dpos, dtype, dout, ids, types, T, C);
 }
 
 // ---------------------------------------------------------------------------------------------
 // LayerNorm: one block per row.
 
-__global__ void layernorm_forward_kernel(float *out, float *mean, float *rstd, const float *inp, const float *weight,
-                                         const float *bias, int C, float eps) {
+template <typename S>
+__global__ void layernorm_forward_kernel(S *out, float *mean, float *rstd, const S *inp, const S *weight, const S *bias,
+                                         int C, float eps) {
     __shared__ float buf[THREADS];
     const long r = blockIdx.x;
-    const float *x = inp + r * C;
-    float *o = out + r * C;
+    const S *x = inp + r * C;
+    S *o = out + r * C;
     float sum = 0.0f;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) sum += x[c];
+    for (int c = threadIdx.x; c < C; c += blockDim.x) sum += to_float(x[c]);
     const float m = block_reduce(sum, buf, Sum()) / C;               // mean = sum x / C
     float sq = 0.0f;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) sq += (x[c] - m) * (x[c] - m);
+    for (int c = threadIdx.x; c < C; c += blockDim.x) sq += (to_float(x[c]) - m) * (to_float(x[c]) - m);
     const float s = 1.0f / sqrtf(block_reduce(sq, buf, Sum()) / C + eps);  // rstd = 1 / sqrt(var + eps)
-    for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = ((x[c] - m) * s) * weight[c] + bias[c];
+    for (int c = threadIdx.x; c < C; c += blockDim.x)
+        o[c] = from_float<S>(((to_float(x[c]) - m) * s) * to_float(weight[c]) + to_float(bias[c]));
     if (threadIdx.x == 0) mean[r] = m, rstd[r] = s;
 }
 
-void layernorm_forward_gpu(float *out, float *mean, float *rstd, const float *inp, const float *weight,
-                           const float *bias, int N, int C, float eps) {
-    LAUNCH(layernorm_forward_kernel, N, row_threads(C))(out, mean, rstd, inp, weight, bias, C, eps);
+template <typename S>
+void layernorm_forward_gpu(S *out, float *mean, float *rstd, const S *inp, const S *weight, const S *bias, int N,
+                           int C, float eps) {
+    LAUNCH(layernorm_forward_kernel<S>, N, row_threads(C))(out, mean, rstd, inp, weight, bias, C, eps);
     CHECK_LAUNCH();
 }
 
-__global__ void layernorm_backward_kernel(float *dinp, const float *dout, const float *inp, const float *weight,
-                                          const float *mean, const float *rstd, int C) {
+template <typename S>
+__global__ void layernorm_backward_kernel(S *dinp, const S *dout, const S *inp, const S *weight, const float *mean,
+                                          const float *rstd, int C) {
     __shared__ float buf[THREADS];
     const long r = blockIdx.x;
-    const float *x = inp + r * C, *d = dout + r * C;
-    float *dx = dinp + r * C;
+    const S *x = inp + r * C, *d = dout + r * C;
+    S *dx = dinp + r * C;
     const float m = mean[r], s = rstd[r];
     float sum_dn = 0.0f, sum_dn_n = 0.0f;
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        const float n = (x[c] - m) * s, dn = d[c] * weight[c];
+        const float n = (to_float(x[c]) - m) * s, dn = to_float(d[c]) * to_float(weight[c]);
         sum_dn += dn;
         sum_dn_n += dn * n;
     }
     const float mean_dn = block_reduce(sum_dn, buf, Sum()) / C, mean_dn_n = block_reduce(sum_dn_n, buf, Sum()) / C;
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        const float n = (x[c] - m) * s, dn = d[c] * weight[c];
-        dx[c] = s * (dn - mean_dn - n * mean_dn_n);
+        const float n = (to_float(x[c]) - m) * s, dn = to_float(d[c]) * to_float(weight[c]);
+        dx[c] = from_float<S>(s * (dn - mean_dn - n * mean_dn_n));
     }
 }
 
@@ -159,16 +168,17 @@ __global__ void layernorm_backward_kernel(float *dinp, const float *dout, const 
 // columns (coalesced); the COL_ROWS partial sums meet in shared memory, and the block's total is
 // added atomically (N / SLAB additions per column).
 constexpr int COL_ROWS = THREADS / 32, SLAB = 256;
-__global__ void column_sums_kernel(float *dbias, float *dweight, const float *dout, const float *inp, const float *mean,
+template <typename S>
+__global__ void column_sums_kernel(float *dbias, float *dweight, const S *dout, const S *inp, const float *mean,
                                    const float *rstd, int N, int C) {
     __shared__ float part_b[COL_ROWS][32], part_w[COL_ROWS][32];
     const int tx = threadIdx.x, ty = threadIdx.y, c = blockIdx.x * 32 + tx;
     const int r0 = blockIdx.y * SLAB, r_end = r0 + SLAB < N ? r0 + SLAB : N;
     float db = 0.0f, dw = 0.0f;
     for (int r = r0 + ty; c < C && r < r_end; r += COL_ROWS) {
-        const float d = dout[(long)r * C + c];
+        const float d = to_float(dout[(long)r * C + c]);
         db += d;
-        if (inp) dw += d * ((inp[(long)r * C + c] - mean[r]) * rstd[r]);
+        if (inp) dw += d * ((to_float(inp[(long)r * C + c]) - mean[r]) * rstd[r]);
     }
     part_b[ty][tx] = db, part_w[ty][tx] = dw;
     __syncthreads();
@@ -178,16 +188,18 @@ __global__ void column_sums_kernel(float *dbias, float *dweight, const float *do
     if (inp) atomicAdd(&dweight[c], dw);
 }
 
-static void column_sums(float *dbias, float *dweight, const float *dout, const float *inp, const float *mean,
+template <typename S>
+static void column_sums(float *dbias, float *dweight, const S *dout, const S *inp, const float *mean,
                         const float *rstd, int N, int C) {
     const dim3 grid((C + 31) / 32, (N + SLAB - 1) / SLAB), block(32, COL_ROWS);
-    LAUNCH(column_sums_kernel, grid, block)(dbias, dweight, dout, inp, mean, rstd, N, C);
+    LAUNCH(column_sums_kernel<S>, grid, block)(dbias, dweight, dout, inp, mean, rstd, N, C);
     CHECK_LAUNCH();
 }
 
-void layernorm_backward_gpu(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
-                            const float *weight, const float *mean, const float *rstd, int N, int C) {
-    LAUNCH(layernorm_backward_kernel, N, row_threads(C))(dinp, dout, inp, weight, mean, rstd, C);
+template <typename S>
+void layernorm_backward_gpu(S *dinp, float *dweight, float *dbias, const S *dout, const S *inp, const S *weight,
+                            const float *mean, const float *rstd, int N, int C) {
+    LAUNCH(layernorm_backward_kernel<S>, N, row_threads(C))(dinp, dout, inp, weight, mean, rstd, C);
     CHECK_LAUNCH();
     column_sums(dbias, dweight, dout, inp, mean, rstd, N, C);
 }
@@ -198,78 +210,98 @@ void layernorm_backward_gpu(float *dinp, float *dweight, float *dbias, const flo
 constexpr float SQRT1_2 = 0.70710678118654752440f;      // 1/sqrt(2)
 constexpr float INV_SQRT_2PI = 0.39894228040143267794f;  // 1/sqrt(2 pi)
 
-__global__ void gelu_forward_kernel(float *out, const float *inp, long N) {
-    const long i = element_index();
-    if (i < N) out[i] = 0.5f * inp[i] * (1.0f + erff(inp[i] * SQRT1_2));
-}
-
-__global__ void gelu_backward_kernel(float *dinp, const float *dout, const float *inp, long N) {
+template <typename S>
+__global__ void gelu_forward_kernel(S *out, const S *inp, long N) {
     const long i = element_index();
     if (i >= N) return;
-    const float x = inp[i];
+    const float x = to_float(inp[i]);
+    out[i] = from_float<S>(0.5f * x * (1.0f + erff(x * SQRT1_2)));
+}
+
+template <typename S>
+__global__ void gelu_backward_kernel(S *dinp, const S *dout, const S *inp, long N) {
+    const long i = element_index();
+    if (i >= N) return;
+    const float x = to_float(inp[i]);
     const float cdf = 0.5f * (1.0f + erff(x * SQRT1_2)), pdf = INV_SQRT_2PI * expf(-0.5f * x * x);
-    dinp[i] = dout[i] * (cdf + x * pdf);
+    dinp[i] = from_float<S>(to_float(dout[i]) * (cdf + x * pdf));
 }
 
-__global__ void tanh_forward_kernel(float *out, const float *inp, long N) {
+template <typename S>
+__global__ void tanh_forward_kernel(S *out, const S *inp, long N) {
     const long i = element_index();
-    if (i < N) out[i] = tanhf(inp[i]);
+    if (i < N) out[i] = from_float<S>(tanhf(to_float(inp[i])));
 }
 
-__global__ void tanh_backward_kernel(float *dinp, const float *dout, const float *out, long N) {
+template <typename S>
+__global__ void tanh_backward_kernel(S *dinp, const S *dout, const S *out, long N) {
     const long i = element_index();
-    if (i < N) dinp[i] = dout[i] * (1.0f - out[i] * out[i]);
+    if (i >= N) return;
+    const float y = to_float(out[i]);
+    dinp[i] = from_float<S>(to_float(dout[i]) * (1.0f - y * y));
 }
 
-void gelu_forward_gpu(float *out, const float *inp, long N) { launch_elements(gelu_forward_kernel, N, out, inp); }
-void gelu_backward_gpu(float *dinp, const float *dout, const float *inp, long N) {
-    launch_elements(gelu_backward_kernel, N, dinp, dout, inp);
+template <typename S>
+void gelu_forward_gpu(S *out, const S *inp, long N) {
+    launch_elements(gelu_forward_kernel<S>, N, out, inp);
 }
-void tanh_forward_gpu(float *out, const float *inp, long N) { launch_elements(tanh_forward_kernel, N, out, inp); }
-void tanh_backward_gpu(float *dinp, const float *dout, const float *out, long N) {
-    launch_elements(tanh_backward_kernel, N, dinp, dout, out);
+template <typename S>
+void gelu_backward_gpu(S *dinp, const S *dout, const S *inp, long N) {
+    launch_elements(gelu_backward_kernel<S>, N, dinp, dout, inp);
+}
+template <typename S>
+void tanh_forward_gpu(S *out, const S *inp, long N) {
+    launch_elements(tanh_forward_kernel<S>, N, out, inp);
+}
+template <typename S>
+void tanh_backward_gpu(S *dinp, const S *dout, const S *out, long N) {
+    launch_elements(tanh_backward_kernel<S>, N, dinp, dout, out);
 }
 
 // ---------------------------------------------------------------------------------------------
-// softmax with a key mask: one block per row
+// softmax with a key mask: one block per row. The exponentials are summed in float registers and
+// computed again for the stores, so each probability is rounded once (narrow S) and the sum is
+// of the unrounded values.
 
-__global__ void softmax_forward_kernel(float *probs, const float *scores, const int *mask, int rows_per_batch, int n) {
+template <typename S>
+__global__ void softmax_forward_kernel(S *probs, const S *scores, const int *mask, int rows_per_batch, int n) {
     __shared__ float buf[THREADS];
     const long r = blockIdx.x;
     const int *on = mask ? mask + (r / rows_per_batch) * n : NULL;  // the keys of this row's sequence
-    const float *s = scores + r * n;
-    float *p = probs + r * n;
+    const S *s = scores + r * n;
+    S *p = probs + r * n;
     float max = -INFINITY;
     for (int j = threadIdx.x; j < n; j += blockDim.x)
-        if (!on || on[j]) max = fmaxf(max, s[j]);
+        if (!on || on[j]) max = fmaxf(max, to_float(s[j]));
     max = block_reduce(max, buf, Max());
     float sum = 0.0f;
-    for (int j = threadIdx.x; j < n; j += blockDim.x) {
-        p[j] = !on || on[j] ? expf(s[j] - max) : 0.0f;
-        sum += p[j];
-    }
+    for (int j = threadIdx.x; j < n; j += blockDim.x) sum += !on || on[j] ? expf(to_float(s[j]) - max) : 0.0f;
     sum = block_reduce(sum, buf, Sum());
-    for (int j = threadIdx.x; j < n; j += blockDim.x) p[j] /= sum;
+    for (int j = threadIdx.x; j < n; j += blockDim.x)  // (in place: thread j reads s[j] before writing p[j])
+        p[j] = from_float<S>(!on || on[j] ? expf(to_float(s[j]) - max) / sum : 0.0f);
 }
 
-void softmax_forward_gpu(float *probs, const float *scores, const int *mask, int B, int rows_per_batch, int n) {
-    LAUNCH(softmax_forward_kernel, (unsigned)B * rows_per_batch, row_threads(n))(probs, scores, mask, rows_per_batch, n);
+template <typename S>
+void softmax_forward_gpu(S *probs, const S *scores, const int *mask, int B, int rows_per_batch, int n) {
+    LAUNCH(softmax_forward_kernel<S>, (unsigned)B * rows_per_batch, row_threads(n))(probs, scores, mask, rows_per_batch, n);
     CHECK_LAUNCH();
 }
 
-__global__ void softmax_backward_kernel(float *dscores, const float *dprobs, const float *probs, int n) {
+template <typename S>
+__global__ void softmax_backward_kernel(S *dscores, const S *dprobs, const S *probs, int n) {
     __shared__ float buf[THREADS];
     const long r = blockIdx.x;
-    const float *p = probs + r * n, *dp = dprobs + r * n;
-    float *ds = dscores + r * n;
+    const S *p = probs + r * n, *dp = dprobs + r * n;
+    S *ds = dscores + r * n;
     float dot = 0.0f;  // sum_k p_k dp_k
-    for (int j = threadIdx.x; j < n; j += blockDim.x) dot += p[j] * dp[j];
+    for (int j = threadIdx.x; j < n; j += blockDim.x) dot += to_float(p[j]) * to_float(dp[j]);
     dot = block_reduce(dot, buf, Sum());
-    for (int j = threadIdx.x; j < n; j += blockDim.x) ds[j] = p[j] * (dp[j] - dot);
+    for (int j = threadIdx.x; j < n; j += blockDim.x) ds[j] = from_float<S>(to_float(p[j]) * (to_float(dp[j]) - dot));
 }
 
-void softmax_backward_gpu(float *dscores, const float *dprobs, const float *probs, long rows, int n) {
-    LAUNCH(softmax_backward_kernel, (unsigned)rows, row_threads(n))(dscores, dprobs, probs, n);
+template <typename S>
+void softmax_backward_gpu(S *dscores, const S *dprobs, const S *probs, long rows, int n) {
+    LAUNCH(softmax_backward_kernel<S>, (unsigned)rows, row_threads(n))(dscores, dprobs, probs, n);
     CHECK_LAUNCH();
 }
 
@@ -292,41 +324,44 @@ __device__ __forceinline__ uint8_t dropout_keeps(uint64_t seed, long i, float p)
     return (float)(h >> 40) * (1.0f / 16777216.0f) >= p;
 }
 
-__global__ void dropout_forward_kernel(float *out, uint8_t *keep, const float *inp, const float *residual, Dropout d,
-                                       long N) {
+template <typename S>
+__global__ void dropout_forward_kernel(S *out, uint8_t *keep, const S *inp, const S *residual, Dropout d, long N) {
     const long i = element_index();
     if (i >= N) return;
-    float y = inp[i];
+    float y = to_float(inp[i]);
     if (d.p > 0.0f) {
         if (!d.given) keep[i] = dropout_keeps(d.seed, i, d.p);
         y = keep[i] ? y * (1.0f / (1.0f - d.p)) : 0.0f;
     } else {
         keep[i] = 1;
     }
-    out[i] = residual ? y + residual[i] : y;
+    out[i] = from_float<S>(residual ? y + to_float(residual[i]) : y);
 }
 
-void dropout_forward_gpu(float *out, uint8_t *keep, const float *inp, const float *residual, long N, Dropout d) {
+template <typename S>
+void dropout_forward_gpu(S *out, uint8_t *keep, const S *inp, const S *residual, long N, Dropout d) {
     if (d.p >= 1.0f) die("dropout probability must be below 1 (got %g)", d.p);
-    launch_elements(dropout_forward_kernel, N, out, keep, inp, residual, d);
+    launch_elements(dropout_forward_kernel<S>, N, out, keep, inp, residual, d);
 }
 
-__global__ void dropout_backward_kernel(float *dinp, const float *dout, const uint8_t *keep, float scale, long N) {
+template <typename S>
+__global__ void dropout_backward_kernel(S *dinp, const S *dout, const uint8_t *keep, float scale, long N) {
     const long i = element_index();
-    if (i < N) dinp[i] = keep[i] ? dout[i] * scale : 0.0f;
+    if (i < N) dinp[i] = from_float<S>(keep[i] ? to_float(dout[i]) * scale : 0.0f);
 }
 
-void dropout_backward_gpu(float *dinp, const float *dout, const uint8_t *keep, long N, float p) {
+template <typename S>
+void dropout_backward_gpu(S *dinp, const S *dout, const uint8_t *keep, long N, float p) {
     const float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-    launch_elements(dropout_backward_kernel, N, dinp, dout, keep, scale);
+    launch_elements(dropout_backward_kernel<S>, N, dinp, dout, keep, scale);
 }
 
 // ---------------------------------------------------------------------------------------------
 // attention
 
 // One thread per element of the head-major array (B,NH,T,HS); SPLIT copies into it, else out of it.
-template <bool SPLIT>
-__global__ void heads_kernel(float *out, const float *inp, int T, int NH, int HS, long N) {
+template <typename S, bool SPLIT>
+__global__ void heads_kernel(S *out, const S *inp, int T, int NH, int HS, long N) {
     const long i = element_index();
     if (i >= N) return;
     const int s = (int)(i % HS), t = (int)(i / HS % T), h = (int)(i / ((long)HS * T) % NH);
@@ -336,113 +371,116 @@ __global__ void heads_kernel(float *out, const float *inp, int T, int NH, int HS
     else out[j] = inp[i];
 }
 
-void split_heads_gpu(float *out, const float *inp, int B, int T, int NH, int HS) {
+template <typename S>
+void split_heads_gpu(S *out, const S *inp, int B, int T, int NH, int HS) {
     const long N = (long)B * T * NH * HS;
-    launch_elements(heads_kernel<true>, N, out, inp, T, NH, HS);
+    launch_elements(heads_kernel<S, true>, N, out, inp, T, NH, HS);
 }
 
-void merge_heads_gpu(float *out, const float *inp, int B, int T, int NH, int HS) {
+template <typename S>
+void merge_heads_gpu(S *out, const S *inp, int B, int T, int NH, int HS) {
     const long N = (long)B * T * NH * HS;
-    launch_elements(heads_kernel<false>, N, out, inp, T, NH, HS);
+    launch_elements(heads_kernel<S, false>, N, out, inp, T, NH, HS);
 }
 
-// batched_product: C = alpha op(A) op(B) for `batch` packed matrices (gemm_check.h's layout).
-static void batched_product(cublasHandle_t h, GemmPrecision prec, bool trans_a, bool trans_b, int M, int N, int K,
-                            int batch, float alpha, const float *A, const float *B, float *C) {
+// product: C = alpha op(A) op(B) + beta C for `batch` packed matrices (gemm_check.h's layout),
+// A and B stored in S, C in SC (S, or float for a weight gradient).
+template <typename S, typename SC>
+static void product(cublasHandle_t h, GemmPrecision prec, bool trans_a, bool trans_b, int M, int N, int K, int batch,
+                    float alpha, float beta, const S *A, const S *B, SC *C) {
     GemmShape s = gemm_shape_padded(M, N, K, batch, trans_a, trans_b, 0);
-    s.alpha = alpha;
-    gemm_cublas(h, prec, &s, A, B, C);
+    s.alpha = alpha, s.beta = beta;
+    gemm_cublas_ex(h, &s, A, B, StorageOf<S>::format, C, StorageOf<SC>::format, prec == GEMM_TF32);
 }
 
-void attention_forward_gpu(cublasHandle_t h, GemmPrecision prec, float *ctxh, float *att, uint8_t *keep,
-                           float *attd, const float *qh, const float *kh, const float *vh, const int *mask, int B,
-                           int T, int NH, int HS, Dropout d) {
+template <typename S>
+void attention_forward_gpu(cublasHandle_t h, GemmPrecision prec, S *ctxh, S *att, uint8_t *keep, S *attd, const S *qh,
+                           const S *kh, const S *vh, const int *mask, int B, int T, int NH, int HS, Dropout d) {
     const int BH = B * NH;
     const float scale = 1.0f / sqrtf((float)HS);
-    batched_product(h, prec, false, true, T, T, HS, BH, scale, qh, kh, att);   // att = q k^T / sqrt(HS)   (T,T)
-    softmax_forward_gpu(att, att, mask, B, NH * T, T);                        // over the unmasked keys
-    dropout_forward_gpu(attd, keep, att, NULL, (long)BH * T * T, d);          // attd = dropout(att)
-    batched_product(h, prec, false, false, T, HS, T, BH, 1.0f, attd, vh, ctxh);  // ctx = attd v       (T,HS)
+    product(h, prec, false, true, T, T, HS, BH, scale, 0.0f, qh, kh, att);     // att = q k^T / sqrt(HS)   (T,T)
+    softmax_forward_gpu(att, att, mask, B, NH * T, T);                         // over the unmasked keys
+    dropout_forward_gpu(attd, keep, att, (const S *)NULL, (long)BH * T * T, d);  // attd = dropout(att)
+    product(h, prec, false, false, T, HS, T, BH, 1.0f, 0.0f, attd, vh, ctxh);   // ctx = attd v         (T,HS)
 }
 
-void attention_backward_gpu(cublasHandle_t h, GemmPrecision prec, float *dqh, float *dkh, float *dvh, float *datt,
-                            const float *dctxh, const float *qh, const float *kh, const float *vh, const float *att,
-                            const uint8_t *keep, const float *attd, int B, int T, int NH, int HS, float dropout_p) {
+template <typename S>
+void attention_backward_gpu(cublasHandle_t h, GemmPrecision prec, S *dqh, S *dkh, S *dvh, S *datt, const S *dctxh,
+                            const S *qh, const S *kh, const S *vh, const S *att, const uint8_t *keep, const S *attd,
+                            int B, int T, int NH, int HS, float dropout_p) {
     const int BH = B * NH;
     const float scale = 1.0f / sqrtf((float)HS);
-    batched_product(h, prec, false, true, T, T, HS, BH, 1.0f, dctxh, vh, datt);   // dattd = dctx v^T
-    batched_product(h, prec, true, false, T, HS, T, BH, 1.0f, attd, dctxh, dvh);  // dv = attd^T dctx
-    dropout_backward_gpu(datt, datt, keep, (long)BH * T * T, dropout_p);          // datt
-    softmax_backward_gpu(datt, datt, att, (long)BH * T, T);                       // ds
-    batched_product(h, prec, false, false, T, HS, T, BH, scale, datt, kh, dqh);   // dq = ds k / sqrt(HS)
-    batched_product(h, prec, true, false, T, HS, T, BH, scale, datt, qh, dkh);    // dk = ds^T q / sqrt(HS)
+    product(h, prec, false, true, T, T, HS, BH, 1.0f, 0.0f, dctxh, vh, datt);   // dattd = dctx v^T
+    product(h, prec, true, false, T, HS, T, BH, 1.0f, 0.0f, attd, dctxh, dvh);  // dv = attd^T dctx
+    dropout_backward_gpu(datt, datt, keep, (long)BH * T * T, dropout_p);       // datt
+    softmax_backward_gpu(datt, datt, att, (long)BH * T, T);                    // ds
+    product(h, prec, false, false, T, HS, T, BH, scale, 0.0f, datt, kh, dqh);   // dq = ds k / sqrt(HS)
+    product(h, prec, true, false, T, HS, T, BH, scale, 0.0f, datt, qh, dkh);    // dk = ds^T q / sqrt(HS)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Linear
 
-__global__ void add_bias_kernel(float *out, const float *bias, int OC, long N) {
+template <typename S>
+__global__ void add_bias_kernel(S *out, const S *bias, int OC, long N) {
     const long i = element_index();
-    if (i < N) out[i] += bias[i % OC];
+    if (i < N) out[i] = from_float<S>(to_float(out[i]) + to_float(bias[i % OC]));
 }
 
-void linear_forward_gpu(cublasHandle_t h, GemmPrecision prec, float *out, const float *inp, const float *weight,
-                        const float *bias, int BT, int C, int OC) {
-    GemmShape s = gemm_shape_padded(BT, OC, C, 1, false, true, 0);  // out = inp W^T
-    gemm_cublas(h, prec, &s, inp, weight, out);
+template <typename S>
+void linear_forward_gpu(cublasHandle_t h, GemmPrecision prec, S *out, const S *inp, const S *weight, const S *bias,
+                        int BT, int C, int OC) {
+    product(h, prec, false, true, BT, OC, C, 1, 1.0f, 0.0f, inp, weight, out);  // out = inp W^T
     if (!bias) return;
-    launch_elements(add_bias_kernel, (long)BT * OC, out, bias, OC);
+    launch_elements(add_bias_kernel<S>, (long)BT * OC, out, bias, OC);
 }
 
-void linear_backward_gpu(cublasHandle_t h, GemmPrecision prec, float *dinp, float *dweight, float *dbias,
-                         const float *dout, const float *inp, const float *weight, int BT, int C, int OC) {
-    if (dinp) {
-        GemmShape s = gemm_shape_padded(BT, C, OC, 1, false, false, 0);  // dinp += dout W
-        s.beta = 1.0f;
-        gemm_cublas(h, prec, &s, dout, weight, dinp);
-    }
-    if (dweight) {
-        GemmShape s = gemm_shape_padded(OC, C, BT, 1, true, false, 0);   // dW += dout^T inp
-        s.beta = 1.0f;
-        gemm_cublas(h, prec, &s, dout, inp, dweight);
-    }
-    if (dbias) column_sums(dbias, NULL, dout, NULL, NULL, NULL, BT, OC);  // db += sum_rows dout
+template <typename S>
+void linear_backward_gpu(cublasHandle_t h, GemmPrecision prec, S *dinp, float *dweight, float *dbias, const S *dout,
+                         const S *inp, const S *weight, int BT, int C, int OC) {
+    if (dinp) product(h, prec, false, false, BT, C, OC, 1, 1.0f, 1.0f, dout, weight, dinp);     // dinp += dout W
+    if (dweight) product(h, prec, true, false, OC, C, BT, 1, 1.0f, 1.0f, dout, inp, dweight);  // dW += dout^T inp
+    if (dbias) column_sums(dbias, NULL, dout, (const S *)NULL, NULL, NULL, BT, OC);           // db += sum_rows dout
 }
 
 // ---------------------------------------------------------------------------------------------
 // cross-entropy: one block; a thread per row (B is a batch of sequences, K a few labels)
 
-__global__ void cross_entropy_forward_kernel(float *loss, float *probs, const float *logits, const int *labels, int B,
+template <typename S>
+__global__ void cross_entropy_forward_kernel(float *loss, float *probs, const S *logits, const int *labels, int B,
                                              int K) {
     __shared__ double buf[THREADS];
     double total = 0.0;
     for (int b = threadIdx.x; b < B; b += blockDim.x) {
-        const float *z = logits + (long)b * K;
-        float zmax = z[0];
-        for (int k = 1; k < K; k++) zmax = fmaxf(zmax, z[k]);
+        const S *z = logits + (long)b * K;
+        float zmax = to_float(z[0]);
+        for (int k = 1; k < K; k++) zmax = fmaxf(zmax, to_float(z[k]));
         double sum = 0.0;
-        for (int k = 0; k < K; k++) sum += exp((double)z[k] - zmax);
+        for (int k = 0; k < K; k++) sum += exp((double)to_float(z[k]) - zmax);
         const double logsumexp = zmax + log(sum);
-        total += logsumexp - z[labels[b]];  // -log p[label]
-        for (int k = 0; k < K; k++) probs[(long)b * K + k] = (float)exp((double)z[k] - logsumexp);
+        total += logsumexp - to_float(z[labels[b]]);  // -log p[label]
+        for (int k = 0; k < K; k++) probs[(long)b * K + k] = (float)exp((double)to_float(z[k]) - logsumexp);
     }
     total = block_reduce(total, buf, Sum());
     if (threadIdx.x == 0) *loss = (float)(total / B);
 }
 
-void cross_entropy_forward_gpu(float *loss, float *probs, const float *logits, const int *labels, int B, int K) {
-    LAUNCH(cross_entropy_forward_kernel, 1, row_threads(B))(loss, probs, logits, labels, B, K);
+template <typename S>
+void cross_entropy_forward_gpu(float *loss, float *probs, const S *logits, const int *labels, int B, int K) {
+    LAUNCH(cross_entropy_forward_kernel<S>, 1, row_threads(B))(loss, probs, logits, labels, B, K);
     CHECK_LAUNCH();
 }
 
-__global__ void cross_entropy_backward_kernel(float *dlogits, const float *probs, const int *labels, int K, float scale,
+template <typename S>
+__global__ void cross_entropy_backward_kernel(S *dlogits, const float *probs, const int *labels, int K, float scale,
                                               long N) {
     const long i = element_index();
-    if (i < N) dlogits[i] = (probs[i] - (i % K == labels[i / K] ? 1.0f : 0.0f)) * scale;
+    if (i < N) dlogits[i] = from_float<S>((probs[i] - (i % K == labels[i / K] ? 1.0f : 0.0f)) * scale);
 }
 
-void cross_entropy_backward_gpu(float *dlogits, const float *probs, const int *labels, int B, int K, float scale) {
-    launch_elements(cross_entropy_backward_kernel, (long)B * K, dlogits, probs, labels, K, scale);
+template <typename S>
+void cross_entropy_backward_gpu(S *dlogits, const float *probs, const int *labels, int B, int K, float scale) {
+    launch_elements(cross_entropy_backward_kernel<S>, (long)B * K, dlogits, probs, labels, K, scale);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -483,7 +521,19 @@ void scale_gpu(float *x, long n, float s) {
     launch_elements(scale_kernel, n, x, s);
 }
 
-__global__ void adamw_kernel(float *params, const float *grads, float *m, float *v, const long *tensor_end,
+template <typename S>
+__global__ void convert_kernel(S *dst, const float *src, long n) {
+    const long i = element_index();
+    if (i < n) dst[i] = from_float<S>(src[i]);
+}
+
+template <typename S>
+void convert_gpu(S *dst, const float *src, long n) {
+    launch_elements(convert_kernel<S>, n, dst, src);
+}
+
+template <typename S>
+__global__ void adamw_kernel(float *params, S *narrow, const float *grads, float *m, float *v, const long *tensor_end,
                              const uint8_t *decay, int n_tensors, AdamCoefs c, long n) {
     const long i = element_index();
     if (i >= n) return;
@@ -499,11 +549,52 @@ __global__ void adamw_kernel(float *params, const float *grads, float *m, float 
     mi += (1.0f - c.b1) * (g - mi);                      // m = b1 m + (1-b1) g
     vi = c.b2 * vi + (1.0f - c.b2) * g * g;              // v = b2 v + (1-b2) g^2
     const float denom = sqrtf(vi) / c.bias2_sqrt + c.eps;  // sqrt(v_hat) + eps
-    params[i] = p - c.step_size * mi / denom;            // p -= lr m_hat / denom
-    m[i] = mi, v[i] = vi;
+    p -= c.step_size * mi / denom;                       // p -= lr m_hat / denom
+    params[i] = p, m[i] = mi, v[i] = vi;
+    if (narrow) narrow[i] = from_float<S>(p);            // the copy the next forward reads
 }
 
-void adamw_gpu(float *params, const float *grads, float *m, float *v, long n, const long *tensor_end,
+template <typename S>
+void adamw_gpu(float *params, S *narrow, const float *grads, float *m, float *v, long n, const long *tensor_end,
                const uint8_t *decay, int n_tensors, AdamCoefs c) {
-    launch_elements(adamw_kernel, n, params, grads, m, v, tensor_end, decay, n_tensors, c);
+    launch_elements(adamw_kernel<S>, n, params, narrow, grads, m, v, tensor_end, decay, n_tensors, c);
 }
+
+// ---------------------------------------------------------------------------------------------
+// every layer function for the three storage types (their declarations are in bert_kernels.cuh)
+
+#define BERT_KERNELS_FOR(S)                                                                                            \
+    template void embeddings_forward_gpu(S *, const int *, const int *, const S *, const S *, const S *, int, int,     \
+                                         int);                                                                         \
+    template void embeddings_backward_gpu(float *, float *, float *, const S *, const int *, const int *, int, int,    \
+                                          int);                                                                        \
+    template void layernorm_forward_gpu(S *, float *, float *, const S *, const S *, const S *, int, int, float);      \
+    template void layernorm_backward_gpu(S *, float *, float *, const S *, const S *, const S *, const float *,        \
+                                         const float *, int, int);                                                     \
+    template void gelu_forward_gpu(S *, const S *, long);                                                              \
+    template void gelu_backward_gpu(S *, const S *, const S *, long);                                                  \
+    template void tanh_forward_gpu(S *, const S *, long);                                                              \
+    template void tanh_backward_gpu(S *, const S *, const S *, long);                                                  \
+    template void softmax_forward_gpu(S *, const S *, const int *, int, int, int);                                     \
+    template void softmax_backward_gpu(S *, const S *, const S *, long, int);                                          \
+    template void dropout_forward_gpu(S *, uint8_t *, const S *, const S *, long, Dropout);                            \
+    template void dropout_backward_gpu(S *, const S *, const uint8_t *, long, float);                                  \
+    template void split_heads_gpu(S *, const S *, int, int, int, int);                                                 \
+    template void merge_heads_gpu(S *, const S *, int, int, int, int);                                                 \
+    template void attention_forward_gpu(cublasHandle_t, GemmPrecision, S *, S *, uint8_t *, S *, const S *, const S *, \
+                                        const S *, const int *, int, int, int, int, Dropout);                          \
+    template void attention_backward_gpu(cublasHandle_t, GemmPrecision, S *, S *, S *, S *, const S *, const S *,      \
+                                         const S *, const S *, const S *, const uint8_t *, const S *, int, int, int,   \
+                                         int, float);                                                                  \
+    template void linear_forward_gpu(cublasHandle_t, GemmPrecision, S *, const S *, const S *, const S *, int, int,    \
+                                     int);                                                                             \
+    template void linear_backward_gpu(cublasHandle_t, GemmPrecision, S *, float *, float *, const S *, const S *,      \
+                                      const S *, int, int, int);                                                       \
+    template void cross_entropy_forward_gpu(float *, float *, const S *, const int *, int, int);                       \
+    template void cross_entropy_backward_gpu(S *, const float *, const int *, int, int, float);                        \
+    template void convert_gpu(S *, const float *, long);                                                               \
+    template void adamw_gpu(float *, S *, const float *, float *, float *, long, const long *, const uint8_t *, int,   \
+                            AdamCoefs);
+BERT_KERNELS_FOR(float)
+BERT_KERNELS_FOR(__nv_bfloat16)
+BERT_KERNELS_FOR(__half)

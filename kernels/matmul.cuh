@@ -10,7 +10,7 @@
 // with trans_a or trans_b set is refused). beta = 0 ignores what C held, NaN included, as BLAS does.
 #pragma once
 #ifdef BERTSTEP_CPU_EMULATION
-#include "tests/emulate/cuda_on_cpu.h"  // the CPU test suite runs these kernels on CPU threads
+#include "tests/emulate/cuda_on_cpu.h"  // the CPU test suite runs these kernels on the CPU
 #else
 #include "kernels/cuda_common.cuh"
 #endif

@@ -22,6 +22,12 @@
 // forward and recomputed in the backward (lesson 15), on the same parameters and dropout seed:
 // its gradients against the step without, the activation memory saved, and the time it costs.
 //
+// --precision picks what the GPU step computes in: fp32 (checked to 1e-4 against the CPU), tf32
+// (float32 storage, products on the tensor cores with 10-bit inputs), or lesson 14's mixed
+// precision: bf16 or fp16 activations and weight copies, float32 master weights and AdamW
+// moments, fp16 with dynamic loss scaling (kernels/bert_cuda.cuh). The narrower ones print their
+// distance from the float32 CPU step without judging it (tests/gpu holds the measured tolerances).
+//
 // Without a GPU it runs the CPU half, says that no CUDA device was found, and exits 0.
 #include <math.h>
 #include <stdio.h>
@@ -177,18 +183,20 @@ typedef struct {
 // the GPU half
 
 // cublas_tflops: cuBLAS's rate on this model's largest product (the feed-forward up-projection,
-// (B*T, C) x (C, I)^T) in precision p: the mean of 10 after 2 warm-up runs.
-static double cublas_tflops(cublasHandle_t h, GemmPrecision p, int BT, int C, int I) {
+// (B*T, C) x (C, I)^T) with the model's storage format f (inputs and output) and, for float32,
+// precision p: the mean of 10 after 2 warm-up runs.
+static double cublas_tflops(cublasHandle_t h, GemmPrecision p, FloatFormat f, int BT, int C, int I) {
     const GemmShape s = gemm_shape_padded(BT, I, C, 1, false, true, 0);
-    float *A = (float *)cuda_malloc(sizeof(float) * gemm_elements_a(&s), "cuBLAS rate: A");
-    float *W = (float *)cuda_malloc(sizeof(float) * gemm_elements_b(&s), "cuBLAS rate: W");
-    float *out = (float *)cuda_malloc(sizeof(float) * gemm_elements_c(&s), "cuBLAS rate: out");
-    CUDA_CHECK(cudaMemset(A, 0x3C, sizeof(float) * gemm_elements_a(&s)));  // every float 0.0116
-    CUDA_CHECK(cudaMemset(W, 0x3C, sizeof(float) * gemm_elements_b(&s)));
-    for (int r = 0; r < 2; r++) gemm_cublas(h, p, &s, A, W, out);
+    const size_t e = (size_t)format_bytes(f);
+    void *A = cuda_malloc(e * gemm_elements_a(&s), "cuBLAS rate: A");
+    void *W = cuda_malloc(e * gemm_elements_b(&s), "cuBLAS rate: W");
+    void *out = cuda_malloc(e * gemm_elements_c(&s), "cuBLAS rate: out");
+    CUDA_CHECK(cudaMemset(A, 0x3C, e * gemm_elements_a(&s)));  // every float 0.0116, bf16 0.0115, fp16 1.06
+    CUDA_CHECK(cudaMemset(W, 0x3C, e * gemm_elements_b(&s)));
+    for (int r = 0; r < 2; r++) gemm_cublas_ex(h, &s, A, W, f, out, f, p == GEMM_TF32);
     CUDA_CHECK(cudaDeviceSynchronize());
     const double t0 = now_seconds();
-    for (int r = 0; r < 10; r++) gemm_cublas(h, p, &s, A, W, out);
+    for (int r = 0; r < 10; r++) gemm_cublas_ex(h, &s, A, W, f, out, f, p == GEMM_TF32);
     CUDA_CHECK(cudaDeviceSynchronize());
     const double seconds = (now_seconds() - t0) / 10;
     CUDA_CHECK(cudaFree(A));
@@ -197,45 +205,53 @@ static double cublas_tflops(cublasHandle_t h, GemmPrecision p, int BT, int C, in
     return gemm_flops(&s) / seconds / 1e12;
 }
 
-// gpu_step: one training step on the GPU; returns the loss, *norm the gradient norm.
-static float gpu_step(GpuBert *g, const Batch *b, const StepConfig *sc, uint64_t seed, double *norm) {
+// gpu_step: one training step on the GPU (with fp16, maybe a skipped one); returns the loss,
+// *r what the optimizer step did.
+static float gpu_step(GpuBert *g, const Batch *b, const StepConfig *sc, uint64_t seed, MixedStep *r) {
     gpu_bert_zero_grad(g);
     const float loss = gpu_bert_forward(g, b->ids, NULL, b->mask, b->labels, b->B, b->T, true, seed);
     gpu_bert_backward(g, 1.0f / b->B);
-    *norm = gpu_bert_clip_grad_norm(g, sc->max_grad_norm);
-    gpu_bert_adamw_step(g, sc->lr);
+    *r = gpu_bert_step(g, sc->lr, sc->max_grad_norm);
     return loss;
 }
 
 // time_steps: `warmup` untimed steps, then the mean seconds of `steps` (masks drawn on the GPU
-// from seed, seed + 1, ...); *loss and *norm are the last step's.
+// from seed, seed + 1, ...); *loss and *last are the last step's, *skipped counts the timed steps
+// fp16 skipped on overflow.
 static double time_steps(GpuBert *g, const Batch *b, const StepConfig *sc, uint64_t seed, int warmup, int steps,
-                         float *loss, double *norm) {
-    for (int s = 0; s < warmup; s++) gpu_step(g, b, sc, seed + s, norm);
+                         float *loss, MixedStep *last, int *skipped) {
+    for (int s = 0; s < warmup; s++) gpu_step(g, b, sc, seed + s, last);
     CUDA_CHECK(cudaDeviceSynchronize());
+    *skipped = 0;
     const double t0 = now_seconds();
-    for (int s = 0; s < steps; s++) *loss = gpu_step(g, b, sc, seed + warmup + s, norm);
+    for (int s = 0; s < steps; s++) {
+        *loss = gpu_step(g, b, sc, seed + warmup + s, last);
+        *skipped += last->skipped;
+    }
     CUDA_CHECK(cudaDeviceSynchronize());
     return (now_seconds() - t0) / steps;
 }
 
 // create_measured: gpu_bert_create and the AdamW moments; *took = what the GPU's free memory
 // dropped by (the model's buffers, the cuBLAS handle, the driver's page rounding).
-static GpuBert create_measured(const BertModel *m, int B, int T, GemmPrecision prec, const StepConfig *sc, size_t *took) {
+static GpuBert create_measured(const BertModel *m, int B, int T, GemmPrecision prec, FloatFormat format,
+                               const StepConfig *sc, size_t *took) {
     const size_t before = gpu_free_bytes();
-    GpuBert g = gpu_bert_create(m, B, T, prec);
+    GpuBert g = gpu_bert_create(m, B, T, prec, format);
     gpu_bert_adamw_init(&g, sc->opt);
     *took = before - gpu_free_bytes();
     return g;
 }
 
-// print_memory: the model's memory, its activations against lesson 15's formula.
+// print_memory: the model's memory; a float32 model's activations against lesson 15's formula.
 static void print_memory(const GpuBert *g, size_t took) {
+    printf("GPU memory: %.1f MB (parameters%s, gradients, AdamW moments, activations for %d x %d%s); the free memory "
+           "dropped by %.1f MB (cudaMemGetInfo: + the cuBLAS handle, 2 MiB pages)\n", gpu_bert_memory_bytes(g) / 1e6,
+           g->format == FMT_FP32 ? "" : " and their 16-bit copy", g->max_B, g->max_T,
+           g->gradient_checkpointing ? ", gradient checkpointing" : "", took / 1e6);
+    if (g->format != FMT_FP32) return;  // the formula's LayerNorm statistics would be 16-bit; the GPU's are not
     const ActivationMemory f = activation_memory(&g->config, g->max_B, g->max_T, 4, g->gradient_checkpointing);
     const size_t beyond = gpu_bert_acts_beyond_formula(g);
-    printf("GPU memory: %.1f MB (parameters, gradients, AdamW moments, activations for %d x %d%s); the free memory "
-           "dropped by %.1f MB (cudaMemGetInfo: + the cuBLAS handle, 2 MiB pages)\n", gpu_bert_memory_bytes(g) / 1e6,
-           g->max_B, g->max_T, g->gradient_checkpointing ? ", gradient checkpointing" : "", took / 1e6);
     printf("  activations %.2f MB = lesson 15's formula %.2f MB + GPU-only buffers %.2f MB + alignment %.4f MB\n",
            g->acts_bytes / 1e6, f.total / 1e6, beyond / 1e6, (double)(g->acts_bytes - f.total - beyond) / 1e6);
 }
@@ -258,16 +274,18 @@ static bool compare_checkpointing(GpuBert *g, BertModel *m, const Batch *b, cons
     step_grads(g, b, seed, want);
     gpu_bert_download_params(g, m);  // the checkpointed model starts from these parameters
     const GemmPrecision prec = g->precision;
+    const FloatFormat g_format = g->format;
     const size_t plain_acts = g->acts_bytes;
     gpu_bert_free(g);
     m->gradient_checkpointing = true;
     size_t took;
-    GpuBert k = create_measured(m, b->B, b->T, prec, sc, &took);
+    GpuBert k = create_measured(m, b->B, b->T, prec, g_format, sc, &took);
     step_grads(&k, b, seed, got);
     const GradDiff d = gpu_bert_diff(m, got, want);
     float loss = 0;
-    double norm = 0;
-    const double seconds = time_steps(&k, b, sc, seed, warmup, steps, &loss, &norm);
+    MixedStep last = {};
+    int skipped = 0;
+    const double seconds = time_steps(&k, b, sc, seed, warmup, steps, &loss, &last, &skipped);
     printf("\ngradient checkpointing: each layer keeps only its input; the backward recomputes the layer\n");
     print_memory(&k, took);
     printf("  activations %.2f MB -> %.2f MB (%.1f%% less)\n", plain_acts / 1e6, k.acts_bytes / 1e6,
@@ -283,9 +301,9 @@ static bool compare_checkpointing(GpuBert *g, BertModel *m, const Batch *b, cons
 
 // compare_with_cpu: the GPU's step on the batch and dropout masks of the CPU's step that just ran
 // (m holds its activations and gradients). Prints the differences; returns false when a float32
-// result is outside the tolerance.
+// result is outside the tolerance (TF32, bf16 and fp16 are printed, not judged).
 static bool compare_with_cpu(GpuBert *g, BertModel *m, const Batch *b, const StepConfig *sc, double cpu_norm,
-                             const float *cpu_grads, bool tf32) {
+                             const float *cpu_grads, const char *precision) {
     gpu_bert_zero_grad(g);
     gpu_bert_use_dropout_masks(g, m);
     const float loss = gpu_bert_forward(g, b->ids, NULL, b->mask, b->labels, b->B, b->T, true, 0);
@@ -294,23 +312,31 @@ static bool compare_with_cpu(GpuBert *g, BertModel *m, const Batch *b, const Ste
     float *logits = (float *)xmalloc(sizeof(float) * b->B * K), *grads = (float *)xmalloc(sizeof(float) * m->ps.numel);
     gpu_bert_logits(g, logits);
     gpu_bert_download_grads(g, grads);
+    const float unscale = 1.0f / gpu_bert_loss_scale(g);  // fp16: the gradients are times the loss scale
+    for (size_t i = 0; i < m->ps.numel; i++) grads[i] *= unscale;
     const double e_logits = max_relative_error(logits, m->logits, (size_t)b->B * K);
     const double e_loss = fabs(loss - m->loss) / fabs(m->loss);
     const GradDiff d = gpu_bert_diff(m, grads, cpu_grads);
-    const double norm = gpu_bert_clip_grad_norm(g, sc->max_grad_norm), e_norm = fabs(norm - cpu_norm) / cpu_norm;
-    gpu_bert_adamw_step(g, sc->lr);
+    const MixedStep r = gpu_bert_step(g, sc->lr, sc->max_grad_norm);
+    const double norm = r.grad_norm, e_norm = fabs(norm - cpu_norm) / cpu_norm;
     CUDA_CHECK(cudaMemcpy(grads, g->params, sizeof(float) * m->ps.numel, cudaMemcpyDeviceToHost));
     const GradDiff dp = gpu_bert_diff(m, grads, m->ps.params);  // grads now holds the updated parameters
-    printf("check, GPU against CPU (same batch, same dropout masks):\n");
+    printf("check, GPU (%s) against CPU (float32; same batch, same dropout masks):\n", precision);
     printf("  logits      max rel. error %.2g\n", e_logits);
     printf("  loss        GPU %.6f  CPU %.6f  rel. error %.2g\n", loss, m->loss, e_loss);
     printf("  gradients   worst of %d tensors: %.2g (%s); key biases (0 in exact arithmetic) within %.1g of the largest\n",
            d.tensors, d.worst, d.worst_name, d.key_bias);
-    printf("  grad norm   GPU %.6f  CPU %.6f  rel. error %.2g\n", norm, cpu_norm, e_norm);
+    printf("  grad norm   GPU %.6f  CPU %.6f  rel. error %.2g%s\n", norm, cpu_norm, e_norm,
+           r.skipped ? " (fp16 overflow: the step was skipped)" : "");
     printf("  parameters after AdamW: worst tensor rel. error %.2g\n", dp.worst);
     free(logits), free(grads);
-    if (tf32) {
+    if (!strcmp(precision, "tf32")) {
         printf("  (TF32 rounds the products' inputs to 10 mantissa bits: errors near 1e-3 are expected)\n");
+        return true;
+    }
+    if (strcmp(precision, "fp32")) {
+        printf("  (%s stores every activation with %d mantissa bits: errors near %s are expected; lesson 14)\n", precision,
+               strcmp(precision, "bf16") ? 10 : 7, strcmp(precision, "bf16") ? "1e-3" : "1e-2");
         return true;
     }
     const bool ok = e_logits < 1e-4 && e_loss < 1e-4 && d.worst < 1e-4 && d.key_bias < 1e-6 && e_norm < 1e-4;
@@ -322,7 +348,8 @@ int main(int argc, char **argv) {
     const char *model_dir = dir_exists(MINILM) ? MINILM : TINY, *random_shape = "none";
     int batch = 8, max_len = 64, steps = 10, warmup = 2, seed = 42;
     double lr = 2e-5, wd = 0.01, max_grad_norm = 1.0;
-    bool tf32 = false, compare_cpu = true, checkpointing = false;
+    bool compare_cpu = true, checkpointing = false;
+    const char *precision = "fp32";
     ArgSpec specs[] = {
         {"model_name_or_path", ARG_STRING, &model_dir, "BERT checkpoint directory (all-MiniLM-L6-v2 when fetched, else the tests' tiny BERT)", "Model"},
         {"random_shape", ARG_CHOICE, &random_shape, "random weights at a named shape instead of a checkpoint", NULL, "none|bert-base|minilm"},
@@ -331,7 +358,7 @@ int main(int argc, char **argv) {
         {"learning_rate", ARG_FLOAT, &lr, "AdamW learning rate", NULL},
         {"weight_decay", ARG_FLOAT, &wd, "AdamW decoupled weight decay (not on biases and LayerNorm)", NULL},
         {"max_grad_norm", ARG_FLOAT, &max_grad_norm, "clip the global gradient norm to this", NULL},
-        {"tf32", ARG_BOOL, &tf32, "products on the tensor cores in TF32 (false: float32, TF32 off)", "GPU"},
+        {"precision", ARG_CHOICE, &precision, "the GPU step: fp32 (TF32 off), tf32 products, or bf16/fp16 mixed precision (fp32 masters)", "GPU", "fp32|tf32|bf16|fp16"},
         {"steps", ARG_INT, &steps, "timed GPU steps (the mean is reported)", NULL},
         {"warmup", ARG_INT, &warmup, "untimed GPU steps before timing", NULL},
         {"compare_cpu", ARG_BOOL, &compare_cpu, "run the CPU step (timed, and compared with the GPU's)", NULL},
@@ -366,18 +393,19 @@ int main(int argc, char **argv) {
     // The GPU model is created before the CPU step changes the parameters: both start equal.
     char why[256];
     const bool have_gpu = gpu_available(why, sizeof why);
-    const GemmPrecision prec = tf32 ? GEMM_TF32 : GEMM_FP32;
+    const GemmPrecision prec = !strcmp(precision, "tf32") ? GEMM_TF32 : GEMM_FP32;
+    const FloatFormat format = !strcmp(precision, "bf16") ? FMT_BF16 : !strcmp(precision, "fp16") ? FMT_FP16 : FMT_FP32;
     GpuBert g = {};
     size_t took = 0;
-    if (have_gpu) g = create_measured(&m, b.B, T, prec, &sc, &took);
+    if (have_gpu) g = create_measured(&m, b.B, T, prec, format, &sc, &took);
 
     // ---- the CPU step (lesson 11) ----
     double cpu_seconds = 0, cpu_norm = 0;
     float *cpu_grads = NULL;
     Optimizer opt;
     optimizer_init(&opt, sc.opt, &m.ps);
-    bert_alloc_acts(&m, b.B, T);
     if (compare_cpu) {
+        bert_alloc_acts(&m, b.B, T);  // (only then: at bert-base 32 x 512 they are gigabytes)
         Rng rng;
         rng_seed(&rng, (uint64_t)seed, 2);
         params_zero_grad(&m.ps);
@@ -408,20 +436,26 @@ int main(int argc, char **argv) {
 
     // ---- the GPU step on the same batch and masks, compared ----
     bool ok = true;
-    if (compare_cpu) ok = compare_with_cpu(&g, &m, &b, &sc, cpu_norm, cpu_grads, tf32);
+    if (compare_cpu) ok = compare_with_cpu(&g, &m, &b, &sc, cpu_norm, cpu_grads, precision);
 
     // ---- timing: masks drawn on the GPU ----
-    double norm = 0;
+    MixedStep r = {};
     float loss = 0;
-    const double gpu_seconds = time_steps(&g, &b, &sc, (uint64_t)seed, warmup, steps, &loss, &norm);
-    const double rate = cublas_tflops(g.cublas, prec, b.B * T, c->hidden_size, c->intermediate_size);
+    int skipped = 0;
+    const double gpu_seconds = time_steps(&g, &b, &sc, (uint64_t)seed, warmup, steps, &loss, &r, &skipped);
+    const double rate = cublas_tflops(g.cublas, prec, format, b.B * T, c->hidden_size, c->intermediate_size);
     const double achieved = flops / gpu_seconds / 1e12;
-    printf("timing: %d warm-up step(s), then the mean of %d; products in %s\n", warmup, steps, tf32 ? "TF32" : "float32 (TF32 off)");
+    const char *what = !strcmp(precision, "fp32") ? "float32 (TF32 off)" : !strcmp(precision, "tf32") ? "TF32"
+                       : !strcmp(precision, "bf16") ? "bf16 (float32 master weights)"
+                                                    : "fp16 (float32 master weights, dynamic loss scaling)";
+    printf("timing: %d warm-up step(s), then the mean of %d; %s\n", warmup, steps, what);
     printf("GPU step: %.2f ms, %.1f samples/s (last loss %.4f, grad norm %.4f)\n", gpu_seconds * 1e3, b.B / gpu_seconds,
-           loss, norm);
+           loss, r.grad_norm);
+    if (format == FMT_FP16) printf("fp16: %d of the timed steps skipped on overflow, loss scale now %g\n", skipped, g.scaler.scale);
     if (compare_cpu) printf("GPU step is %.1fx the CPU step\n", cpu_seconds / gpu_seconds);
     printf("cuBLAS %s on %dx%dx%d (this model's feed-forward product): %.2f TFLOP/s in this run\n",
-           gemm_precision_name(prec), b.B * T, c->intermediate_size, c->hidden_size, rate);
+           format == FMT_FP32 ? gemm_precision_name(prec) : format_name(format), b.B * T, c->intermediate_size,
+           c->hidden_size, rate);
     printf("GPU step: %.2f TFLOP/s of model FLOPs = %.1f%% of that cuBLAS rate (MFU against cuBLAS)\n", achieved,
            100 * achieved / rate);
 

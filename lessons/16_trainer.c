@@ -194,6 +194,7 @@ typedef struct {
     double run_loss_sum;  long run_examples;
     bool warned_overfit, stop;
     EvalResult last_eval;  long last_eval_step;   // the latest evaluation (0: none yet)
+    long skipped_steps;                           // fp16: optimizer steps skipped on overflow
 } Run;
 
 static void write_model(const char *dir, void *ctx) {
@@ -253,21 +254,38 @@ static void write_log_history(const Run *r) {
     free(path); free(tmp);
 }
 
+// The fp16 loss scaler's state (torch's scaler.pt) travels in trainer_state.json as "grad_scaler".
+static void save_scaler_state(Run *r) {
+    cJSON_DeleteItemFromObject(r->state.info, "grad_scaler");
+    if (r->be->scaler) cJSON_AddItemToObject(r->state.info, "grad_scaler", grad_scaler_state(r->be->scaler));
+}
+
+static void load_scaler_state(Run *r, const char *dir) {
+    const cJSON *saved = cJSON_GetObjectItem(r->state.info, "grad_scaler");
+    if (!r->be->scaler || !saved) return;  // none saved (an fp32/bf16 run): torch's initial scale
+    char *path = path_join(dir, "trainer_state.json");
+    *r->be->scaler = grad_scaler_load_state(saved, path);
+    free(path);
+}
+
 static char *save_checkpoint(Run *r) {
     if (r->be->sync_to_host) r->be->sync_to_host(r->be, &r->opt);
+    save_scaler_state(r);
     mkdir_p(r->a->output_dir);
     char *dir = checkpoint_save_with(r->a->output_dir, r->be->ps, &r->opt, &r->state, r->a->save_total_limit, write_model, r->be);
     write_log_history(r);
     return dir;
 }
 
-// die_on_bad_loss: a NaN/inf loss in fp32 means the run diverged; nothing after it is usable.
+// die_on_bad_loss: a NaN/inf loss means the run diverged (the loss scaler only guards the
+// backward: an fp16 forward that overflows is as final); nothing after it is usable.
 static void die_on_bad_loss(const Run *r, double loss, long step) {
     if (isfinite(loss)) return;
     char *last = checkpoint_latest(r->a->output_dir);
     die("step %ld: the training loss is %s. The run diverged; the last good checkpoint is %s. Lower --learning_rate "
-        "(now %g) or use a longer warmup, and resume from that checkpoint or start again", step + 1, isnan(loss) ? "NaN" : "inf",
-        last ? last : "none (no checkpoint was saved yet)", r->a->learning_rate);
+        "(now %g) or use a longer warmup%s, and resume from that checkpoint or start again", step + 1,
+        isnan(loss) ? "NaN" : "inf", last ? last : "none (no checkpoint was saved yet)", r->a->learning_rate,
+        r->a->fp16 ? " (with --fp16 an activation may have passed fp16's largest value, 65504: --bf16 has fp32's range)" : "");
 }
 
 static void log_training(Run *r, long step, double grad_norm, double lr) {
@@ -395,8 +413,12 @@ static void train_loop(Run *r) {
         r->run_loss_sum += loss * n;  r->run_examples += n;
         if (!mb.ends_group) continue;
 
-        const double lr = schedule_lr(&r->sched, mb.global_step);
+        // The schedule advances with the optimizer steps taken: an fp16 step skipped on overflow
+        // (opt.step unchanged) skips the scheduler step too, as the Hugging Face Trainer does.
+        const long opt_step = r->opt.step;
+        const double lr = schedule_lr(&r->sched, opt_step);
         const double grad_norm = r->be->step(r->be, &r->opt, lr, a->max_grad_norm);
+        r->skipped_steps += r->opt.step == opt_step;
         const long step = mb.global_step + 1;
         r->state.global_step = step;
         r->state.epoch = (double)step / (double)r->plan.updates_per_epoch;
@@ -408,6 +430,9 @@ static void train_loop(Run *r) {
         after_step(r, &mb, step, grad_norm, lr);
     }
     progress_end(&r->prog);
+    if (r->be->scaler)
+        printf("fp16 loss scaling: %ld optimizer step%s skipped on overflow, loss scale now %g\n", r->skipped_steps,
+               r->skipped_steps == 1 ? "" : "s", r->be->scaler->scale);
     batch_free(&x);
     free(order); free(pred); free(labels);
 }
@@ -543,8 +568,11 @@ static void print_banner(const Run *r, const LabelSet *labels) {
     printf(")\n");
     if (r->has_dev) printf("eval data            %s: %d examples\n", a->validation_file, r->dev.text.n);
     const int threads = omp_get_max_threads();
-    printf("device               %s, %d thread%s, fp32; max_seq_length %d with dynamic padding\n", r->be->device, threads,
-           threads == 1 ? "" : "s", a->max_seq_length);
+    const char *precision = a->bf16   ? "bf16 mixed precision (fp32 master weights)"
+                            : a->fp16 ? "fp16 mixed precision (fp32 master weights, dynamic loss scaling)"
+                                      : "fp32";
+    printf("device               %s, %d thread%s, %s; max_seq_length %d with dynamic padding\n", r->be->device, threads,
+           threads == 1 ? "" : "s", precision, a->max_seq_length);
     if (a->gradient_checkpointing) print_checkpointing(a, labels->n);
     printf("optimizer            AdamW lr %g, betas (%g, %g), eps %g, weight_decay %g (not on biases/LayerNorm), "
            "max_grad_norm %g, %s schedule\n", a->learning_rate, a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay,
@@ -587,6 +615,7 @@ static void train(const TrainingArguments *a) {
 
     r.be = backend_open(a->device, a->model_name_or_path, labels->n, (const char *const *)labels->names,
                         (unsigned long)a->seed, max_batch(a), a->max_seq_length, a->gradient_checkpointing);
+    if (a->bf16 || a->fp16) r.be->set_format(r.be, a->bf16 ? FMT_BF16 : FMT_FP16);  // --device cuda (training_args.c)
     OptimizerConfig oc = {.kind = OPT_ADAMW, .beta1 = a->adam_beta1, .beta2 = a->adam_beta2, .eps = a->adam_epsilon,
                           .weight_decay = a->weight_decay};
     optimizer_init(&r.opt, oc, r.be->ps);
@@ -600,6 +629,7 @@ static void train(const TrainingArguments *a) {
         if (r.be->params_changed) r.be->params_changed(r.be);
         printf("resumed from %s at step %ld (epoch %.2f); the data order and dropout continue from there\n", resume,
                r.state.global_step, r.state.epoch);
+        load_scaler_state(&r, resume);
     }
     cJSON_Delete(r.state.info);
     r.state.info = run_info(&r);
@@ -626,6 +656,7 @@ static void evaluate_or_predict(const TrainingArguments *a, TrainerMode mode) {
     EncodeOptions eo = {.max_length = a->max_seq_length};
     Backend *be = backend_open(a->device, a->model_name_or_path, 0, NULL, (unsigned long)a->seed, a->per_device_eval_batch_size,
                                a->max_seq_length, false);
+    if (a->bf16 || a->fp16) be->set_format(be, a->bf16 ? FMT_BF16 : FMT_FP16);  // as the Trainer's autocast evaluation
     printf("model                %s (%d classes, %zu parameters) on %s\n", a->model_name_or_path, be->num_labels,
            be->ps->numel, be->device);
     if (mode == MODE_EVALUATE) {

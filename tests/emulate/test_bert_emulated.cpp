@@ -1,5 +1,5 @@
 // test_bert_emulated.cpp — lesson 13's kernels (kernels/bert_kernels.cu), the same source the GPU
-// runs, executed on CPU threads by tests/emulate/cuda_on_cpu.h (cuBLAS being the CPU sgemm there),
+// runs, executed on the CPU by tests/emulate/cuda_on_cpu.h (cuBLAS being the CPU sgemm there),
 // against the CPU layer functions they mirror, element by element on poisoned outputs
 // (tests/gpu/bert_kernels_check.h). A machine without a GPU checks their indexing, reductions and
 // barriers this way; tests/gpu/test_bert.cu runs the same checks on the hardware.
@@ -23,7 +23,7 @@ Test(emulated_bert, kernels_match_cpu, .timeout = 300) {
 
 // The tiny BERT of tests/fixtures/bert (2 layers, hidden 64, 4 heads; tests/gen_bert.py), a padded
 // batch of 2 x 6: one step without and one with dropout, then 3 AdamW steps (the GPU test runs
-// 10 on 3 x 8; CPU threads standing in for GPU threads make every launch slow here).
+// 10 on 3 x 8; every launch is slow here).
 Test(emulated_bert, model_matches_cpu, .timeout = 300) {
     for (const KernelCheck &r : bert_model_checks("tests/fixtures/bert/tiny", 2, 6, 3)) {
         cr_expect(r.ok, "%s", r.line);
@@ -52,7 +52,7 @@ Test(emulated_bert, checkpointing_refuses_cpu_masks, .exit_code = 1) {
     rng_seed(&rng, 1, 0);
     bert_forward(&m, ids, NULL, NULL, NULL, 1, 2, true, &rng);
     m.gradient_checkpointing = true;
-    GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32);
+    GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32, FMT_FP32);
     gpu_bert_use_dropout_masks(&g, &m);
 }
 
@@ -60,14 +60,24 @@ Test(emulated_bert, checkpointing_refuses_cpu_masks, .exit_code = 1) {
 // the vocabulary would read outside the embedding table).
 Test(emulated_bert, id_outside_the_vocabulary_is_an_error, .exit_code = 1) {
     BertModel m = bert_load("tests/fixtures/bert/tiny", 0, 0, NULL);
-    GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32);
+    GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32, FMT_FP32);
     const int ids[2] = {3, 50}, mask[2] = {1, 1};  // the tiny vocabulary has 50 tokens: 0..49
     gpu_bert_forward(&g, ids, NULL, mask, NULL, 1, 2, false, 0);
 }
 
 Test(emulated_bert, batch_larger_than_allocated_is_an_error, .exit_code = 1) {
     BertModel m = bert_load("tests/fixtures/bert/tiny", 0, 0, NULL);
-    GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32);
+    GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32, FMT_FP32);
     const int ids[3] = {3, 4, 5};
     gpu_bert_forward(&g, ids, NULL, NULL, NULL, 1, 3, false, 0);
+}
+
+// bf16 and fp16 with float32 master weights (lesson 14's recipe), emulated: the narrow formats'
+// rounding is common/precision.h's, bit for bit the GPU's conversion, so the errors measured here
+// are the GPU's up to the order of the float32 sums inside cuBLAS.
+Test(emulated_bert, mixed_precision_matches_fp32, .timeout = 300) {
+    for (const KernelCheck &r : bert_mixed_checks()) {
+        cr_expect(r.ok, "%s", r.line);
+        if (r.ok) cr_log_info("%s", r.line);
+    }
 }

@@ -230,7 +230,7 @@ static void check_dropout(KernelChecker &k, long N) {
     float *gx = k.up(x, N), *gres = k.up(res, N), *got = k.poisoned<float>(N);
     // p = 0: the identity, every keep = 1 (dropout_forward without an Rng)
     uint8_t *gkeep = k.poisoned<uint8_t>(N);
-    dropout_forward_gpu(got, gkeep, gx, NULL, N, Dropout{0.0f, 1, false});
+    dropout_forward_gpu(got, gkeep, gx, (const float *)NULL, N, Dropout{0.0f, 1, false});
     dropout_forward(want, keep, x, N, 0.0f, NULL);
     k.expect("dropout_forward_gpu p=0", got, want, 1, N, 0.0);
     k.expect_bytes("dropout_forward_gpu p=0 keep", gkeep, ones, N);
@@ -247,7 +247,7 @@ static void check_dropout(KernelChecker &k, long N) {
     // the same seed the same masks, another seed other masks
     CUDA_CHECK(cudaMemset(gkeep, 0xFF, N));
     CUDA_CHECK(cudaMemset(got, 0xFF, sizeof(float) * N));
-    dropout_forward_gpu(got, gkeep, gx, NULL, N, Dropout{p, dropout_site_seed(7, 3), false});
+    dropout_forward_gpu(got, gkeep, gx, (const float *)NULL, N, Dropout{p, dropout_site_seed(7, 3), false});
     uint8_t *drawn = k.down(gkeep, N);
     long kept = 0;
     for (long i = 0; i < N; i++) kept += drawn[i] == 1;
@@ -255,9 +255,9 @@ static void check_dropout(KernelChecker &k, long N) {
     k.expect_true(fabs(frac - (1.0 - p)) < 5 * sd, "dropout_forward_gpu drawn masks keep %.4f, want 0.75 +- %.4f", frac, 5 * sd);
     dropout_backward(want, x, drawn, N, p);
     k.expect("dropout_forward_gpu drawn masks: out = keep x / (1-p)", got, want, 1, N, 0.0);
-    dropout_forward_gpu(got, gkeep, gx, NULL, N, Dropout{p, dropout_site_seed(7, 3), false});
+    dropout_forward_gpu(got, gkeep, gx, (const float *)NULL, N, Dropout{p, dropout_site_seed(7, 3), false});
     k.expect_bytes("dropout_forward_gpu same seed, same masks", gkeep, drawn, N);
-    dropout_forward_gpu(got, gkeep, gx, NULL, N, Dropout{p, dropout_site_seed(7, 4), false});
+    dropout_forward_gpu(got, gkeep, gx, (const float *)NULL, N, Dropout{p, dropout_site_seed(7, 4), false});
     const uint8_t *other = k.down(gkeep, N);
     long same = 0;
     for (long i = 0; i < N; i++) same += other[i] == drawn[i];
@@ -388,7 +388,7 @@ static void check_optimizer(KernelChecker &k, int rows, int cols) {
         scale_gpu(gg, n, (float)(1.0 / (norm + 1e-6)));  // the factor clip_grad_norm applied
         k.expect("scale_gpu (clipping)", gg, ps.grads, 1, n, 0.0);
         const double lr = 1e-2 * (step + 1);
-        adamw_gpu(gp, gg, gm, gv, n, gends, gdecay, ps.n_tensors,
+        adamw_gpu(gp, (float *)NULL, gg, gm, gv, n, gends, gdecay, ps.n_tensors,
                   adam_coefs(&oc, opt.step + 1, lr));
         optimizer_step(&opt, &ps, lr);
         k.expect("adamw_gpu params", gp, ps.params, 1, n, TOL_ELEMENTWISE);

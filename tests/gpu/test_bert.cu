@@ -3,9 +3,9 @@
 // odd sizes and at BERT-base's (hidden 768, 12 heads, 128 tokens, feed-forward 3072); then the
 // whole GPU BERT against the CPU BERT on the tiny checkpoint of tests/fixtures/bert: logits, loss,
 // every gradient, with and without dropout, and 10 AdamW steps (tests/gpu/bert_model_check.h);
-// with gradient checkpointing against without.
-// Float32 products, TF32 off. The CPU emulation (tests/emulate/test_bert_emulated.cpp) runs the
-// same checks without a GPU.
+// with gradient checkpointing against without. Float32 products, TF32 off; then the bf16 and
+// fp16 models (lesson 14). The CPU emulation (tests/emulate/test_bert_emulated.cpp) runs the same
+// checks without a GPU.
 #include "tests/gpu/bert_model_check.h"
 #include "tests/gpu/harness.cuh"
 
@@ -32,10 +32,17 @@ GPU_TEST(bert_checkpointing_matches_plain) {
     expect_all(bert_checkpointing_checks("tests/fixtures/bert/tiny", 4, 16));
 }
 
+// bf16 and fp16 with float32 masters against the float32 CPU model, AdamW steps, and a forced
+// fp16 overflow (tests/gpu/bert_model_check.h; the tolerances there were measured under the CPU
+// emulation, which rounds exactly as the GPU does).
+GPU_TEST(bert_mixed_precision_matches_fp32) {
+    expect_all(bert_mixed_checks());
+}
+
 // A failing allocation names the buffer and the batch it was for.
 GPU_HELPER(bert_too_big) {
     BertModel m = bert_load("tests/fixtures/bert/tiny", 0, 0, NULL);
-    gpu_bert_create(&m, 1 << 22, 16, GEMM_FP32);  // terabytes of activations
+    gpu_bert_create(&m, 1 << 22, 16, GEMM_FP32, FMT_FP32);  // terabytes of activations
 }
 
 GPU_TEST(bert_allocation_failure_says_what) {

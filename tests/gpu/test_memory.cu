@@ -57,7 +57,7 @@ GPU_TEST(memory_matches_the_accounting) {
     for (int ck = 0; ck < 2; ck++) {
         m.gradient_checkpointing = ck;
         size_t before = gpu_free_bytes();
-        GpuBert g = gpu_bert_create(&m, B, T, GEMM_FP32);
+        GpuBert g = gpu_bert_create(&m, B, T, GEMM_FP32, FMT_FP32);
         created[ck] = dropped(before);
         const long long held = (long long)gpu_bert_memory_bytes(&g);  // parameters, gradients, activations
         const ActivationMemory a = activation_memory(&m.config, B, T, 4, ck);
