@@ -36,7 +36,8 @@
 #   bash bench/gpu.sh mixed     the tests, then section 5b only (lesson 13, bf16 and fp16)
 #   bash bench/gpu.sh trainer   the tests, then section 6 only (lesson 16; needs data/cache)
 #   bash bench/gpu.sh pack      on a build machine without a GPU: build the GPU programs only,
-#                               and copy the shared libraries they need into build/gpu-libs/
+#                               copy the shared libraries they need into build/gpu-libs/, and the
+#                               trainer section's checkpoint (fp16) and SST-2 into build/carry/
 #
 # Building needs nvcc and the Debian packages of scripts/deps.sh. A GPU machine that has nvcc
 # but not those packages (and no network to install them) runs what `pack` built on another
@@ -56,9 +57,35 @@ if [ "${1:-}" = pack ]; then
     ldd $programs | awk '/=> \//{print $3}' | sort -u |
         grep -vE '/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*|libcublas[^/]*|libcuda[^/]*)\.so' |
         xargs -r cp -L -t build/gpu-libs/
-    echo "packed: $programs and build/gpu-libs/ ($(ls build/gpu-libs | tr '\n' ' '))"
+    # The trainer section's checkpoint and data: the GPU machine has no network, and a call carries
+    # at most 64 MiB. all-MiniLM-L6-v2 goes in fp16 (43 MiB instead of 87; the section turns it back
+    # into fp32 there, so both trainers start from the same weights, each rounded to fp16: a
+    # relative change of at most 2^-11), SST-2 gzipped.
+    make data
+    rm -rf build/carry && mkdir -p build/carry/minilm
+    m=data/cache/models/all-MiniLM-L6-v2
+    cp $m/config.json $m/vocab.txt $m/tokenizer_config.json build/carry/minilm/
+    ${PYTHON:-python3} bench/checkpoint_dtype.py fp16 $m/model.safetensors build/carry/minilm/model.safetensors
+    gzip -9 -c data/cache/sst2/train.tsv >build/carry/sst2-train.tsv.gz
+    gzip -9 -c data/cache/sst2/dev.tsv >build/carry/sst2-dev.tsv.gz
+    echo "packed: $programs, build/gpu-libs/ ($(ls build/gpu-libs | tr '\n' ' ')) and build/carry/ ($(du -sh build/carry | cut -f1))"
+    echo "carry: [$(printf '"%s", ' $programs build/gpu-libs) \"build/carry\"]"
     exit 0
 fi
+
+# unpack_carried: the trainer section's data/cache from build/carry (bench/gpu.sh pack), where the
+# machine could not fetch it.
+unpack_carried() {
+    local m=data/cache/models/all-MiniLM-L6-v2
+    [ -f $m/model.safetensors ] && [ -f data/cache/sst2/train.tsv ] && return 0
+    [ -d build/carry ] || return 0
+    mkdir -p $m data/cache/sst2
+    cp build/carry/minilm/config.json build/carry/minilm/vocab.txt build/carry/minilm/tokenizer_config.json $m/
+    python3 bench/checkpoint_dtype.py fp32 build/carry/minilm/model.safetensors $m/model.safetensors
+    gunzip -c build/carry/sst2-train.tsv.gz >data/cache/sst2/train.tsv
+    gunzip -c build/carry/sst2-dev.tsv.gz >data/cache/sst2/dev.tsv
+    note "checkpoint: all-MiniLM-L6-v2 carried in fp16 and widened to fp32 here (both trainers start from it)"
+}
 
 sections="${1:-all}"
 case $sections in all | matmul | bert | mixed | trainer) ;; *) echo "usage: bash bench/gpu.sh [all|matmul|bert|mixed|trainer|pack]" >&2; exit 2 ;; esac
@@ -162,6 +189,8 @@ lesson13() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 mfu() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1f%%", 100 * a / b; else print "n/a" }'; }
+# have_torch: python3 can run the PyTorch baselines (bench/torch_bert_step.py)
+have_torch=$(python3 -c 'import torch, transformers' 2>/dev/null && echo yes)
 
 if run_matmul; then
 # 3. lesson 12's sweep, at its default sizes
@@ -192,7 +221,6 @@ if run_bert; then
 note ""
 note "## Lesson 13 (build/13_bert_cuda) beside PyTorch eager (bench/torch_bert_step.py), batch 32 x 128"
 note ""
-have_torch=$(python3 -c 'import torch, transformers' 2>/dev/null && echo yes)
 [ -n "$have_torch" ] || note "python3 has no torch + transformers here: the PyTorch baseline was not measured"
 summary=""
 ckpt_summary=""
@@ -239,7 +267,6 @@ if run_mixed; then
 note ""
 note "## Lesson 13 mixed precision (--precision bf16|fp16) beside PyTorch autocast and torch.compile"
 note ""
-have_torch=$(python3 -c 'import torch, transformers' 2>/dev/null && echo yes)
 [ -n "$have_torch" ] || note "python3 has no torch + transformers here: the PyTorch baselines were not measured"
 # torch_run NAME ARGS...: one bench/torch_bert_step.py run into the log and $out/torch-NAME.txt;
 # prints its samples/s and TFLOP/s
@@ -279,6 +306,7 @@ if run_trainer; then
 note ""
 note "## Lesson 16 (make run's GPU recipe, --device cuda) beside the Hugging Face Trainer (bench/hf_trainer_sst2.py)"
 note ""
+unpack_carried
 steps_flag=""; [ -n "${TRAINER_MAX_STEPS:-}" ] && steps_flag="--max_steps $TRAINER_MAX_STEPS"
 note "recipe: scripts/run_main.sh (3 epochs of SST-2, batch 32, lr 2e-5, warmup 10%, max_seq_length 128) ${steps_flag:-in full}"
 note '```text'
