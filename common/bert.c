@@ -665,3 +665,12 @@ void bert_save_hf(const BertModel *m, const char *dir) {
     free(tmp);
     free(old);
 }
+
+double max_relative_error(const float *got, const float *want, size_t n) {
+    double diff = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        diff = fmax(diff, isnan(got[i]) ? INFINITY : fabs((double)got[i] - want[i]));
+        scale = fmax(scale, fabs(want[i]));
+    }
+    return scale > 0 ? diff / scale : diff;
+}

@@ -195,3 +195,10 @@ void bert_layer_backward(BertModel *m, int l, const float *x, const float *dout,
 // BertForSequenceClassification.from_pretrained(DIR) gives the same logits. Written into a
 // temporary directory that is renamed over DIR, so DIR is never half-written.
 void bert_save_hf(const BertModel *m, const char *dir);
+
+// max_relative_error: how far a tensor is from a reference one (the GPU model against the CPU's,
+// a narrow-format model against float32, the tests against transformers):
+//   max_i |got_i - want_i| / max_i |want_i|
+// a tolerance on the tensor's scale, so elements that happen to be near 0 do not blow it up.
+// NaN counts as infinitely wrong; an all-zero reference gives the absolute difference.
+double max_relative_error(const float *got, const float *want, size_t n);

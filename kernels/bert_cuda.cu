@@ -522,15 +522,6 @@ void gpu_bert_use_dropout_masks(GpuBert *g, const BertModel *m) {
 // ---------------------------------------------------------------------------------------------
 // comparing with the CPU
 
-double max_relative_error(const float *got, const float *want, size_t n) {
-    double diff = 0, scale = 0;
-    for (size_t i = 0; i < n; i++) {
-        diff = fmax(diff, isnan(got[i]) ? INFINITY : fabs((double)got[i] - want[i]));
-        scale = fmax(scale, fabs(want[i]));
-    }
-    return scale > 0 ? diff / scale : diff;
-}
-
 GradDiff gpu_bert_diff(const BertModel *m, const float *gpu, const float *want) {
     GradDiff d = {};
     double scale = 0;

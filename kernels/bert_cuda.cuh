@@ -190,11 +190,8 @@ void gpu_bert_upload_optimizer(GpuBert *g, const Optimizer *opt);
 // gradient checkpointing (an error): its layers share one set of mask buffers.
 void gpu_bert_use_dropout_masks(GpuBert *g, const BertModel *m);
 
-// Comparing with the CPU model (lesson 13 and the tests). The relative error of a tensor is
-// max_i |got_i - want_i| / max_i |want_i|: a tolerance on the tensor's scale, so elements that
-// happen to be near 0 do not blow it up (as tests/test_bert.c). NaN counts as infinitely wrong.
-double max_relative_error(const float *got, const float *want, size_t n);
-
+// Comparing with the CPU model (lesson 13 and the tests): relative errors as common/bert.h's
+// max_relative_error.
 // GradDiff: the GPU's gradients (or parameters) against the CPU model's, tensor by tensor.
 // The key biases are set apart: their gradient is exactly 0 in exact arithmetic (adding b to every
 // key adds q.b to every score of a softmax row, which softmax ignores), so both sides hold

@@ -33,15 +33,6 @@ static double rel_error(const float *got, const double *want, size_t n) {
     return diff / scale;
 }
 
-static double rel_error_f(const float *got, const float *want, size_t n) {
-    double diff = 0, scale = 0;
-    for (size_t i = 0; i < n; i++) {
-        diff = fmax(diff, fabs(got[i] - want[i]));
-        scale = fmax(scale, fabs(want[i]));
-    }
-    return diff / scale;
-}
-
 Test(bert, tiny_logits_loss_and_every_gradient_match_transformers) {
     Fixture f = fixture_load(DIR "tiny.txt");
     FixtureBatch b = fixture_batch(&f);
@@ -74,7 +65,7 @@ Test(bert, tiny_logits_loss_and_every_gradient_match_transformers) {
                 cr_expect(fabsf(m.ps.grads[p->offset + j]) < 1e-6 * scale && fabsf(ref[j]) < 1e-6 * scale,
                           "gradient of %s should be ~0: %g (transformers %g)", p->name, m.ps.grads[p->offset + j], ref[j]);
         } else {
-            double err = rel_error_f(m.ps.grads + p->offset, ref, p->numel);
+            double err = max_relative_error(m.ps.grads + p->offset, ref, p->numel);
             cr_expect(err < 1e-4, "gradient of %s: relative error %.3g", p->name, err);
             if (err > worst) worst = err, worst_name = p->name;
         }
@@ -122,7 +113,7 @@ Test(bert, minilm_last_hidden_state_matches_transformers) {
     cr_assert(t && t->numel == (int64_t)numel);
     float *ref = xmalloc(sizeof(float) * numel);
     st_read_f32(&st, t, ref, (int64_t)numel);
-    double e = rel_error_f(m.acts[m.config.num_hidden_layers - 1].out, ref, numel);
+    double e = max_relative_error(m.acts[m.config.num_hidden_layers - 1].out, ref, numel);
     cr_expect(e < 1e-4, "all-MiniLM-L6-v2 last hidden state relative error %.3g", e);
     cr_log_info("all-MiniLM-L6-v2: last hidden state rel err %.2g", e);
     free(ref);
@@ -239,7 +230,7 @@ Test(bert, gradient_accumulation_equals_the_full_batch) {
         bert_forward(&m, b.ids + o, b.types + o, b.mask + o, b.labels + first[k], count[k], T, false, NULL);
         bert_backward(&m, 1.0f / b.B);
     }
-    double e = rel_error_f(m.ps.grads, full, m.ps.numel);
+    double e = max_relative_error(m.ps.grads, full, m.ps.numel);
     cr_expect(e < 1e-5, "accumulated gradient differs from the full batch's: relative error %.3g", e);
     free(full);
     bert_free(&m);

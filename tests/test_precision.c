@@ -131,13 +131,6 @@ Test(grad_scaler, bad_state_is_an_error, .exit_code = 1) {
 
 // ---- the emulated mixed-precision BERT step --------------------------------------------------
 
-// max |a - b| / max |b| over n values
-static double rel_err(const float *a, const float *b, size_t n) {
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) d = fmax(d, fabs(a[i] - b[i])), s = fmax(s, fabs(b[i]));
-    return d / s;
-}
-
 // worst_grad_err: the largest per-tensor relative error of the gradients (key biases, whose
 // exact gradient is 0, skipped as in test_bert.c).
 static double worst_grad_err(const BertModel *m, const float *ref, const char **which) {
@@ -145,7 +138,7 @@ static double worst_grad_err(const BertModel *m, const float *ref, const char **
     for (int i = 0; i < m->ps.n_tensors; i++) {
         const ParamTensor *p = &m->ps.tensors[i];
         if (strstr(p->name, "attention.self.key.bias")) continue;
-        double e = rel_err(m->ps.grads + p->offset, ref + p->offset, p->numel);
+        double e = max_relative_error(m->ps.grads + p->offset, ref + p->offset, p->numel);
         if (e > worst) worst = e, *which = p->name;
     }
     return worst;
@@ -176,7 +169,7 @@ Test(mixed_precision, bf16_and_fp16_logits_loss_gradients_close_to_fp32) {
         bert_forward(&m, b.ids, b.types, b.mask, b.labels, b.B, b.T, false, NULL);
         mixed_backward(&mp, &m, 1.0f / b.B);
         if (mp.loss_scaling) cr_assert(!grad_scaler_unscale(&mp.scaler, m.ps.grads, m.ps.numel), "no overflow expected");
-        double el = rel_err(m.logits, ref.logits, (size_t)b.B * K), eloss = fabs(m.loss - ref.loss) / ref.loss;
+        double el = max_relative_error(m.logits, ref.logits, (size_t)b.B * K), eloss = fabs(m.loss - ref.loss) / ref.loss;
         const char *which = "";
         double eg = worst_grad_err(&m, ref.ps.grads, &which);
         cr_log_info("%s: logits %.2g, loss %.2g, worst gradient %.2g (%s)", format_name(cases[c].fmt), el, eloss, eg, which);
