@@ -254,6 +254,23 @@ static double worst_rel_err(const double *got, const double *want, int n) {
     return worst;
 }
 
+// logged_series: every number logged under `key` in DIR/log_history.jsonl, in order (a new
+// allocation); *n gets their count.
+static double *logged_series(const char *dir, const char *key, int *n) {
+    char *path = path_join(dir, "log_history.jsonl"), *text = read_file(path, NULL);
+    double *out = xmalloc(sizeof(double) * (strlen(text) / 2 + 1));  // a line holds more than 2 bytes
+    *n = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *e = cJSON_Parse(line);
+        cr_assert(e, "bad line in %s: %s", path, line);
+        const cJSON *v = cJSON_GetObjectItem(e, key);
+        if (cJSON_IsNumber(v)) out[(*n)++] = v->valuedouble;
+        cJSON_Delete(e);
+    }
+    free(text), free(path);
+    return out;
+}
+
 // The Hugging Face Trainer's own run (tests/gen_trainer_hf.py: same checkpoint with its head, no
 // dropout, every step the whole training set in 2 accumulated micro-batches, warmup, linear decay,
 // weight decay 0.1, clipping at 0.05): lesson 16 with the same flags logs the same loss, grad norm
@@ -261,12 +278,12 @@ static double worst_rel_err(const double *got, const double *want, int n) {
 // Measured here: losses within 5.5e-6 relative, eval losses 4.9e-6, grad norms 2.1e-5 (float32
 // sums in another order; early on the per-example gradients largely cancel, which magnifies the
 // relative error of their sum); the tolerances leave room for other compilers. The learning rate
-// is the same number computed by the same formula, so it must agree to the last bits. A wrong warmup, a learning rate off by
-// one step, decay on a bias or a LayerNorm, clipping after the step or a loss not divided by the
+// is the same number computed by the same formula, so it must agree to the last bits. A wrong
+// warmup, a learning rate off by one step, decay on a bias or a LayerNorm, clipping after the step or a loss not divided by the
 // accumulation steps each move these numbers by far more.
 Test(trainer, hf_trainer_lockstep, .timeout = 60) {
     Fixture f = fixture_load(FIX "/hf_lockstep.txt");
-    int n_flags, n_steps, n_evals;
+    int n_flags;
     char **flags = fixture_words(&f, "flags", &n_flags);
     char *dir = tmpdir("lockstep"), cmd[2048];
     int len = snprintf(cmd, sizeof cmd, "build/16_trainer train --model_name_or_path " FIX "/tiny-bert-cls --train_file "
@@ -277,38 +294,20 @@ Test(trainer, hf_trainer_lockstep, .timeout = 60) {
     char *out = run(cmd, &status);
     cr_assert_eq(status, 0, "%s", out);
 
-    const char *keys[] = {"loss", "grad_norm", "learning_rate", "eval_loss", "eval_accuracy"};
-    double *want[5], *got[5];
-    int n[5] = {0};
-    for (int k = 0; k < 5; k++) {
-        int count;
-        want[k] = fixture_doubles(&f, keys[k], &count);
-        got[k] = xcalloc((size_t)count + 1, sizeof(double));
-        n[k] = count;
+    const struct { const char *key; double tol; } series[] = {
+        {"loss", 2e-5}, {"grad_norm", 1e-4}, {"learning_rate", 1e-12}, {"eval_loss", 2e-5}, {"eval_accuracy", 0},
+    };
+    for (size_t k = 0; k < ARRAY_LEN(series); k++) {
+        int n_want, n_got;
+        double *want = fixture_doubles(&f, series[k].key, &n_want), *got = logged_series(dir, series[k].key, &n_got);
+        cr_expect_eq(n_got, n_want, "%d values of %s logged, the HF Trainer %d", n_got, series[k].key, n_want);
+        const double e = worst_rel_err(got, want, n_got < n_want ? n_got : n_want);
+        cr_log_info("%s: worst relative difference from the HF Trainer %.2g", series[k].key, e);
+        cr_expect(e <= series[k].tol, "%s differs from the HF Trainer's by %.3g relative (allowed %g)", series[k].key, e,
+                  series[k].tol);
+        free(want), free(got);
     }
-    n_steps = n[0], n_evals = n[3];
-    cJSON *hist = NULL;
-    char *path = path_join(dir, "log_history.jsonl"), *text = read_file(path, NULL);
-    int seen[5] = {0};
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        hist = cJSON_Parse(line);
-        cr_assert(hist, "bad line in %s: %s", path, line);
-        for (int k = 0; k < 5; k++) {
-            const cJSON *v = cJSON_GetObjectItem(hist, keys[k]);
-            if (cJSON_IsNumber(v) && seen[k] < n[k]) got[k][seen[k]++] = v->valuedouble;
-        }
-        cJSON_Delete(hist);
-    }
-    cr_expect_eq(seen[0], n_steps, "%d logged steps, the HF Trainer %d", seen[0], n_steps);
-    cr_expect_eq(seen[3], n_evals, "%d evaluations, the HF Trainer %d", seen[3], n_evals);
-    const double tol[5] = {2e-5, 1e-4, 1e-12, 2e-5, 0};
-    for (int k = 0; k < 5; k++) {
-        double e = worst_rel_err(got[k], want[k], n[k]);
-        cr_log_info("%s: worst relative difference from the HF Trainer %.2g", keys[k], e);
-        cr_expect(e <= tol[k], "%s differs from the HF Trainer's by %.3g relative (allowed %g)", keys[k], e, tol[k]);
-    }
-    for (int k = 0; k < 5; k++) free(want[k]), free(got[k]);
-    free(text), free(path), free(out), free(flags);
+    free(out), free(flags);
     rm_rf(dir);
     free(dir);
     fixture_free(&f);
