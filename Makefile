@@ -7,6 +7,7 @@
 #   make test-sanitize  the CPU suite and every lesson's default run under ASan + UBSan
 #   make fuzz       each libFuzzer target in tests/fuzz/ for FUZZ_SECONDS (clang)
 #   make valgrind   every lesson's default run under valgrind memcheck
+#   make format     apply .clang-format (make format-check: fail on a file it would change)
 #   make clean      remove build/ (data/cache/ stays; `make distclean` removes it too)
 
 CC      ?= cc
@@ -31,9 +32,15 @@ B := build
 # default run: 4x the CPU time under load); on an idle machine sleeping costs microseconds.
 export OMP_WAIT_POLICY ?= passive
 
-COMMON_SRC := $(sort $(wildcard common/*.c))
+# Header dependencies: every compile writes a .d file next to its object (-MMD -MP) listing the
+# headers it read, included at the end of this file; the multi-file GPU and emulated test programs,
+# whose sources #include .cu files, depend on every header instead (ALL_HEADERS).
+DEPFLAGS := -MMD -MP
+ALL_HEADERS := $(sort $(wildcard common/*/*.h kernels/*/*.cuh tests/*.h tests/gpu/*.h tests/gpu/*.cuh tests/emulate/*.h))
+
+COMMON_SRC := $(sort $(wildcard common/*/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)
-KERNEL_SRC := $(sort $(wildcard kernels/*.cu))
+KERNEL_SRC := $(sort $(wildcard kernels/*/*.cu))
 KERNEL_OBJ := $(KERNEL_SRC:%.cu=$(B)/obj/%.o)
 CPU_LESSONS := $(patsubst lessons/%.c,$(B)/%,$(sort $(wildcard lessons/*.c)))
 GPU_LESSONS := $(patsubst lessons/%.cu,$(B)/%,$(sort $(wildcard lessons/*.cu)))
@@ -47,7 +54,8 @@ else
   LESSONS := $(CPU_LESSONS)
 endif
 
-.PHONY: all deps lessons probe data run test test-gpu bench clean distclean test-sanitize fuzz fuzz-deps valgrind test-gpu-sanitize
+.PHONY: all deps lessons probe data run test test-gpu bench clean distclean test-sanitize fuzz fuzz-deps valgrind test-gpu-sanitize \
+        format format-check
 all: probe lessons data
 
 # deps: the Debian packages (installed when run as root, else the command to run is printed).
@@ -65,13 +73,13 @@ endif
 
 lessons: $(LESSONS)
 
-$(B)/obj/%.o: %.c $(wildcard common/*.h) | deps
+$(B)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(B)/obj/%.o: %.cu $(wildcard common/*.h kernels/*.cuh) | deps
+$(B)/obj/%.o: %.cu | deps
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVFLAGS) -c $< -o $@
+	$(NVCC) $(NVFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(B)/libbertstep.a: $(COMMON_OBJ)
 	@rm -f $@
@@ -81,9 +89,9 @@ $(B)/libbertstep_cuda.a: $(KERNEL_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# The trainer (lesson 16) runs its model behind common/backend.h. With nvcc it is linked by nvcc
-# with the GPU backend (kernels/backend_gpu.cu in libbertstep_cuda.a) and the CUDA build of the
-# backend registry (common/backend_registry.c, which explains the two builds); without nvcc it
+# The trainer (lesson 16) runs its model behind common/train/backend.h. With nvcc it is linked by nvcc
+# with the GPU backend (kernels/backend/backend_gpu.cu in libbertstep_cuda.a) and the CUDA build of the
+# backend registry (common/train/backend_registry.c, which explains the two builds); without nvcc it
 # is a C program like the others and --device cuda is refused.
 BACKEND_LESSONS := $(B)/16_trainer
 ifeq ($(HAVE_NVCC),yes)
@@ -92,12 +100,12 @@ else
   CC_LESSONS := $(CPU_LESSONS)
 endif
 
-$(CC_LESSONS): $(B)/%: lessons/%.c $(B)/libbertstep.a $(wildcard common/*.h)
+$(CC_LESSONS): $(B)/%: $(B)/obj/lessons/%.o $(B)/libbertstep.a
 	$(CC) $(CFLAGS) $< -o $@ $(B)/libbertstep.a $(LDLIBS)
 
-$(B)/obj/common/backend_registry_cuda.o: common/backend_registry.c $(wildcard common/*.h) | deps
+$(B)/obj/common/backend_registry_cuda.o: common/train/backend_registry.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DBERTSTEP_HAVE_CUDA=1 -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -DBERTSTEP_HAVE_CUDA=1 -c $< -o $@
 
 ifeq ($(HAVE_NVCC),yes)
 $(BACKEND_LESSONS): $(B)/%: $(B)/obj/lessons/%.o $(B)/obj/common/backend_registry_cuda.o $(B)/libbertstep_cuda.a $(B)/libbertstep.a
@@ -105,7 +113,7 @@ $(BACKEND_LESSONS): $(B)/%: $(B)/obj/lessons/%.o $(B)/obj/common/backend_registr
 	    $(B)/libbertstep.a $(NV_LDLIBS)
 endif
 
-$(GPU_LESSONS): $(B)/%: lessons/%.cu $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(wildcard common/*.h kernels/*.cuh)
+$(GPU_LESSONS): $(B)/%: $(B)/obj/lessons/%.o $(B)/libbertstep_cuda.a $(B)/libbertstep.a
 	$(NVCC) $(NVFLAGS) $< -o $@ $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(NV_LDLIBS)
 
 # Data sets and the default checkpoint go to data/cache/ (git-ignored). A machine without
@@ -113,9 +121,9 @@ $(GPU_LESSONS): $(B)/%: lessons/%.cu $(B)/libbertstep_cuda.a $(B)/libbertstep.a 
 data:
 	@bash data/fetch.sh || echo "warning: data/fetch.sh failed; lessons that need data will say so"
 
-$(B)/tests/run_tests: $(TEST_SRC) $(B)/libbertstep.a $(wildcard common/*.h tests/*.h)
+$(B)/tests/run_tests: $(TEST_SRC:%.c=$(B)/obj/%.o) $(B)/libbertstep.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TEST_SRC) -o $@ $(B)/libbertstep.a $(LDLIBS) -lcriterion
+	$(CC) $(CFLAGS) $(filter %.o,$^) -o $@ $(B)/libbertstep.a $(LDLIBS) -lcriterion
 
 # Lessons 12 and 13's CUDA kernels (and lesson 13's whole GPU BERT, cuBLAS standing in as the CPU
 # sgemm), compiled by the C++ compiler against tests/emulate/cuda_on_cpu.h and run on the CPU:
@@ -125,7 +133,7 @@ EMU_TEST_SRC := $(sort $(wildcard tests/emulate/test_*.cpp))
 EMU_FLAGS := -std=c++20 -O2 -g -Wall -Wextra -Wno-missing-field-initializers -Wno-unknown-pragmas -pthread \
              -DBERTSTEP_CPU_EMULATION -I.
 # (tests/emulate/test_trainer_emulated.cpp runs build/tests/emulated_trainer, built first.)
-$(B)/tests/emulated_kernels: $(EMU_TEST_SRC) $(KERNEL_SRC) $(B)/libbertstep.a $(wildcard common/*.h kernels/*.cuh tests/gpu/*.h tests/emulate/*.h) \
+$(B)/tests/emulated_kernels: $(EMU_TEST_SRC) $(KERNEL_SRC) $(B)/libbertstep.a $(ALL_HEADERS) \
                              | $(B)/tests/emulated_trainer
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_FLAGS) $(EMU_TEST_SRC) -o $@ $(B)/libbertstep.a $(LDLIBS) -lcriterion
@@ -134,7 +142,7 @@ $(B)/tests/emulated_kernels: $(EMU_TEST_SRC) $(KERNEL_SRC) $(B)/libbertstep.a $(
 # --fp16) on the CPU, run by tests/emulate/test_trainer_emulated.cpp.
 $(B)/tests/emulated_trainer: tests/emulate/emulated_gpu_backend.cpp $(B)/obj/lessons/16_trainer.o \
                              $(B)/obj/common/backend_registry_cuda.o $(KERNEL_SRC) $(B)/libbertstep.a \
-                             $(wildcard common/*.h kernels/*.cuh tests/emulate/*.h)
+                             $(ALL_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_FLAGS) $< $(B)/obj/lessons/16_trainer.o $(B)/obj/common/backend_registry_cuda.o -o $@ \
 	    $(B)/libbertstep.a $(LDLIBS)
@@ -144,7 +152,7 @@ test: lessons data $(B)/tests/run_tests $(B)/tests/emulated_kernels $(B)/tests/e
 	$(B)/tests/run_tests --jobs 2
 	$(B)/tests/emulated_kernels --jobs 2
 
-$(B)/tests/gpu_tests: $(GPU_TEST_SRC) $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(wildcard common/*.h kernels/*.cuh tests/gpu/*.cuh tests/gpu/*.h)
+$(B)/tests/gpu_tests: $(GPU_TEST_SRC) $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(ALL_HEADERS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) $(GPU_TEST_SRC) -o $@ $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(NV_LDLIBS)
 
@@ -157,7 +165,7 @@ run: lessons data
 
 # Benchmark programs: bench/NAME.c -> build/bench/NAME, run by the bench/*.sh scripts.
 BENCH_BIN := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
-$(BENCH_BIN): $(B)/bench/%: bench/%.c $(B)/libbertstep.a $(wildcard common/*.h)
+$(BENCH_BIN): $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libbertstep.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(B)/libbertstep.a $(LDLIBS)
 
@@ -199,9 +207,9 @@ test-gpu-sanitize: $(B)/tests/gpu_tests
 # fuzz-replay: every fuzz target linked with a plain main() that runs the files it is given
 # (tests/fuzz/replay.c), so regressions and corpora run under gcc's sanitizers without clang.
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
-$(B)/fuzz-replay/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(B)/libbertstep.a
+$(B)/fuzz-replay/fuzz_%: $(B)/obj/tests/fuzz/fuzz_%.o $(B)/obj/tests/fuzz/fuzz.o $(B)/obj/tests/fuzz/replay.o $(B)/libbertstep.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< tests/fuzz/fuzz.c tests/fuzz/replay.c -o $@ $(B)/libbertstep.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(filter %.o,$^) -o $@ $(B)/libbertstep.a $(LDLIBS)
 $(B)/fuzz-replay: $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz-replay/%)
 
 # fuzz: each target for FUZZ_SECONDS with libFuzzer (clang; Debian's clang + libclang-rt-dev).
@@ -214,9 +222,9 @@ FUZZ_FLAGS   := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-missing-field-i
 FUZZ_TARGETS := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 fuzz-deps:
 	@command -v $(FUZZ_CC) >/dev/null || { echo "error: make fuzz needs clang with libFuzzer: apt-get install clang libclang-rt-dev" >&2; exit 1; }
-$(B)/fuzz/obj/%.o: %.c $(wildcard common/*.h tests/fuzz/*.h) | fuzz-deps
+$(B)/fuzz/obj/%.o: %.c | fuzz-deps
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 $(B)/fuzz/libbertstep.a: $(COMMON_SRC:%.c=$(B)/fuzz/obj/%.o) $(B)/fuzz/obj/tests/fuzz/fuzz.o
 	@rm -f $@
 	ar rcs $@ $^
@@ -227,8 +235,19 @@ fuzz: $(FUZZ_TARGETS:%=fuzz-%)
 fuzz-%: $(B)/fuzz/fuzz_%
 	bash tests/fuzz/run.sh $* $(FUZZ_SECONDS)
 
+# format: apply .clang-format to every C, CUDA and C++ source (tokenizer_tables.h is generated by
+# tests/gen_tokenizer_tables.py and left as written); format-check: fail when a file would change.
+FORMAT_SRC = $(filter-out common/text/tokenizer_tables.h,$(shell git ls-files '*.c' '*.h' '*.cu' '*.cuh' '*.cpp'))
+format:
+	clang-format -i $(FORMAT_SRC)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRC)
+
 clean:
 	rm -rf $(B)
 
 distclean: clean
 	rm -rf data/cache
+
+# The header dependencies the compiler wrote (see DEPFLAGS).
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

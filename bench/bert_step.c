@@ -1,13 +1,13 @@
-// bert_step.c — times one training step of the CPU BERT (common/bert.c): forward with dropout,
+// bert_step.c — times one training step of the CPU BERT (common/model/bert.c): forward with dropout,
 // backward, clipping, AdamW, on a fixed random batch. bench/bert_step_cpu.sh runs it next to
 // the same step in PyTorch (bench/bert_step_torch.py) and prints the ratio.
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "common/args.h"
-#include "common/bert.h"
-#include "common/optim.h"
-#include "common/util.h"
+#include "common/core/args.h"
+#include "common/model/bert.h"
+#include "common/train/optim.h"
+#include "common/core/util.h"
 
 int main(int argc, char **argv) {
     const char *model_dir = "data/cache/models/all-MiniLM-L6-v2";

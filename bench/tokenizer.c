@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/dataset.h"
-#include "common/tokenizer.h"
-#include "common/util.h"
+#include "common/text/dataset.h"
+#include "common/text/tokenizer.h"
+#include "common/core/util.h"
 
 static uint64_t checksum(const Tokenizer *t, const TokenizedSet *s) {
     uint64_t h = 0xCBF29CE484222325ULL;

@@ -15,15 +15,15 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "common/args.h"
-#include "common/util.h"
+#include "common/core/args.h"
+#include "common/core/util.h"
 
 static double loss_of(double w, double x, double y) { return 0.5 * (w * x - y) * (w * x - y); }
 static double grad_of(double w, double x, double y) { return (w * x - y) * x; }
 
 // verdict: what the loop did, judged from the error's size and sign along the way.
 static const char *verdict(double err0, double err_end, int sign_flips, bool finite) {
-    double remaining = fabs(err_end) / fabs(err0);   // fraction of the starting error left
+    double remaining = fabs(err_end) / fabs(err0);  // fraction of the starting error left
     if (!finite || remaining > 1) return "explodes";
     if (remaining > 0.9) return "barely moves";
     if (remaining > 0.01) return "converges slowly";

@@ -2,20 +2,20 @@
 //
 // Given a data set size and the Trainer's flags, how many optimizer steps will the run make,
 // how long is the warmup, and after which steps do logging, evaluation and saving happen?
-// common/steps.c answers with the Hugging Face Trainer's rules (tests/test_schedule.c checks
+// common/train/steps.c answers with the Hugging Face Trainer's rules (tests/test_schedule.c checks
 // them against the Trainer's own code on 288 configurations). Then the lesson trains a small
 // model for real with that plan and counts what actually happened.
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "common/args.h"
-#include "common/logreg.h"
-#include "common/loss.h"
-#include "common/optim.h"
-#include "common/rng.h"
-#include "common/schedule.h"
-#include "common/steps.h"
-#include "common/util.h"
+#include "common/core/args.h"
+#include "common/model/logreg.h"
+#include "common/model/loss.h"
+#include "common/train/optim.h"
+#include "common/core/rng.h"
+#include "common/train/schedule.h"
+#include "common/train/steps.h"
+#include "common/core/util.h"
 
 #define D 8  // features of the synthetic data
 #define K 2  // classes
@@ -53,7 +53,10 @@ static Counts train_for_real(const StepPlan *p, Interval log, Interval eval, Int
     long group_examples = 0;
     int epoch_shuffled = -1;
     while (steps_next(&cur, &mb)) {
-        if (mb.epoch != epoch_shuffled) { rng_permutation(&rng, order, (int)N); epoch_shuffled = mb.epoch; }
+        if (mb.epoch != epoch_shuffled) {
+            rng_permutation(&rng, order, (int)N);
+            epoch_shuffled = mb.epoch;
+        }
         long first = mb.batch_in_epoch * B, n = first + B <= N ? B : N - first;
         if (mb.index_in_group == 0) {  // the examples in this accumulation group, for the 1/size weight
             long group_first = first, group_last = first + (long)mb.group_batches * B;
@@ -77,10 +80,14 @@ static Counts train_for_real(const StepPlan *p, Interval log, Interval eval, Int
         long step = mb.global_step + 1;
         c.updates++;
         c.logs += fires_after_step(log, step, p->total_steps, false);
-        c.evaluations += fires_after_step(eval, step, p->total_steps, true) || (mb.ends_epoch && fires_after_epoch(eval));
+        c.evaluations +=
+            fires_after_step(eval, step, p->total_steps, true) || (mb.ends_epoch && fires_after_epoch(eval));
         c.saves += fires_after_step(save, step, p->total_steps, true) || (mb.ends_epoch && fires_after_epoch(save));
     }
-    free(x); free(y); free(order); free(xb);
+    free(x);
+    free(y);
+    free(order);
+    free(xb);
     optimizer_free(&opt);
     logreg_free(&m);
     return c;
@@ -112,17 +119,25 @@ int main(int argc, char **argv) {
         {"train", ARG_BOOL, &train, "also train a small model with this plan and count what happens", NULL},
         {"seed", ARG_INT, &seed, "seed of the synthetic data and the shuffling", NULL},
     };
-    ArgParser parser = {"02_batches_epochs_steps",
-                        "The arithmetic of a training run as the Hugging Face Trainer does it: batches and updates per\n"
-                        "epoch, total and warmup steps, effective batch, when logging/evaluation/saving happen.\n"
-                        "Defaults reproduce the worked example: 9,000 examples, batch 16, 5 epochs, eval every 200.",
-                        NULL, specs, ARRAY_LEN(specs)};
+    ArgParser parser = {
+        "02_batches_epochs_steps",
+        "The arithmetic of a training run as the Hugging Face Trainer does it: batches and updates per\n"
+        "epoch, total and warmup steps, effective batch, when logging/evaluation/saving happen.\n"
+        "Defaults reproduce the worked example: 9,000 examples, batch 16, 5 epochs, eval every 200.",
+        NULL, specs, ARRAY_LEN(specs)};
     args_parse(&parser, argc, argv, NULL, 0);
 
-    StepPlan plan = {.num_examples = num_examples, .per_device_train_batch_size = batch,
-                     .per_device_eval_batch_size = eval_batch, .gradient_accumulation_steps = accum, .n_devices = 1,
-                     .num_train_epochs = epochs, .max_steps = max_steps, .dataloader_drop_last = drop_last,
-                     .warmup_ratio = warmup_ratio, .warmup_steps = warmup_steps, .num_eval_examples = num_eval_examples};
+    StepPlan plan = {.num_examples = num_examples,
+                     .per_device_train_batch_size = batch,
+                     .per_device_eval_batch_size = eval_batch,
+                     .gradient_accumulation_steps = accum,
+                     .n_devices = 1,
+                     .num_train_epochs = epochs,
+                     .max_steps = max_steps,
+                     .dataloader_drop_last = drop_last,
+                     .warmup_ratio = warmup_ratio,
+                     .warmup_steps = warmup_steps,
+                     .num_eval_examples = num_eval_examples};
     steps_plan(&plan);
     Interval log = {STRATEGY_STEPS, logging_steps};
     Interval eval = {strategy_parse(eval_strategy, "--eval_strategy"), eval_steps};
@@ -135,7 +150,8 @@ int main(int argc, char **argv) {
     steps_print_plan(&plan, log, eval, save);
     if (!train) return 0;
 
-    printf("\n== Training a small model with this plan (softmax regression on synthetic data, AdamW, linear schedule) ==\n");
+    printf("\n== Training a small model with this plan (softmax regression on synthetic data, AdamW, linear schedule) "
+           "==\n");
     Counts c = train_for_real(&plan, log, eval, save, lr, seed);
     printf("forward/backward passes  %ld micro-batches, %ld examples\n", c.micro_batches, c.examples);
     printf("optimizer updates        %ld (planned %ld)\n", c.updates, plan.total_steps);

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/args.h"
-#include "common/plot.h"
-#include "common/schedule.h"
-#include "common/util.h"
+#include "common/core/args.h"
+#include "common/core/plot.h"
+#include "common/train/schedule.h"
+#include "common/core/util.h"
 
 #define N_KINDS 7
 
@@ -52,7 +52,10 @@ static void plot_all(double lr, long warmup, long total, const char *path) {
     double *x = xmalloc(sizeof(double) * (size_t)total), *y = xmalloc(sizeof(double) * (size_t)total);
     for (int k = 0; k < N_KINDS; k++) {
         Schedule s = schedule_make((ScheduleKind)k, lr, warmup, total);
-        for (long i = 0; i < total; i++) { x[i] = (double)i; y[i] = schedule_lr(&s, i); }
+        for (long i = 0; i < total; i++) {
+            x[i] = (double)i;
+            y[i] = schedule_lr(&s, i);
+        }
         plot_add(&p, schedule_name((ScheduleKind)k), x, y, (int)total);
     }
     plot_save(&p, path);

@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/args.h"
-#include "common/optim.h"
-#include "common/util.h"
+#include "common/core/args.h"
+#include "common/train/optim.h"
+#include "common/core/util.h"
 
 static const double CURVATURE[2] = {100.0, 0.01};
 
@@ -32,7 +32,7 @@ typedef struct {
     const char *label;
     OptimizerConfig cfg;
     double lr;
-    double l2;   // coefficient of an L2 term added to the LOSS (0 = none)
+    double l2;  // coefficient of an L2 term added to the LOSS (0 = none)
 } Run;
 
 // run_bowl: `steps` updates from w = (0,0); fills w_at[k] with w after checkpoint[k] steps.
@@ -44,9 +44,7 @@ static void run_bowl(const Run *run, int steps, const int *checkpoints, int n_ch
     optimizer_init(&opt, run->cfg, &ps);
     int k = 0;
     for (int step = 0; step <= steps && k < n_checkpoints; step++) {
-        while (k < n_checkpoints && checkpoints[k] == step) {
-            memcpy(w_at[k++], ps.params, sizeof(float) * 2);
-        }
+        while (k < n_checkpoints && checkpoints[k] == step) { memcpy(w_at[k++], ps.params, sizeof(float) * 2); }
         bowl_grad(ps.params, run->l2, ps.grads);
         optimizer_step(&opt, &ps, run->lr);
     }
@@ -112,8 +110,10 @@ int main(int argc, char **argv) {
     int steps = 10000;
     ArgSpec specs[] = {
         {"learning_rate", ARG_FLOAT, &lr_adam, "learning rate of Adam and AdamW", "Optimizers"},
-        {"sgd_learning_rate", ARG_FLOAT, &lr_sgd, "learning rate of SGD and momentum (above 2/c1 = 0.02 SGD diverges)", NULL},
-        {"weight_decay", ARG_FLOAT, &weight_decay, "decoupled weight decay; the L2 runs use weight_decay/2 in the loss", NULL},
+        {"sgd_learning_rate", ARG_FLOAT, &lr_sgd, "learning rate of SGD and momentum (above 2/c1 = 0.02 SGD diverges)",
+         NULL},
+        {"weight_decay", ARG_FLOAT, &weight_decay, "decoupled weight decay; the L2 runs use weight_decay/2 in the loss",
+         NULL},
         {"adam_beta1", ARG_FLOAT, &beta1, "Adam's first-moment decay", NULL},
         {"adam_beta2", ARG_FLOAT, &beta2, "Adam's second-moment decay", NULL},
         {"adam_epsilon", ARG_FLOAT, &eps, "added to sqrt(v) in Adam's denominator", NULL},
@@ -137,7 +137,8 @@ int main(int argc, char **argv) {
     print_race(race, ARRAY_LEN(race), steps);
 
     double l2 = weight_decay / 2;  // d/dw [l2 * w^2] = 2 l2 w = weight_decay * w
-    printf("\n== 2. Weight decay: an L2 term in the loss (l2 = %g) vs decoupled decay (weight_decay = %g) ==\n", l2, weight_decay);
+    printf("\n== 2. Weight decay: an L2 term in the loss (l2 = %g) vs decoupled decay (weight_decay = %g) ==\n", l2,
+           weight_decay);
     Run decay[] = {
         {"sgd   + L2 in the loss", config(OPT_SGD, 0, 0, beta1, beta2, eps), lr_sgd, l2},
         {"sgd   + decoupled decay", config(OPT_SGD, 0, weight_decay, beta1, beta2, eps), lr_sgd, 0},
@@ -150,11 +151,18 @@ int main(int argc, char **argv) {
 
     printf("\n== 3. Which parameters get weight decay (the Hugging Face Trainer's rule) ==\n");
     const char *names[] = {
-        "bert.embeddings.word_embeddings.weight", "bert.embeddings.LayerNorm.weight", "bert.embeddings.LayerNorm.bias",
-        "bert.encoder.layer.0.attention.self.query.weight", "bert.encoder.layer.0.attention.self.query.bias",
-        "bert.encoder.layer.0.output.LayerNorm.weight", "bert.pooler.dense.weight", "classifier.weight", "classifier.bias",
+        "bert.embeddings.word_embeddings.weight",
+        "bert.embeddings.LayerNorm.weight",
+        "bert.embeddings.LayerNorm.bias",
+        "bert.encoder.layer.0.attention.self.query.weight",
+        "bert.encoder.layer.0.attention.self.query.bias",
+        "bert.encoder.layer.0.output.LayerNorm.weight",
+        "bert.pooler.dense.weight",
+        "classifier.weight",
+        "classifier.bias",
     };
-    for (size_t i = 0; i < ARRAY_LEN(names); i++) printf("  %-50s %s\n", names[i], hf_decays(names[i]) ? "decay" : "no decay");
+    for (size_t i = 0; i < ARRAY_LEN(names); i++)
+        printf("  %-50s %s\n", names[i], hf_decays(names[i]) ? "decay" : "no decay");
 
     printf("\n== 4. adam_epsilon: Adam's first step divided by lr, |g| / (|g| + eps) ==\n");
     printf("adam_epsilon = %g\n%10s %14s %14s\n", eps, "|grad|", "with eps", "eps = 0");

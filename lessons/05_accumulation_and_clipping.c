@@ -8,28 +8,28 @@
 //
 // The only catch is the last group of an epoch: with 200 examples it holds 8, so its weight
 // must be 1/8. Clipping: after accumulation, scale the whole gradient down when its global
-// norm exceeds max_grad_norm (common/optim.c clip_grad_norm).
+// norm exceeds max_grad_norm (common/train/optim.c clip_grad_norm).
 //
-// The model is lesson 04's softmax regression (common/logreg.c) on synthetic data.
+// The model is lesson 04's softmax regression (common/model/logreg.c) on synthetic data.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/args.h"
-#include "common/logreg.h"
-#include "common/loss.h"
-#include "common/optim.h"
-#include "common/rng.h"
-#include "common/util.h"
+#include "common/core/args.h"
+#include "common/model/logreg.h"
+#include "common/model/loss.h"
+#include "common/train/optim.h"
+#include "common/core/rng.h"
+#include "common/core/util.h"
 
 #define D 16  // features
 #define K 3   // classes
 
 typedef struct {
     int n;
-    float *x;    // (n,D)
-    int *y;      // (n)
+    float *x;  // (n,D)
+    int *y;    // (n)
 } Data;
 
 // make_data: x ~ N(0, scale^2), y = argmax of a hidden random linear map of x.
@@ -51,7 +51,8 @@ static Data make_data(int n, float scale, Rng *rng) {
 
 // add_grad: grads += gradient of (sum over rows [first, first+count) of loss_i) * weight.
 static double add_grad(LogReg *m, const Data *d, int first, int count, float weight) {
-    float *logits = xmalloc(sizeof(float) * (size_t)count * K * 3), *probs = logits + count * K, *dlogits = probs + count * K;
+    float *logits = xmalloc(sizeof(float) * (size_t)count * K * 3), *probs = logits + count * K,
+          *dlogits = probs + count * K;
     const float *x = d->x + (size_t)first * D;
     logreg_forward_dense(m, x, count, logits);
     double mean_loss = cross_entropy_forward(logits, d->y + first, count, K, probs);
@@ -75,17 +76,21 @@ static double max_abs_diff(const float *a, const float *b, size_t n) {
 typedef float (*WeightRule)(int count, int micro, int group_size, int accum);
 // right: 1 / (examples really in this group)
 static float weight_true_size(int count, int micro, int group_size, int accum) {
-    (void)count; (void)micro; (void)accum;
+    (void)count;
+    (void)micro;
+    (void)accum;
     return 1.0f / group_size;
 }
 // wrong: 1 / (micro x accum), as if every group were full
 static float weight_full_group(int count, int micro, int group_size, int accum) {
-    (void)count; (void)group_size;
+    (void)count;
+    (void)group_size;
     return 1.0f / ((float)micro * accum);
 }
 // wrong: each micro-batch's own mean loss, divided by the accumulation steps
 static float weight_mean_then_divide(int count, int micro, int group_size, int accum) {
-    (void)micro; (void)group_size;
+    (void)micro;
+    (void)group_size;
     return 1.0f / ((float)count * accum);
 }
 // HF Trainer for models whose loss takes no num_items_in_batch (BertForSequenceClassification):
@@ -105,7 +110,8 @@ static void accumulate_group(LogReg *m, const Data *d, int first, int size, int 
 }
 
 // group_grad: the gradient of one group under a weighting rule, copied out of the model.
-static void group_grad(LogReg *m, const Data *d, int first, int size, int micro, int accum, WeightRule rule, float *out) {
+static void group_grad(LogReg *m, const Data *d, int first, int size, int micro, int accum, WeightRule rule,
+                       float *out) {
     accumulate_group(m, d, first, size, micro, accum, rule);
     memcpy(out, m->ps.grads, sizeof(float) * m->ps.numel);
 }
@@ -121,7 +127,8 @@ int main(int argc, char **argv) {
     double max_grad_norm = 1.0, feature_scale = 3.0;
     ArgSpec specs[] = {
         {"num_examples", ARG_INT, &num_examples, "examples in the (synthetic) training set", "Data"},
-        {"feature_scale", ARG_FLOAT, &feature_scale, "standard deviation of the features (larger = larger gradients)", NULL},
+        {"feature_scale", ARG_FLOAT, &feature_scale, "standard deviation of the features (larger = larger gradients)",
+         NULL},
         {"per_device_train_batch_size", ARG_INT, &micro, "micro-batch size", "Batching"},
         {"gradient_accumulation_steps", ARG_INT, &accum, "micro-batches summed before one update", NULL},
         {"max_grad_norm", ARG_FLOAT, &max_grad_norm, "clip the global gradient norm to this", "Clipping"},
@@ -135,7 +142,8 @@ int main(int argc, char **argv) {
     if (micro < 1) die("--per_device_train_batch_size must be at least 1 (got %d)", micro);
     if (accum < 1) die("--gradient_accumulation_steps must be at least 1 (got %d)", accum);
     const int group = micro * accum;
-    if (num_examples < group) die("--num_examples (%d) must hold at least one full group of %d x %d = %d", num_examples, micro, accum, group);
+    if (num_examples < group)
+        die("--num_examples (%d) must hold at least one full group of %d x %d = %d", num_examples, micro, accum, group);
     if (max_grad_norm <= 0) die("--max_grad_norm must be positive (got %g)", max_grad_norm);
 
     Rng rng;
@@ -147,9 +155,10 @@ int main(int argc, char **argv) {
     float *big = xmalloc(sizeof(float) * n), *acc = xmalloc(sizeof(float) * n), *wrong = xmalloc(sizeof(float) * n);
 
     printf("== 1. %d micro-batches of %d vs one batch of %d ==\n", accum, micro, group);
-    printf("effective batch = per_device_train_batch_size x gradient_accumulation_steps = %d x %d = %d\n", micro, accum, group);
-    group_grad(&model, &data, 0, group, group, 1, weight_true_size, big);    // one forward/backward of the whole group
-    group_grad(&model, &data, 0, group, micro, accum, weight_true_size, acc); // accum micro-batches, weight 1/group
+    printf("effective batch = per_device_train_batch_size x gradient_accumulation_steps = %d x %d = %d\n", micro, accum,
+           group);
+    group_grad(&model, &data, 0, group, group, 1, weight_true_size, big);  // one forward/backward of the whole group
+    group_grad(&model, &data, 0, group, micro, accum, weight_true_size, acc);  // accum micro-batches, weight 1/group
     printf("gradient norm   one batch of %d: %.9f   accumulated: %.9f\n", group, norm_of(big, n), norm_of(acc, n));
     // Equal up to float rounding; logreg adds the examples one at a time in the same order
     // either way, so here even the rounding is the same.
@@ -162,18 +171,21 @@ int main(int argc, char **argv) {
         printf("no short group: %d is a multiple of %d (try --num_examples 200)\n", num_examples, group);
     } else {
         const int first = num_examples - rest;
-        group_grad(&model, &data, first, rest, rest, 1, weight_true_size, big);   // the true mean over the short group
+        group_grad(&model, &data, first, rest, rest, 1, weight_true_size, big);  // the true mean over the short group
         group_grad(&model, &data, first, rest, micro, accum, weight_true_size, acc);
         printf("%-56s %-10s %s\n", "per-example weight", "grad norm", "max |error| vs the true mean");
-        printf("%-56s %-10.6f %.3e\n", "1/examples in this group (bertstep)", norm_of(acc, n), max_abs_diff(acc, big, n));
+        printf("%-56s %-10.6f %.3e\n", "1/examples in this group (bertstep)", norm_of(acc, n),
+               max_abs_diff(acc, big, n));
         group_grad(&model, &data, first, rest, micro, accum, weight_full_group, wrong);
-        printf("%-56s %-10.6f %.3e\n", "1/(batch x accumulation), as if the group were full", norm_of(wrong, n), max_abs_diff(wrong, big, n));
+        printf("%-56s %-10.6f %.3e\n", "1/(batch x accumulation), as if the group were full", norm_of(wrong, n),
+               max_abs_diff(wrong, big, n));
         group_grad(&model, &data, first, rest, micro, accum, weight_mean_then_divide, wrong);
-        printf("%-56s %-10.6f %.3e\n", "micro-batch mean / accumulation steps", norm_of(wrong, n), max_abs_diff(wrong, big, n));
+        printf("%-56s %-10.6f %.3e\n", "micro-batch mean / accumulation steps", norm_of(wrong, n),
+               max_abs_diff(wrong, big, n));
         group_grad(&model, &data, first, rest, micro, accum, weight_mean_over_micro_batches, wrong);
-        printf("%-56s %-10.6f %.3e\n", "micro-batch mean / micro-batches in group (HF Trainer)", norm_of(wrong, n), max_abs_diff(wrong, big, n));
-        printf("only 1/%d for each of the %d examples is the true mean of this group\n",
-               rest, rest);
+        printf("%-56s %-10.6f %.3e\n", "micro-batch mean / micro-batches in group (HF Trainer)", norm_of(wrong, n),
+               max_abs_diff(wrong, big, n));
+        printf("only 1/%d for each of the %d examples is the true mean of this group\n", rest, rest);
     }
 
     printf("\n== 3. Global-norm clipping at max_grad_norm = %g ==\n", max_grad_norm);
@@ -186,8 +198,11 @@ int main(int argc, char **argv) {
     printf("same direction: max |clipped - factor x original| = %.3e\n", max_abs_diff(model.ps.grads, wrong, n));
     if (before <= max_grad_norm) printf("(the norm was already below max_grad_norm, so nothing changed)\n");
 
-    free(big); free(acc); free(wrong);
+    free(big);
+    free(acc);
+    free(wrong);
     logreg_free(&model);
-    free(data.x); free(data.y);
+    free(data.x);
+    free(data.y);
     return 0;
 }

@@ -18,23 +18,26 @@
 #include <string.h>
 #include <stb_ds.h>
 
-#include "common/args.h"
-#include "common/checkpoint.h"
-#include "common/dataset.h"
-#include "common/evaluation.h"
-#include "common/logreg.h"
-#include "common/loss.h"
-#include "common/metrics.h"
-#include "common/optim.h"
-#include "common/plot.h"
-#include "common/progress.h"
-#include "common/schedule.h"
-#include "common/steps.h"
-#include "common/util.h"
+#include "common/core/args.h"
+#include "common/train/checkpoint.h"
+#include "common/text/dataset.h"
+#include "common/train/evaluation.h"
+#include "common/model/logreg.h"
+#include "common/model/loss.h"
+#include "common/train/metrics.h"
+#include "common/train/optim.h"
+#include "common/core/plot.h"
+#include "common/core/progress.h"
+#include "common/train/schedule.h"
+#include "common/train/steps.h"
+#include "common/core/util.h"
 
 // ---- bag of words ------------------------------------------------------------------------
 
-typedef struct { char *key; int value; } WordId;   // stb_ds string hash map entry
+typedef struct {
+    char *key;
+    int value;
+} WordId;  // stb_ds string hash map entry
 
 // Words are lower-case runs split on spaces (SST-2 is already tokenised and lower-cased).
 // The vocabulary keeps words seen at least min_count times in the training set.
@@ -59,13 +62,17 @@ static WordId *build_vocab(const TextDataset *train, int min_count, int *n_words
 
 typedef struct {
     int n;
-    int *row_ptr;   // (n+1)
-    int *col;       // word ids
-    float *val;     // counts
+    int *row_ptr;  // (n+1)
+    int *col;      // word ids
+    float *val;    // counts
     int *label;
 } BowSet;
 
-static void bow_free(BowSet *b) { free(b->row_ptr); free(b->col); free(b->val); }   // labels belong to the dataset
+static void bow_free(BowSet *b) {
+    free(b->row_ptr);
+    free(b->col);
+    free(b->val);
+}  // labels belong to the dataset
 
 static BowSet featurize(const TextDataset *d, WordId *vocab) {
     BowSet b = {.n = d->n, .row_ptr = xmalloc(sizeof(int) * (size_t)(d->n + 1)), .label = d->label};
@@ -77,10 +84,13 @@ static BowSet featurize(const TextDataset *d, WordId *vocab) {
         char *copy = xstrdup(d->text[i]), *save = NULL;
         for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
             long at = shgeti(vocab, w);
-            if (at < 0) continue;                       // a word the training set did not know
+            if (at < 0) continue;  // a word the training set did not know
             int id = vocab[at].value, j;
             for (j = b.row_ptr[i]; j < nnz && b.col[j] != id; j++) {}
-            if (j < nnz) { b.val[j] += 1; continue; }   // repeated word: count it
+            if (j < nnz) {
+                b.val[j] += 1;
+                continue;
+            }  // repeated word: count it
             if (nnz == cap) {
                 cap *= 2;
                 b.col = xrealloc(b.col, sizeof(int) * (size_t)cap);
@@ -96,13 +106,20 @@ static BowSet featurize(const TextDataset *d, WordId *vocab) {
 }
 
 // rows_of: the CSR view of examples idx[0..n) gathered into scratch arrays.
-typedef struct { int *row_ptr, *col; float *val; int *label; } Gather;
+typedef struct {
+    int *row_ptr, *col;
+    float *val;
+    int *label;
+} Gather;
 static CsrRows rows_of(const BowSet *b, const int *idx, int n, Gather *g) {
     int nnz = 0;
     for (int r = 0; r < n; r++) {
         int i = idx[r];
         g->row_ptr[r] = nnz;
-        for (int j = b->row_ptr[i]; j < b->row_ptr[i + 1]; j++) { g->col[nnz] = b->col[j]; g->val[nnz++] = b->val[j]; }
+        for (int j = b->row_ptr[i]; j < b->row_ptr[i + 1]; j++) {
+            g->col[nnz] = b->col[j];
+            g->val[nnz++] = b->val[j];
+        }
         g->label[r] = b->label[i];
     }
     g->row_ptr[n] = nnz;
@@ -111,7 +128,7 @@ static CsrRows rows_of(const BowSet *b, const int *idx, int n, Gather *g) {
 
 // ---- evaluation ---------------------------------------------------------------------------
 
-// evaluate: loss, accuracy and F1 of the model on the first n examples (common/evaluation.h).
+// evaluate: loss, accuracy and F1 of the model on the first n examples (common/train/evaluation.h).
 static EvalResult evaluate(const LogReg *model, const BowSet *set, int n, int batch) {
     EvalResult r;
     eval_begin(&r, model->K);
@@ -127,7 +144,12 @@ static EvalResult evaluate(const LogReg *model, const BowSet *set, int n, int ba
         eval_add_batch(&r, logits, g.label, count);
     }
     eval_finish(&r);
-    free(g.row_ptr); free(g.col); free(g.val); free(g.label); free(idx); free(logits);
+    free(g.row_ptr);
+    free(g.col);
+    free(g.val);
+    free(g.label);
+    free(idx);
+    free(logits);
     return r;
 }
 
@@ -142,11 +164,27 @@ typedef struct {
 } Config;
 
 int main(int argc, char **argv) {
-    Config c = {.batch = 32, .eval_batch = 64, .eval_steps = 500, .save_steps = 500, .save_total_limit = 2,
-                .patience = 0, .seed = 42, .min_count = 2, .logging_steps = 1000, .epochs = 3, .lr = 5e-3,
-                .weight_decay = 0.0, .warmup_ratio = 0.1, .overfit_gap = 0.05, .max_steps = -1, .load_best = true,
-                .greater_is_better = true, .metric = "eval_f1", .output_dir = "runs/06_evaluation_and_checkpoints",
-                .resume = NULL, .plot_path = NULL};
+    Config c = {.batch = 32,
+                .eval_batch = 64,
+                .eval_steps = 500,
+                .save_steps = 500,
+                .save_total_limit = 2,
+                .patience = 0,
+                .seed = 42,
+                .min_count = 2,
+                .logging_steps = 1000,
+                .epochs = 3,
+                .lr = 5e-3,
+                .weight_decay = 0.0,
+                .warmup_ratio = 0.1,
+                .overfit_gap = 0.05,
+                .max_steps = -1,
+                .load_best = true,
+                .greater_is_better = true,
+                .metric = "eval_f1",
+                .output_dir = "runs/06_evaluation_and_checkpoints",
+                .resume = NULL,
+                .plot_path = NULL};
     int max_steps = -1;
     const char *train_file = "data/cache/sst2/train.tsv", *dev_file = "data/cache/sst2/dev.tsv";
     ArgSpec specs[] = {
@@ -161,29 +199,37 @@ int main(int argc, char **argv) {
         {"weight_decay", ARG_FLOAT, &c.weight_decay, "AdamW decoupled weight decay", NULL},
         {"warmup_ratio", ARG_FLOAT, &c.warmup_ratio, "warmup fraction of the total steps", NULL},
         {"seed", ARG_INT, &c.seed, "data order and initialisation", NULL},
-        {"logging_steps", ARG_INT, &c.logging_steps, "progress line every N steps (stderr)", "Evaluation and checkpoints"},
+        {"logging_steps", ARG_INT, &c.logging_steps, "progress line every N steps (stderr)",
+         "Evaluation and checkpoints"},
         {"eval_steps", ARG_INT, &c.eval_steps, "evaluate every N steps", NULL},
         {"save_steps", ARG_INT, &c.save_steps, "checkpoint every N steps (a multiple of eval_steps)", NULL},
-        {"save_total_limit", ARG_INT, &c.save_total_limit, "keep the newest N checkpoints (and the best); <= 0 keeps all", NULL},
-        {"metric_for_best_model", ARG_CHOICE, &c.metric, "eval number that picks the best checkpoint", NULL, "eval_f1|eval_accuracy|eval_loss"},
-        {"greater_is_better", ARG_BOOL, &c.greater_is_better, "larger metric is better (set false for eval_loss)", NULL},
+        {"save_total_limit", ARG_INT, &c.save_total_limit,
+         "keep the newest N checkpoints (and the best); <= 0 keeps all", NULL},
+        {"metric_for_best_model", ARG_CHOICE, &c.metric, "eval number that picks the best checkpoint", NULL,
+         "eval_f1|eval_accuracy|eval_loss"},
+        {"greater_is_better", ARG_BOOL, &c.greater_is_better, "larger metric is better (set false for eval_loss)",
+         NULL},
         {"load_best_model_at_end", ARG_BOOL, &c.load_best, "reload the best checkpoint when training ends", NULL},
-        {"early_stopping_patience", ARG_INT, &c.patience, "stop after N evaluations without improvement (0 = off)", NULL},
+        {"early_stopping_patience", ARG_INT, &c.patience, "stop after N evaluations without improvement (0 = off)",
+         NULL},
         {"overfit_gap", ARG_FLOAT, &c.overfit_gap, "warn when train accuracy exceeds dev accuracy by this much", NULL},
         {"output_dir", ARG_STRING, &c.output_dir, "where checkpoints go", "Output"},
         {"resume_from_checkpoint", ARG_STRING, &c.resume, "continue from this checkpoint directory", NULL},
-        {"plot", ARG_STRING, &c.plot_path, "PNG of train/dev accuracy and dev loss (default: output_dir/curves.png)", NULL},
+        {"plot", ARG_STRING, &c.plot_path, "PNG of train/dev accuracy and dev loss (default: output_dir/curves.png)",
+         NULL},
     };
-    ArgParser parser = {"06_evaluation_and_checkpoints",
-                        "A bag-of-words classifier on SST-2 with the Trainer's evaluation and checkpoint machinery:\n"
-                        "eval_steps, macro-F1, confusion matrix, save_steps, save_total_limit, load_best_model_at_end,\n"
-                        "early stopping, an over-fitting warning and bit-exact resume.",
-                        NULL, specs, ARRAY_LEN(specs)};
+    ArgParser parser = {
+        "06_evaluation_and_checkpoints",
+        "A bag-of-words classifier on SST-2 with the Trainer's evaluation and checkpoint machinery:\n"
+        "eval_steps, macro-F1, confusion matrix, save_steps, save_total_limit, load_best_model_at_end,\n"
+        "early stopping, an over-fitting warning and bit-exact resume.",
+        NULL, specs, ARRAY_LEN(specs)};
     args_parse(&parser, argc, argv, NULL, 0);
     c.max_steps = max_steps;
     if (c.eval_steps < 1 || c.save_steps < 1) die("--eval_steps and --save_steps must be at least 1");
     if (c.load_best && c.save_steps % c.eval_steps)
-        die("--load_best_model_at_end needs --save_steps (%d) to be a multiple of --eval_steps (%d)", c.save_steps, c.eval_steps);
+        die("--load_best_model_at_end needs --save_steps (%d) to be a multiple of --eval_steps (%d)", c.save_steps,
+            c.eval_steps);
     if (!file_exists(train_file)) die("%s not found: run `bash data/fetch.sh sst2` (or `make`) first", train_file);
     char plot_default[512];
     snprintf(plot_default, sizeof plot_default, "%s/curves.png", c.output_dir);
@@ -202,14 +248,19 @@ int main(int argc, char **argv) {
     printf("SST-2: %d training sentences, %d dev sentences, %d classes; vocabulary %d words (seen >= %d times)\n",
            train.n, dev.n, K, n_words, c.min_count);
 
-    StepPlan plan = {.num_examples = train.n, .per_device_train_batch_size = c.batch, .per_device_eval_batch_size = c.eval_batch,
-                     .gradient_accumulation_steps = 1, .num_train_epochs = c.epochs, .max_steps = c.max_steps,
-                     .warmup_ratio = c.warmup_ratio, .num_eval_examples = dev.n};
+    StepPlan plan = {.num_examples = train.n,
+                     .per_device_train_batch_size = c.batch,
+                     .per_device_eval_batch_size = c.eval_batch,
+                     .gradient_accumulation_steps = 1,
+                     .num_train_epochs = c.epochs,
+                     .max_steps = c.max_steps,
+                     .warmup_ratio = c.warmup_ratio,
+                     .num_eval_examples = dev.n};
     steps_plan(&plan);
     Interval eval_iv = {STRATEGY_STEPS, c.eval_steps}, save_iv = {STRATEGY_STEPS, c.save_steps};
     printf("plan: %ld steps (%ld per epoch), warmup %ld, evaluate every %d steps (%ld times), save every %d, keep %d\n",
-           plan.total_steps, plan.updates_per_epoch, plan.warmup, c.eval_steps, count_events(&plan, eval_iv, true), c.save_steps,
-           c.save_total_limit);
+           plan.total_steps, plan.updates_per_epoch, plan.warmup, c.eval_steps, count_events(&plan, eval_iv, true),
+           c.save_steps, c.save_total_limit);
 
     Rng rng;
     rng_seed(&rng, (uint64_t)c.seed, 0);
@@ -240,7 +291,10 @@ int main(int argc, char **argv) {
     StepCursor cur = steps_begin(&plan, state.global_step);
     MicroBatch mb;
     while (!stopped && steps_next(&cur, &mb)) {
-        if (mb.epoch != order_epoch) { epoch_order((uint64_t)c.seed, mb.epoch, order, train.n); order_epoch = mb.epoch; }
+        if (mb.epoch != order_epoch) {
+            epoch_order((uint64_t)c.seed, mb.epoch, order, train.n);
+            order_epoch = mb.epoch;
+        }
         long first = mb.batch_in_epoch * B;
         int n = (int)(first + B <= train.n ? B : train.n - first);
         CsrRows rows = rows_of(&train, order + first, n, &g);
@@ -260,8 +314,8 @@ int main(int argc, char **argv) {
         EvalResult r = evaluate(&model, &dev, dev.n, c.eval_batch), tr = evaluate(&model, &train, sample, c.eval_batch);
         double value = metric_value(&r, c.metric), gap = tr.m.accuracy - r.m.accuracy;
         bool better = metric_improves(state.has_best, state.best_metric, value, c.greater_is_better, 0.0);
-        printf("step %5ld  epoch %.2f | eval_loss %.4f  eval_accuracy %.4f  eval_f1 %.4f | train_accuracy %.4f%s\n", step,
-               state.epoch, r.loss, r.m.accuracy, r.m.macro_f1, tr.m.accuracy, better ? "  *best*" : "");
+        printf("step %5ld  epoch %.2f | eval_loss %.4f  eval_accuracy %.4f  eval_f1 %.4f | train_accuracy %.4f%s\n",
+               step, state.epoch, r.loss, r.m.accuracy, r.m.macro_f1, tr.m.accuracy, better ? "  *best*" : "");
         log_history_add(&state, eval_entry(step, state.epoch, &r, NULL, tr.m.accuracy));
         if (gap > c.overfit_gap && !warned) {
             printf("warning: over-fitting: train accuracy %.4f is %.4f above dev accuracy %.4f (more than %.2f)\n",
@@ -273,10 +327,12 @@ int main(int argc, char **argv) {
             state.has_best = true;
             state.best_metric = value;
             state.early_stopping_counter = 0;
-            if (saving) snprintf(state.best_model_checkpoint, sizeof state.best_model_checkpoint, "%s/checkpoint-%ld", c.output_dir, step);
+            if (saving)
+                snprintf(state.best_model_checkpoint, sizeof state.best_model_checkpoint, "%s/checkpoint-%ld",
+                         c.output_dir, step);
         } else if (c.patience > 0 && ++state.early_stopping_counter >= c.patience) {
-            printf("early stopping: %s has not improved for %d evaluations (best %.4f)\n", c.metric, state.early_stopping_counter,
-                   state.best_metric);
+            printf("early stopping: %s has not improved for %d evaluations (best %.4f)\n", c.metric,
+                   state.early_stopping_counter, state.best_metric);
             stopped = true;
         }
         if (saving) free(checkpoint_save(c.output_dir, &model.ps, &adamw, &state, c.save_total_limit));
@@ -295,7 +351,8 @@ int main(int argc, char **argv) {
         printf("loaded the best model: %s (%s %.4f)\n", state.best_model_checkpoint, c.metric, state.best_metric);
     }
     EvalResult final = evaluate(&model, &dev, dev.n, c.eval_batch);
-    printf("final dev: loss %.4f  accuracy %.4f  macro-F1 %.4f  (per class F1:", final.loss, final.m.accuracy, final.m.macro_f1);
+    printf("final dev: loss %.4f  accuracy %.4f  macro-F1 %.4f  (per class F1:", final.loss, final.m.accuracy,
+           final.m.macro_f1);
     for (int k = 0; k < K; k++) printf(" %s %.4f", train_text.labels.names[k], final.m.f1[k]);
     printf(")\nconfusion matrix (rows: true label, columns: predicted):\n");
     confusion_print(stdout, &final.conf, (const char *const *)train_text.labels.names);
@@ -319,14 +376,24 @@ int main(int argc, char **argv) {
     plot_save(&p, c.plot_path);
     printf("curves: %s\n", c.plot_path);
     plot_free(&p);
-    free(xs); free(ya); free(yt); free(yl);
+    free(xs);
+    free(ya);
+    free(yt);
+    free(yl);
     eval_result_free(&final);
-    free(g.row_ptr); free(g.col); free(g.val); free(g.label); free(order); free(logits);
+    free(g.row_ptr);
+    free(g.col);
+    free(g.val);
+    free(g.label);
+    free(order);
+    free(logits);
     trainer_state_free(&state);
     optimizer_free(&adamw);
     logreg_free(&model);
-    bow_free(&train); bow_free(&dev);
+    bow_free(&train);
+    bow_free(&dev);
     shfree(vocab);
-    dataset_free(&train_text); dataset_free(&dev_text);
+    dataset_free(&train_text);
+    dataset_free(&dev_text);
     return 0;
 }

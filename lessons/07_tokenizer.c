@@ -4,7 +4,7 @@
 // [CLS] and end with [SEP]; token_type_ids (B,T), which sentence of a pair each token belongs to;
 // and attention_mask (B,T), 1 for real tokens and 0 for the [PAD] filling that makes the rows
 // equally long. This lesson follows one sentence through the four stages of BERT's WordPiece
-// tokenizer (common/tokenizer.c), builds a sentence pair and two padded batches, and measures on
+// tokenizer (common/text/tokenizer.c), builds a sentence pair and two padded batches, and measures on
 // real SST-2 what max_seq_length, dynamic padding and group_by_length cost or save.
 //
 // The ids are exactly those of Hugging Face's BertTokenizer: tests/test_tokenizer.c checks every
@@ -16,11 +16,11 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "common/args.h"
-#include "common/dataset.h"
-#include "common/plot.h"
-#include "common/tokenizer.h"
-#include "common/util.h"
+#include "common/core/args.h"
+#include "common/text/dataset.h"
+#include "common/core/plot.h"
+#include "common/text/tokenizer.h"
+#include "common/core/util.h"
 
 // show: a string with the invisible characters made visible: control and format characters,
 // and spaces other than ' ', as \u{XXXX}; tabs as \t.
@@ -28,10 +28,14 @@ static void show(const char *s, int len) {
     for (int i = 0; i < len;) {
         utf8proc_int32_t c;
         utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, len - i, &c);
-        if (k <= 0) { printf("\\x%02x", (unsigned char)s[i++]); continue; }
+        if (k <= 0) {
+            printf("\\x%02x", (unsigned char)s[i++]);
+            continue;
+        }
         utf8proc_category_t cat = utf8proc_category(c);
         if (c == '\t') printf("\\t");
-        else if (c != ' ' && (cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_ZS))
+        else if (c != ' ' &&
+                 (cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_ZS))
             printf("\\u{%04X}", c);
         else fwrite(s + i, 1, (size_t)k, stdout);
         i += (int)k;
@@ -55,10 +59,15 @@ static void show_stages(const Tokenizer *t, const char *text) {
     int nw = pretokenize(norm, (int)strlen(norm), &words);
     int *pieces = NULL;
     printf("== one sentence through the four stages ==\n");
-    printf("text            : "); show(text, len); printf("\n");
-    printf("1 cleaned       : "); show(cleaned, (int)strlen(cleaned)); printf("   (controls and zero-width characters dropped, spaces around CJK)\n");
-    printf("2 normalized    : "); show(norm, (int)strlen(norm)); printf("   (%s)\n",
-           t->do_lower_case ? "lower-cased, accents stripped" : "cased: left as it is");
+    printf("text            : ");
+    show(text, len);
+    printf("\n");
+    printf("1 cleaned       : ");
+    show(cleaned, (int)strlen(cleaned));
+    printf("   (controls and zero-width characters dropped, spaces around CJK)\n");
+    printf("2 normalized    : ");
+    show(norm, (int)strlen(norm));
+    printf("   (%s)\n", t->do_lower_case ? "lower-cased, accents stripped" : "cased: left as it is");
     printf("3 pre-tokens    :");
     for (int w = 0; w < nw; w++) printf(" %.*s%s", words[w].len, norm + words[w].start, w + 1 < nw ? " |" : "");
     printf("   (%d words)\n", nw);
@@ -86,7 +95,9 @@ static void show_stages(const Tokenizer *t, const char *text) {
 static void print_batch(const Tokenizer *t, const Batch *b, bool types) {
     for (int r = 0; r < b->B; r++) {
         const int *ids = b->input_ids + (long)r * b->T;
-        printf("  row %d tokens        : ", r); print_tokens(t, ids, b->T); printf("\n");
+        printf("  row %d tokens        : ", r);
+        print_tokens(t, ids, b->T);
+        printf("\n");
         printf("        input_ids     :");
         for (int j = 0; j < b->T; j++) printf(" %d", ids[j]);
         printf("\n        attention_mask:");
@@ -130,7 +141,8 @@ static void show_batches(const Tokenizer *t, const char *const *texts, int n, in
     for (int i = 0; i < n; i++) printf("  text %d: \"%s\"\n", i, texts[i]);
     EncodeOptions dyn = {.max_length = max_length, .padding_left = left, .pad_to_multiple_of = multiple};
     collate(t, &s, rows, n, &dyn, &b);
-    printf("padding=\"longest\" (dynamic padding): T = %d, the longest row%s\n", b.T, multiple ? " rounded up to pad_to_multiple_of" : "");
+    printf("padding=\"longest\" (dynamic padding): T = %d, the longest row%s\n", b.T,
+           multiple ? " rounded up to pad_to_multiple_of" : "");
     print_batch(t, &b, false);
     EncodeOptions fixed = dyn;
     fixed.pad_to_max_length = true;
@@ -148,7 +160,10 @@ static void show_batches(const Tokenizer *t, const char *const *texts, int n, in
 static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 
 static void show_dataset(const Tokenizer *t, const char *path, int batch, int seed, const char *plot_path) {
-    if (!file_exists(path)) { printf("== %s is not fetched: run `make` (or bash data/fetch.sh sst2) ==\n", path); return; }
+    if (!file_exists(path)) {
+        printf("== %s is not fetched: run `make` (or bash data/fetch.sh sst2) ==\n", path);
+        return;
+    }
     DatasetOptions o = dataset_default_options();
     TextDataset d = dataset_load(path, &o);
     double t0 = now_seconds();
@@ -162,8 +177,8 @@ static void show_dataset(const Tokenizer *t, const char *path, int batch, int se
     for (int i = 0; i < d.n; i++) sum += len[i] = truncated_lengths(&s, i, &none, &ka, &kb);
     memcpy(sorted, len, sizeof(int) * (size_t)d.n);
     qsort(sorted, (size_t)d.n, sizeof(int), cmp_int);
-    printf("length with [CLS]/[SEP]: min %d  median %d  mean %.1f  95th percentile %d  max %d\n", sorted[0], sorted[d.n / 2],
-           (double)sum / d.n, sorted[(int)(0.95 * (d.n - 1))], sorted[d.n - 1]);
+    printf("length with [CLS]/[SEP]: min %d  median %d  mean %.1f  95th percentile %d  max %d\n", sorted[0],
+           sorted[d.n / 2], (double)sum / d.n, sorted[(int)(0.95 * (d.n - 1))], sorted[d.n - 1]);
     const int limits[] = {128, 64, 32, 16};
     for (size_t k = 0; k < ARRAY_LEN(limits); k++) {
         int cut = 0;
@@ -194,7 +209,12 @@ static void show_dataset(const Tokenizer *t, const char *path, int batch, int se
     plot_save(&p, plot_path);
     printf("length histogram: %s\n", plot_path);
     plot_free(&p);
-    free(x); free(y); free(perm); free(grouped); free(len); free(sorted);
+    free(x);
+    free(y);
+    free(perm);
+    free(grouped);
+    free(len);
+    free(sorted);
     tokenized_set_free(&s);
     dataset_free(&d);
 }
@@ -228,10 +248,12 @@ int main(int argc, char **argv) {
     bool cased = false, ids_only = false;
     int max_seq_length = 12, pad_to_multiple_of = 0, batch = 32, seed = 42;
     ArgSpec specs[] = {
-        {"model_name_or_path", ARG_STRING, &model, "checkpoint directory (vocab.txt, tokenizer_config.json)", "Tokenizer"},
+        {"model_name_or_path", ARG_STRING, &model, "checkpoint directory (vocab.txt, tokenizer_config.json)",
+         "Tokenizer"},
         {"vocab", ARG_STRING, &vocab, "a vocab.txt to use instead (uncased unless --cased)", NULL},
         {"cased", ARG_BOOL, &cased, "keep case and accents (do_lower_case=False)", NULL},
-        {"ids_only", ARG_BOOL, &ids_only, "read lines on stdin, print each one's ids with [CLS]/[SEP], nothing else", NULL},
+        {"ids_only", ARG_BOOL, &ids_only, "read lines on stdin, print each one's ids with [CLS]/[SEP], nothing else",
+         NULL},
         {"text", ARG_STRING, &text, "the sentence shown stage by stage", "Demonstration"},
         {"text_pair", ARG_STRING, &text_b, "second sentence of the pair example", NULL},
         {"max_seq_length", ARG_INT, &max_seq_length, "truncation length of the pair and batch examples", NULL},
@@ -242,14 +264,15 @@ int main(int argc, char **argv) {
         {"seed", ARG_INT, &seed, "seed of the epoch order", NULL},
         {"output_dir", ARG_STRING, &output_dir, "where the length histogram goes", NULL},
     };
-    ArgParser parser = {"07_tokenizer",
-                        "BERT's WordPiece tokenizer, id for id the same as Hugging Face's BertTokenizer: one sentence\n"
-                        "through cleaning, normalization, pre-tokenization and WordPiece; a sentence pair with\n"
-                        "token_type_ids and longest_first truncation; a batch padded to the longest row and to\n"
-                        "max_seq_length, right or left, with attention masks; on SST-2, sentence lengths and the tokens\n"
-                        "that max_length padding, dynamic padding and group_by_length cost per epoch.\n"
-                        "With --ids_only it prints the ids of each stdin line instead.",
-                        NULL, specs, ARRAY_LEN(specs)};
+    ArgParser parser = {
+        "07_tokenizer",
+        "BERT's WordPiece tokenizer, id for id the same as Hugging Face's BertTokenizer: one sentence\n"
+        "through cleaning, normalization, pre-tokenization and WordPiece; a sentence pair with\n"
+        "token_type_ids and longest_first truncation; a batch padded to the longest row and to\n"
+        "max_seq_length, right or left, with attention masks; on SST-2, sentence lengths and the tokens\n"
+        "that max_length padding, dynamic padding and group_by_length cost per epoch.\n"
+        "With --ids_only it prints the ids of each stdin line instead.",
+        NULL, specs, ARRAY_LEN(specs)};
     args_parse(&parser, argc, argv, NULL, 0);
     if (batch < 1) die("--per_device_train_batch_size must be at least 1");
 

@@ -6,7 +6,7 @@
 //   1. naive i-j-k   the formula as written: the inner loop walks DOWN a column of B (stride n)
 //   2. i-k-j         the same sums with two loops swapped: the inner loop walks along rows of B
 //                    and C (unit stride), so the compiler can vectorize it
-//   3. blocked       common/matmul.c sgemm on one thread: blocks packed to fit the caches, and
+//   3. blocked       common/model/matmul.c sgemm on one thread: blocks packed to fit the caches, and
 //                    an 8x32 register-tiled micro-kernel the compiler turns into FMA instructions
 //   4. threaded      the same sgemm on every core (OpenMP)
 // "% of peak" divides by a measured peak: an FMA-throughput microbenchmark (independent
@@ -19,11 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/args.h"
-#include "common/matmul.h"
-#include "common/plot.h"
-#include "common/rng.h"
-#include "common/util.h"
+#include "common/core/args.h"
+#include "common/model/matmul.h"
+#include "common/core/plot.h"
+#include "common/core/rng.h"
+#include "common/core/util.h"
 
 // ---------------------------------------------------------------------------------------------
 // The peak: a loop of nothing but fused multiply-adds on independent accumulators. One chain
@@ -36,7 +36,7 @@
 #else
 #define PEAK_CHAINS 6
 #endif
-#define PEAK_ROUNDS 1000000L
+#define PEAK_ROUNDS  1000000L
 #define PEAK_REPEATS 30  // short runs, many times: the best one found the core to itself
 
 // fma_chains: `rounds` rounds of acc = acc*x + y on PEAK_CHAINS vectors of PEAK_WIDTH floats,
@@ -102,7 +102,7 @@ static void matmul_ikj(int n, const float *A, const float *B, float *C) {
     }
 }
 
-// 3. and 4.: common/matmul.c, which this lesson introduces. The caller picks the threads.
+// 3. and 4.: common/model/matmul.c, which this lesson introduces. The caller picks the threads.
 static void matmul_sgemm(int n, const float *A, const float *B, float *C) {
     sgemm(false, false, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
 }
@@ -125,7 +125,8 @@ static const Version VERSIONS[] = {
 // best_seconds: the fastest of `repeats` calls (fewer when they take over half a second, more
 // while they take under 20 ms, so tiny sizes are not timed from one call). The fastest run is
 // the one least disturbed by other programs sharing the machine.
-static double best_seconds(const Version *v, int threads, int n, const float *A, const float *B, float *C, int repeats) {
+static double best_seconds(const Version *v, int threads, int n, const float *A, const float *B, float *C,
+                           int repeats) {
     omp_set_num_threads(v->all_threads ? threads : 1);
     double best = INFINITY, start = now_seconds();
     for (int r = 0; (r < repeats && now_seconds() - start < 0.5) || now_seconds() - start < 0.02; r++) {
@@ -161,7 +162,7 @@ static float *random_matrix(Rng *rng, long count) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The Linear layer of common/matmul.c, checked by finite differences on the loss
+// The Linear layer of common/model/matmul.c, checked by finite differences on the loss
 // L = 1/2 sum out^2 (so dL/dout = out): the analytic gradients from linear_backward against
 // (L(p + eps) - L(p - eps)) / (2 eps) for every parameter and input p. L is quadratic in each
 // p, so central differences are exact up to float rounding.
@@ -200,7 +201,8 @@ static void linear_gradient_check(Rng *rng) {
     enum { BT = 6, C = 10, OC = 7 };
     float *inp = random_matrix(rng, BT * C), *W = random_matrix(rng, OC * C), *b = random_matrix(rng, OC);
     float *out = xmalloc(sizeof(float) * BT * OC);
-    float *dinp = xcalloc(BT * C, sizeof(float)), *dW = xcalloc(OC * C, sizeof(float)), *db = xcalloc(OC, sizeof(float));
+    float *dinp = xcalloc(BT * C, sizeof(float)), *dW = xcalloc(OC * C, sizeof(float)),
+          *db = xcalloc(OC, sizeof(float));
     half_sum_squares(inp, W, b, out, BT, C, OC);
     linear_backward(dinp, dW, db, out, inp, W, BT, C, OC);  // dout = out, gradients start at 0
     const double tol = 1e-3;
@@ -212,7 +214,13 @@ static void linear_gradient_check(Rng *rng) {
     printf("max |analytic - numeric| / max(|analytic|, 1):  dW %.1e  db %.1e  dinp %.1e\n", e_w, e_b, e_x);
     if (fmax(e_w, fmax(e_b, e_x)) > tol) die("linear_backward disagrees with finite differences (tolerance %g)", tol);
     printf("all %d gradients agree within %g\n", OC * C + OC + BT * C, tol);
-    free(inp); free(W); free(b); free(out); free(dinp); free(dW); free(db);
+    free(inp);
+    free(W);
+    free(b);
+    free(out);
+    free(dinp);
+    free(dW);
+    free(db);
 }
 
 // linear_speed: forward (inp · W^T) and backward (dout · W and dout^T · inp) at a BERT size.
@@ -236,7 +244,13 @@ static void linear_speed(Rng *rng, int BT, int C, int OC, int repeats, double pe
            100 * flops / fwd / 1e9 / peak, fwd * 1e3);
     printf("backward  dinp, dW, db (2 products)  %.1f GFLOP/s  %.0f%% of peak  %.2f ms\n", 2 * flops / bwd / 1e9,
            100 * 2 * flops / bwd / 1e9 / peak, bwd * 1e3);
-    free(inp); free(W); free(b); free(out); free(dinp); free(dW); free(db);
+    free(inp);
+    free(W);
+    free(b);
+    free(out);
+    free(dinp);
+    free(dW);
+    free(db);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -268,7 +282,10 @@ static void plot_sweep(const char *path, const int *sizes, int n_sizes, double (
     p.log_y = true;
     double x[16], y[16];
     for (int v = 0; v < N_VERSIONS; v++) {
-        for (int s = 0; s < n_sizes; s++) { x[s] = sizes[s]; y[s] = gflops[s][v]; }
+        for (int s = 0; s < n_sizes; s++) {
+            x[s] = sizes[s];
+            y[s] = gflops[s][v];
+        }
         plot_add(&p, VERSIONS[v].name, x, y, n_sizes);
     }
     char name[64];
@@ -304,13 +321,15 @@ int main(int argc, char **argv) {
     if (size < 8 || size > 8192) die("--size must be in 8..8192 (got %d)", size);
     if (repeats < 1) die("--repeats must be at least 1 (got %d)", repeats);
     if (threads < 1) die("--threads must be at least 1 (got %d)", threads);
-    if (linear_rows < 1 || linear_in < 1 || linear_out < 1) die("--linear_rows, --linear_in and --linear_out must be positive");
+    if (linear_rows < 1 || linear_in < 1 || linear_out < 1)
+        die("--linear_rows, --linear_in and --linear_out must be positive");
     omp_set_num_threads(threads);
     Rng rng;
     rng_seed(&rng, (uint64_t)seed, 0);
 
     printf("== The peak: fused multiply-adds per second on independent chains ==\n");
-    printf("method: each thread runs %d chains of %d floats, acc = acc*x + y (one FMA = 2 FLOPs),\n", PEAK_CHAINS, PEAK_WIDTH);
+    printf("method: each thread runs %d chains of %d floats, acc = acc*x + y (one FMA = 2 FLOPs),\n", PEAK_CHAINS,
+           PEAK_WIDTH);
     printf("%ld rounds; every thread at once, each timing itself, rates summed; best of %d runs\n", PEAK_ROUNDS,
            PEAK_REPEATS);
     double peak1 = peak_gflops(1), peak_all = peak_gflops(threads);
@@ -331,9 +350,13 @@ int main(int argc, char **argv) {
             gflops[s][v] = 2.0 * n * n * n / t / 1e9;
             seconds[v] = t;
             error[v] = max_error(n, A, B, C, &rng);
-            if (error[v] > n * 0x1p-24) die("%s at n = %d: error %.2e is above the float bound n*u = %.2e", VERSIONS[v].name, n, error[v], n * 0x1p-24);
+            if (error[v] > n * 0x1p-24)
+                die("%s at n = %d: error %.2e is above the float bound n*u = %.2e", VERSIONS[v].name, n, error[v],
+                    n * 0x1p-24);
         }
-        free(A); free(B); free(C);
+        free(A);
+        free(B);
+        free(C);
     }
 
     const int n = size;
@@ -341,8 +364,8 @@ int main(int argc, char **argv) {
     for (int v = 0; v < N_VERSIONS; v++) {
         int th = VERSIONS[v].all_threads ? threads : 1;
         double peak = VERSIONS[v].all_threads ? peak_all : peak1, g = gflops[n_sizes - 1][v];
-        printf("%-22s %d thread%s  %.1f GFLOP/s  %.1f%% of peak  %.1f ms  error %.1e\n", VERSIONS[v].name, th, th == 1 ? " " : "s", g,
-               100 * g / peak, seconds[v] * 1e3, error[v]);
+        printf("%-22s %d thread%s  %.1f GFLOP/s  %.1f%% of peak  %.1f ms  error %.1e\n", VERSIONS[v].name, th,
+               th == 1 ? " " : "s", g, 100 * g / peak, seconds[v] * 1e3, error[v]);
     }
     printf("error: max over 64 entries of |C - exact| / sum_k |A[i][k] B[k][j]|; all below n*u = %.1e\n", n * 0x1p-24);
     const double *g = gflops[n_sizes - 1];

@@ -1,9 +1,9 @@
 // Lesson 09 — the layers of a transformer, each a forward and a backward function, each backward
 // checked against finite differences.
 //
-// A BERT encoder is built from a handful of layers (common/layers.c): token + position + type
+// A BERT encoder is built from a handful of layers (common/model/layers.c): token + position + type
 // embeddings, LayerNorm, GELU, softmax with a padding mask, multi-head self-attention, dropout,
-// residual additions, and the Linear layer of lesson 08 (common/matmul.c). For every one we
+// residual additions, and the Linear layer of lesson 08 (common/model/matmul.c). For every one we
 // check the backward the same way: take a fixed random "upstream gradient" R and the scalar
 //
 //   loss = sum_i out_i * R_i          so that  d loss / d out = R,
@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/args.h"
-#include "common/layers.h"
-#include "common/rng.h"
-#include "common/util.h"
+#include "common/core/args.h"
+#include "common/model/layers.h"
+#include "common/core/rng.h"
+#include "common/core/util.h"
 
 #define OK_BELOW 1e-2  // a verdict threshold far above rounding, far below a wrong formula
 
@@ -75,7 +75,8 @@ static double emb_loss(void) {
 }
 
 static void embeddings_demo(void) {
-    printf("== 1. embeddings: out[b,t] = word[id] + position[t] + type[token type]   (B,T,C) = (%d,%d,%d) ==\n", B, T, C);
+    printf("== 1. embeddings: out[b,t] = word[id] + position[t] + type[token type]   (B,T,C) = (%d,%d,%d) ==\n", B, T,
+           C);
     ids = xmalloc(sizeof(int) * B * T), types = xmalloc(sizeof(int) * B * T);
     for (int i = 0; i < B * T; i++) ids[i] = (int)rng_below(&rng, (uint32_t)V), types[i] = i % T >= T / 2;
     ids[1] = ids[0];  // one id used twice: its gradient row must receive both contributions
@@ -254,7 +255,8 @@ int main(int argc, char **argv) {
         {"seq_len", ARG_INT, &T, "tokens per sequence (T)", NULL},
         {"hidden_size", ARG_INT, &C, "channels (C)", NULL},
         {"num_attention_heads", ARG_INT, &NH, "attention heads (must divide hidden_size)", NULL},
-        {"attention_probs_dropout_prob", ARG_FLOAT, &p, "dropout probability (attention and the dropout demo)", "Check"},
+        {"attention_probs_dropout_prob", ARG_FLOAT, &p, "dropout probability (attention and the dropout demo)",
+         "Check"},
         {"fd_step", ARG_FLOAT, &h, "h of the central difference (loss(x+h) - loss(x-h)) / 2h", NULL},
         {"seed", ARG_INT, &seed_arg, "random seed for the inputs and dropout masks", "Run"},
     };
@@ -263,7 +265,8 @@ int main(int argc, char **argv) {
                         "each forward and backward, every backward checked against finite differences.",
                         NULL, specs, ARRAY_LEN(specs)};
     args_parse(&parser, argc, argv, NULL, 0);
-    if (B < 1 || T < 3 || C < 1 || NH < 1 || C % NH) die("need batch_size >= 1, seq_len >= 3, hidden_size a multiple of num_attention_heads");
+    if (B < 1 || T < 3 || C < 1 || NH < 1 || C % NH)
+        die("need batch_size >= 1, seq_len >= 3, hidden_size a multiple of num_attention_heads");
     if (h <= 0 || p < 0 || p >= 1) die("need fd_step > 0 and 0 <= attention_probs_dropout_prob < 1");
     h_step = (float)h, dropout_p = (float)p, seed = (uint64_t)seed_arg;
     rng_seed(&rng, seed, 1);

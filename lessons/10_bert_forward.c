@@ -4,7 +4,7 @@
 //   config.json         the sizes (layers, hidden size, heads, ...) as JSON        -> BertConfig
 //   model.safetensors   every weight by name: "encoder.layer.0.attention.self.query.weight" ...
 //   vocab.txt           the WordPiece vocabulary (lesson 07's tokenizer)
-// common/bert.c registers the tensors BertForSequenceClassification has, finds each in the file
+// common/model/bert.c registers the tensors BertForSequenceClassification has, finds each in the file
 // (with or without the "bert." prefix, F32/F16/BF16), checks its shape against config.json, and
 // creates what the checkpoint lacks: all-MiniLM-L6-v2 is a sentence-embedding model, so it has a
 // pooler but no classifier; a new one is drawn from --seed, as transformers would.
@@ -22,10 +22,10 @@
 
 #include <stb_ds.h>
 
-#include "common/args.h"
-#include "common/bert.h"
-#include "common/tokenizer.h"
-#include "common/util.h"
+#include "common/core/args.h"
+#include "common/model/bert.h"
+#include "common/text/tokenizer.h"
+#include "common/core/util.h"
 
 static const char *SENTENCES[] = {
     "A gripping, beautifully acted film.",
@@ -100,7 +100,8 @@ static void run_batches(BertModel *m, const Tokenizer *tok, char **texts, int n,
             float *e = emb + (long)(first + r) * C;
             memset(e, 0, sizeof(float) * C);
             for (int t = 0; t < b.T; t++)
-                for (int c = 0; b.attention_mask[r * b.T + t] && c < C; c++) e[c] += h[((long)r * b.T + t) * C + c] / b.length[r];
+                for (int c = 0; b.attention_mask[r * b.T + t] && c < C; c++)
+                    e[c] += h[((long)r * b.T + t) * C + c] / b.length[r];
         }
     }
     batch_free(&b);
@@ -119,12 +120,16 @@ int main(int argc, char **argv) {
     int num_labels = 0, seed = 42, max_seq_length = 0, batch = 32;
     bool logits_only = false;
     ArgSpec specs[] = {
-        {"model_name_or_path", ARG_STRING, &model_dir, "checkpoint directory: config.json, model.safetensors, vocab.txt", "Model"},
-        {"num_labels", ARG_INT, &num_labels, "classes of the classifier (0: the checkpoint's, 2 when it has none)", NULL},
+        {"model_name_or_path", ARG_STRING, &model_dir,
+         "checkpoint directory: config.json, model.safetensors, vocab.txt", "Model"},
+        {"num_labels", ARG_INT, &num_labels, "classes of the classifier (0: the checkpoint's, 2 when it has none)",
+         NULL},
         {"seed", ARG_INT, &seed, "seed of a classifier (or pooler) the checkpoint lacks", NULL},
-        {"max_seq_length", ARG_INT, &max_seq_length, "truncate texts to this many tokens (0: the model's limit)", "Input"},
+        {"max_seq_length", ARG_INT, &max_seq_length, "truncate texts to this many tokens (0: the model's limit)",
+         "Input"},
         {"per_device_eval_batch_size", ARG_INT, &batch, "texts per forward pass", NULL},
-        {"logits_only", ARG_BOOL, &logits_only, "read one text per line on stdin, print one line of logits (%.8e) each", NULL},
+        {"logits_only", ARG_BOOL, &logits_only, "read one text per line on stdin, print one line of logits (%.8e) each",
+         NULL},
     };
     ArgParser parser = {"10_bert_forward",
                         "Loads a Hugging Face BERT checkpoint (config.json, model.safetensors, vocab.txt), counts its\n"
@@ -132,14 +137,17 @@ int main(int argc, char **argv) {
                         "similarities from the encoder's output.",
                         NULL, specs, ARRAY_LEN(specs)};
     args_parse(&parser, argc, argv, NULL, 0);
-    if (num_labels < 0 || batch < 1 || max_seq_length < 0) die("--num_labels >= 0, --per_device_eval_batch_size >= 1, --max_seq_length >= 0");
-    if (!dir_exists(model_dir)) die("%s not found: run `bash data/fetch.sh` (or `make`) first, or pass --model_name_or_path", model_dir);
+    if (num_labels < 0 || batch < 1 || max_seq_length < 0)
+        die("--num_labels >= 0, --per_device_eval_batch_size >= 1, --max_seq_length >= 0");
+    if (!dir_exists(model_dir))
+        die("%s not found: run `bash data/fetch.sh` (or `make`) first, or pass --model_name_or_path", model_dir);
 
     int created = 0;
     BertModel m = bert_load(model_dir, num_labels, (uint64_t)seed, &created);
     Tokenizer *tok = tokenizer_from_pretrained(model_dir);
     if (tok->vocab_size != m.config.vocab_size)
-        die("%s/vocab.txt has %d tokens, config.json says vocab_size %d", model_dir, tok->vocab_size, m.config.vocab_size);
+        die("%s/vocab.txt has %d tokens, config.json says vocab_size %d", model_dir, tok->vocab_size,
+            m.config.vocab_size);
     int limit = m.config.max_position_embeddings;
     if (tok->model_max_length > 0 && tok->model_max_length < limit) limit = tok->model_max_length;
     if (max_seq_length == 0 || max_seq_length > limit) max_seq_length = limit;

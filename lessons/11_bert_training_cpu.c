@@ -2,14 +2,14 @@
 // group, the learning-rate schedule, gradient clipping, on real data.
 //
 // Everything here was built in earlier lessons; this one puts it together:
-//   data       SST-2 sentences (common/dataset.c, lesson 06) -> ids (common/tokenizer.c, lesson 07),
+//   data       SST-2 sentences (common/text/dataset.c, lesson 06) -> ids (common/text/tokenizer.c, lesson 07),
 //              batches padded to their longest sentence (dynamic padding)
-//   model      BertForSequenceClassification loaded from a checkpoint (common/bert.c, lesson 10)
-//   loss       cross-entropy on the classifier over the pooled [CLS] token (common/loss.c)
+//   model      BertForSequenceClassification loaded from a checkpoint (common/model/bert.c, lesson 10)
+//   loss       cross-entropy on the classifier over the pooled [CLS] token (common/model/loss.c)
 //   backward   bert_backward: every layer of lesson 09 in reverse, into one flat gradient buffer
 //   update     clip the global norm (lesson 05), lr from the schedule (lesson 03),
 //              AdamW with no decay on biases and LayerNorm weights (lesson 04)
-// and the step arithmetic of lesson 02 (common/steps.c). The loop, per optimizer step:
+// and the step arithmetic of lesson 02 (common/train/steps.c). The loop, per optimizer step:
 //
 //   zero grads; for each micro-batch of the group: forward (dropout on), backward with each
 //   example's loss weighted 1/(examples in the group); clip; optimizer step at lr(step)
@@ -21,17 +21,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/args.h"
-#include "common/bert.h"
-#include "common/dataset.h"
-#include "common/loss.h"
-#include "common/metrics.h"
-#include "common/optim.h"
-#include "common/plot.h"
-#include "common/schedule.h"
-#include "common/steps.h"
-#include "common/tokenizer.h"
-#include "common/util.h"
+#include "common/core/args.h"
+#include "common/model/bert.h"
+#include "common/text/dataset.h"
+#include "common/model/loss.h"
+#include "common/train/metrics.h"
+#include "common/train/optim.h"
+#include "common/core/plot.h"
+#include "common/train/schedule.h"
+#include "common/train/steps.h"
+#include "common/text/tokenizer.h"
+#include "common/core/util.h"
 
 typedef struct {
     TokenizedSet set;
@@ -99,7 +99,8 @@ static Eval evaluate(BertModel *m, const Tokenizer *tok, const Split *s, int bat
 static void print_decay_groups(const ParamSet *ps) {
     int nt[2] = {0};
     size_t np[2] = {0};
-    for (int i = 0; i < ps->n_tensors; i++) nt[ps->tensors[i].decay]++, np[ps->tensors[i].decay] += ps->tensors[i].numel;
+    for (int i = 0; i < ps->n_tensors; i++)
+        nt[ps->tensors[i].decay]++, np[ps->tensors[i].decay] += ps->tensors[i].numel;
     printf("  weight decay on %d tensors (%zu parameters: the matrices); none on %d tensors (%zu: biases, LayerNorm)\n",
            nt[1], np[1], nt[0], np[0]);
 }
@@ -112,7 +113,8 @@ int main(int argc, char **argv) {
     double lr = 3e-4, wd = 0.01, warmup_ratio = 0.1, max_grad_norm = 1.0, epochs = 1, adam_epsilon = 1e-8;
     bool save_model = false;
     ArgSpec specs[] = {
-        {"model_name_or_path", ARG_STRING, &model_dir, "BERT checkpoint directory (config.json, model.safetensors, vocab.txt)", "Model and data"},
+        {"model_name_or_path", ARG_STRING, &model_dir,
+         "BERT checkpoint directory (config.json, model.safetensors, vocab.txt)", "Model and data"},
         {"train_file", ARG_STRING, &train_file, "TSV with sentence and label columns", NULL},
         {"validation_file", ARG_STRING, &dev_file, "TSV for evaluation", NULL},
         {"max_train_samples", ARG_INT, &max_train, "use the first N training rows (0: all)", NULL},
@@ -132,15 +134,19 @@ int main(int argc, char **argv) {
         {"logging_steps", ARG_INT, &logging_steps, "print the mean training loss every N steps", NULL},
         {"seed", ARG_INT, &seed, "seed of the classifier, the data order and dropout", NULL},
         {"output_dir", ARG_STRING, &output_dir, "where loss.png (and with --save_model the model) go", "Output"},
-        {"save_model", ARG_BOOL, &save_model, "write the fine-tuned model to output_dir/model in Hugging Face layout", NULL},
+        {"save_model", ARG_BOOL, &save_model, "write the fine-tuned model to output_dir/model in Hugging Face layout",
+         NULL},
     };
-    ArgParser parser = {"11_bert_training_cpu",
-                        "Fine-tunes a BERT checkpoint (all-MiniLM-L6-v2) on an SST-2 subset on the CPU: full backward,\n"
-                        "AdamW with the no-decay group, LR schedule, clipping; the loss falls, dev accuracy rises.",
-                        NULL, specs, ARRAY_LEN(specs)};
+    ArgParser parser = {
+        "11_bert_training_cpu",
+        "Fine-tunes a BERT checkpoint (all-MiniLM-L6-v2) on an SST-2 subset on the CPU: full backward,\n"
+        "AdamW with the no-decay group, LR schedule, clipping; the loss falls, dev accuracy rises.",
+        NULL, specs, ARRAY_LEN(specs)};
     args_parse(&parser, argc, argv, NULL, 0);
-    if (max_len < 3 || eval_batch < 1 || logging_steps < 1) die("need --max_seq_length >= 3, --per_device_eval_batch_size >= 1, --logging_steps >= 1");
-    if (!dir_exists(model_dir)) die("%s not found: run `bash data/fetch.sh` (or `make`) first, or pass --model_name_or_path", model_dir);
+    if (max_len < 3 || eval_batch < 1 || logging_steps < 1)
+        die("need --max_seq_length >= 3, --per_device_eval_batch_size >= 1, --logging_steps >= 1");
+    if (!dir_exists(model_dir))
+        die("%s not found: run `bash data/fetch.sh` (or `make`) first, or pass --model_name_or_path", model_dir);
     if (!file_exists(train_file)) die("%s not found: run `bash data/fetch.sh sst2` (or `make`) first", train_file);
 
     // ---- data and model ----
@@ -151,15 +157,21 @@ int main(int argc, char **argv) {
     Split dev = load_split(dev_file, max_eval, tok, &labels, NULL);
     int created = 0;
     BertModel m = bert_load(model_dir, labels.n, (uint64_t)seed, &created);
-    printf("model: %s, %zu parameters (%.1f MB), %d labels%s\n", model_dir, m.ps.numel, m.ps.numel * 4.0 / 1e6, labels.n,
-           created & 2 ? ", classifier created from --seed" : "");
+    printf("model: %s, %zu parameters (%.1f MB), %d labels%s\n", model_dir, m.ps.numel, m.ps.numel * 4.0 / 1e6,
+           labels.n, created & 2 ? ", classifier created from --seed" : "");
     EncodeOptions eo = {.max_length = max_len};
     bert_alloc_acts(&m, batch > eval_batch ? batch : eval_batch, max_len);
 
     // ---- the plan, the optimizer, the schedule ----
-    StepPlan plan = {.num_examples = train.n, .per_device_train_batch_size = batch, .per_device_eval_batch_size = eval_batch,
-                     .gradient_accumulation_steps = accum, .n_devices = 1, .num_train_epochs = epochs,
-                     .max_steps = max_steps, .warmup_ratio = warmup_ratio, .num_eval_examples = dev.n};
+    StepPlan plan = {.num_examples = train.n,
+                     .per_device_train_batch_size = batch,
+                     .per_device_eval_batch_size = eval_batch,
+                     .gradient_accumulation_steps = accum,
+                     .n_devices = 1,
+                     .num_train_epochs = epochs,
+                     .max_steps = max_steps,
+                     .warmup_ratio = warmup_ratio,
+                     .num_eval_examples = dev.n};
     steps_plan(&plan);
     printf("plan: %d x %d = %ld examples per step, %ld steps per epoch, %ld steps, warmup %ld\n", batch, accum,
            plan.effective_batch, plan.updates_per_epoch, plan.total_steps, plan.warmup);
@@ -181,7 +193,8 @@ int main(int argc, char **argv) {
     rng_seed(&dropout_rng, (uint64_t)seed, 2);
     int *order = xmalloc(sizeof(int) * (size_t)train.n), order_epoch = -1;
     int *labels_buf = xmalloc(sizeof(int) * (size_t)batch);
-    double *xs = xmalloc(sizeof(double) * (size_t)plan.total_steps), *ys = xmalloc(sizeof(double) * (size_t)plan.total_steps);
+    double *xs = xmalloc(sizeof(double) * (size_t)plan.total_steps),
+           *ys = xmalloc(sizeof(double) * (size_t)plan.total_steps);
     Batch b = {0};
     double group_loss = 0, log_loss = 0, log_start = now_seconds(), train_seconds = 0;
     long log_samples = 0, total_samples = 0;
@@ -221,7 +234,8 @@ int main(int argc, char **argv) {
         }
         train_seconds += now_seconds() - t0;
     }
-    printf("trained on %ld examples in %.1f s: %.1f samples/s\n", total_samples, train_seconds, total_samples / train_seconds);
+    printf("trained on %ld examples in %.1f s: %.1f samples/s\n", total_samples, train_seconds,
+           total_samples / train_seconds);
 
     Eval e1 = evaluate(&m, tok, &dev, eval_batch, &eo);
     printf("after training:  dev loss %.3f  accuracy %.2f\n", e1.loss, e1.accuracy);

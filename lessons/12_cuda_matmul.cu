@@ -2,15 +2,15 @@
 //
 // A BERT training step is mostly matrix products: every Linear layer (Q, K, V, attention output,
 // the two feed-forward layers) and, per sequence and head, the attention products Q·K^T and P·V.
-// This lesson times six hand-written CUDA kernels for C = A·B (kernels/matmul.cu, each fixing
+// This lesson times six hand-written CUDA kernels for C = A·B (kernels/matmul/matmul.cu, each fixing
 // what limited the one before) against cuBLAS in float32, then cuBLAS on the tensor cores in
 // TF32 and BF16, at BERT-base's real shapes (B = 32 sequences of T = 128 tokens, hidden 768,
 // feed-forward 3072, 12 heads of size 64) and at 4096^3:
 //
 //   TFLOP/s = 2 M N K batch / seconds / 1e12          % of cuBLAS = cuBLAS fp32 time / kernel time
 //
-// Every result is first checked element by element against the CPU product (common/matmul.c
-// sgemm) within the rounding-error bound of its precision (common/gemm_check.h), on an output
+// Every result is first checked element by element against the CPU product (common/model/matmul.c
+// sgemm) within the rounding-error bound of its precision (common/model/gemm_check.h), on an output
 // poisoned with NaN beforehand, so a kernel that skips an element cannot pass.
 //
 // Without a GPU the lesson prints its plan, says that no CUDA device was found, and exits 0.
@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cublas_gemm.cuh"
-#include "kernels/matmul.cuh"
+#include "kernels/core/cublas_gemm.cuh"
+#include "kernels/matmul/matmul.cuh"
 
 // The default sizes: BERT-base's products for a batch of 32 x 128 tokens, and the classic square.
 typedef struct {
@@ -47,13 +47,13 @@ typedef struct {
 } Contender;
 
 typedef struct {
-    const float *A, *B;                 // (batch,M,K), (batch,K,N)
-    const __nv_bfloat16 *A16, *B16;     // the same in bfloat16, for cublas_bf16
-    float *C;                           // (batch,M,N)
+    const float *A, *B;              // (batch,M,K), (batch,K,N)
+    const __nv_bfloat16 *A16, *B16;  // the same in bfloat16, for cublas_bf16
+    float *C;                        // (batch,M,N)
 } Operands;
 
 typedef struct {
-    double ms;          // mean time per product
+    double ms;  // mean time per product
     GemmCheck check;
 } Result;
 
@@ -101,7 +101,10 @@ static int parse_sizes(const char *list, Size *sizes) {
 // contenders: the six kernels and the three cuBLAS precisions, filtered by --kernel. cuBLAS fp32,
 // the baseline of the % column, always runs and is returned at index *baseline.
 static int contenders(const char *pick, Contender *out, int *baseline) {
-    static const struct { const char *name, *what; GemmPrecision p; } blas[] = {
+    static const struct {
+        const char *name, *what;
+        GemmPrecision p;
+    } blas[] = {
         {"cublas", "cuBLAS SGEMM, float32 on the CUDA cores: the baseline (100%)", GEMM_FP32},
         {"cublas_tf32", "cuBLAS on the tensor cores, inputs rounded to TF32 (10-bit mantissa)", GEMM_TF32},
         {"cublas_bf16", "cuBLAS on the tensor cores, inputs converted to bfloat16 (conversion not timed)", GEMM_BF16},
@@ -130,7 +133,7 @@ static void print_plan(const Size *sizes, int n_sizes, const Contender *cs, int 
     }
     printf("kernels:\n");
     for (int c = 0; c < nc; c++) printf("  %-20s %s\n", cs[c].name, cs[c].what);
-    printf("check: every element against the CPU (common/matmul.c sgemm): |error| <= gamma (|A|·|B|)[i][j]\n");
+    printf("check: every element against the CPU (common/model/matmul.c sgemm): |error| <= gamma (|A|·|B|)[i][j]\n");
     printf("  gamma = 2 u_in + 2 (K+2) 2^-23; at K = %d: fp32 %.1e, tf32 %.1e, bf16 %.1e\n", sizes[0].K,
            gemm_gamma(sizes[0].K, GEMM_FP32), gemm_gamma(sizes[0].K, GEMM_TF32), gemm_gamma(sizes[0].K, GEMM_BF16));
     printf("timing: %d warm-up run(s), then the mean of %d runs between CUDA events\n", warmup, repeats);
@@ -229,8 +232,8 @@ static int run_size(const Size *z, const Contender *cs, int nc, int baseline, cu
             gemm_check_line(&res[c].check, check, sizeof check);
             wrong++;
         }
-        printf("%-20s %10.4f %9.2f %9.1f%%  %s%s\n", cs[c].name, res[c].ms, tflops, pct, res[c].check.bad ? "WRONG: " : "",
-               check);
+        printf("%-20s %10.4f %9.2f %9.1f%%  %s%s\n", cs[c].name, res[c].ms, tflops, pct,
+               res[c].check.bad ? "WRONG: " : "", check);
     }
     fflush(stdout);
 

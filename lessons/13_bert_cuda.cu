@@ -2,8 +2,8 @@
 // checked against the CPU model on the same batch, then timed beside it.
 //
 // One training step is: forward (dropout on), backward, clip the global gradient norm to 1.0,
-// AdamW. The lesson runs that step on the CPU (common/bert.c, lesson 11) and on the GPU
-// (kernels/bert_cuda.cu) on the same batch, with the same dropout masks (drawn on the CPU and
+// AdamW. The lesson runs that step on the CPU (common/model/bert.c, lesson 11) and on the GPU
+// (kernels/bert/bert_cuda.cu) on the same batch, with the same dropout masks (drawn on the CPU and
 // uploaded), and prints how far the GPU's logits, loss and gradients are from the CPU's:
 //
 //   relative error of a tensor = max_i |gpu_i - cpu_i| / max_i |cpu_i|
@@ -15,7 +15,7 @@
 //   FLOPs per step = 3 x forward (the backward does two products per forward product), forward =
 //   per layer 2 B T (4 C^2 + 2 C I) + 4 B T^2 C (attention), plus the pooler and classifier.
 //
-// Memory: what the model holds (gpu_bert_memory_bytes) beside lesson 15's formula (common/memory.h)
+// Memory: what the model holds (gpu_bert_memory_bytes) beside lesson 15's formula (common/model/memory.h)
 // and beside what the GPU's free memory really dropped by (cudaMemGetInfo).
 //
 // --gradient_checkpointing then runs the same step with each layer's activations dropped in the
@@ -25,7 +25,7 @@
 // --precision picks what the GPU step computes in: fp32 (checked to 1e-4 against the CPU), tf32
 // (float32 storage, products on the tensor cores with 10-bit inputs), or lesson 14's mixed
 // precision: bf16 or fp16 activations and weight copies, float32 master weights and AdamW
-// moments, fp16 with dynamic loss scaling (kernels/bert_cuda.cuh). The narrower ones print their
+// moments, fp16 with dynamic loss scaling (kernels/bert/bert_cuda.cuh). The narrower ones print their
 // distance from the float32 CPU step without judging it (tests/gpu holds the measured tolerances).
 //
 // Without a GPU it runs the CPU half, says that no CUDA device was found, and exits 0.
@@ -34,16 +34,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/bert_cuda.cuh"
+#include "kernels/bert/bert_cuda.cuh"
 
 extern "C" {
-#include "common/args.h"
-#include "common/memory.h"
-#include "common/safetensors.h"
+#include "common/core/args.h"
+#include "common/model/memory.h"
+#include "common/model/safetensors.h"
 }
 
 #define MINILM "data/cache/models/all-MiniLM-L6-v2"
-#define TINY "tests/fixtures/bert/tiny"
+#define TINY   "tests/fixtures/bert/tiny"
 
 // ---------------------------------------------------------------------------------------------
 // a model with random weights at a named shape (--random_shape)
@@ -67,15 +67,19 @@ static void write_random_checkpoint(const char *dir, const Shape *s, uint64_t se
     mkdir_p(dir);
     char *path = path_join(dir, "config.json");
     FILE *f = xfopen(path, "w");
-    fprintf(f, "{\"architectures\": [\"BertForSequenceClassification\"], \"model_type\": \"bert\", \"vocab_size\": %d, "
-               "\"hidden_size\": %d, \"num_hidden_layers\": %d, \"num_attention_heads\": %d, \"intermediate_size\": %d, "
-               "\"max_position_embeddings\": %d, \"type_vocab_size\": 2, \"num_labels\": 2}\n",
+    fprintf(f,
+            "{\"architectures\": [\"BertForSequenceClassification\"], \"model_type\": \"bert\", \"vocab_size\": %d, "
+            "\"hidden_size\": %d, \"num_hidden_layers\": %d, \"num_attention_heads\": %d, \"intermediate_size\": %d, "
+            "\"max_position_embeddings\": %d, \"type_vocab_size\": 2, \"num_labels\": 2}\n",
             V, C, s->layers, s->heads, I, P);
     xfclose(f, path);
     free(path);
 
     enum { NORMAL, ZERO, ONE };
-    typedef struct { char name[96]; int shape[2], ndim, init; } Spec;
+    typedef struct {
+        char name[96];
+        int shape[2], ndim, init;
+    } Spec;
     Spec *t = (Spec *)xcalloc(8 + 16 * (size_t)s->layers, sizeof(Spec));
     int n = 0;
     auto add = [&](const char *name, int d0, int d1, int init) {
@@ -88,9 +92,11 @@ static void write_random_checkpoint(const char *dir, const Shape *s, uint64_t se
     add("bert.embeddings.token_type_embeddings.weight", 2, C, NORMAL);
     add("bert.embeddings.LayerNorm.weight", C, 0, ONE);
     add("bert.embeddings.LayerNorm.bias", C, 0, ZERO);
-    const struct { const char *suffix; int out, in; } linears[] = {
-        {"attention.self.query", C, C}, {"attention.self.key", C, C}, {"attention.self.value", C, C},
-        {"attention.output.dense", C, C}, {"intermediate.dense", I, C}, {"output.dense", C, I}};
+    const struct {
+        const char *suffix;
+        int out, in;
+    } linears[] = {{"attention.self.query", C, C},   {"attention.self.key", C, C}, {"attention.self.value", C, C},
+                   {"attention.output.dense", C, C}, {"intermediate.dense", I, C}, {"output.dense", C, I}};
     for (int l = 0; l < s->layers; l++) {
         char name[96];
         for (const auto &lin : linears) {
@@ -151,7 +157,9 @@ typedef struct {
 // make_batch: B sequences of T random token ids; row b keeps T - b T / (2B) tokens (the first
 // full, the last about half padding), as a length-sorted batch of real sentences would.
 static Batch make_batch(const BertConfig *c, int B, int T, uint64_t seed) {
-    Batch b = {B, T, (int *)xmalloc(sizeof(int) * B * T), (int *)xmalloc(sizeof(int) * B * T), (int *)xmalloc(sizeof(int) * B), T};
+    Batch b = {
+        B, T, (int *)xmalloc(sizeof(int) * B * T), (int *)xmalloc(sizeof(int) * B * T), (int *)xmalloc(sizeof(int) * B),
+        T};
     Rng rng;
     rng_seed(&rng, seed, 3);
     for (int i = 0; i < B; i++) {
@@ -246,8 +254,8 @@ static GpuBert create_measured(const BertModel *m, int B, int T, GemmPrecision p
 // print_memory: the model's memory; a float32 model's activations against lesson 15's formula.
 static void print_memory(const GpuBert *g, size_t took) {
     printf("GPU memory: %.1f MB (parameters%s, gradients, AdamW moments, activations for %d x %d%s); the free memory "
-           "dropped by %.1f MB (cudaMemGetInfo: + the cuBLAS handle, 2 MiB pages)\n", gpu_bert_memory_bytes(g) / 1e6,
-           g->format == FMT_FP32 ? "" : " and their 16-bit copy", g->max_B, g->max_T,
+           "dropped by %.1f MB (cudaMemGetInfo: + the cuBLAS handle, 2 MiB pages)\n",
+           gpu_bert_memory_bytes(g) / 1e6, g->format == FMT_FP32 ? "" : " and their 16-bit copy", g->max_B, g->max_T,
            g->gradient_checkpointing ? ", gradient checkpointing" : "", took / 1e6);
     if (g->format != FMT_FP32) return;  // the formula's LayerNorm statistics would be 16-bit; the GPU's are not
     const ActivationMemory f = activation_memory(&g->config, g->max_B, g->max_T, 4, g->gradient_checkpointing);
@@ -291,7 +299,8 @@ static bool compare_checkpointing(GpuBert *g, BertModel *m, const Batch *b, cons
     printf("  activations %.2f MB -> %.2f MB (%.1f%% less)\n", plain_acts / 1e6, k.acts_bytes / 1e6,
            100.0 * (double)(plain_acts - k.acts_bytes) / (double)plain_acts);
     printf("  gradients against the step without (same parameters and dropout seed): worst of %d tensors %.2g (%s)%s\n",
-           d.tensors, d.worst, d.worst_name[0] ? d.worst_name : "-", d.worst == 0 ? ", the same bits" : ": atomicAdd's order");
+           d.tensors, d.worst, d.worst_name[0] ? d.worst_name : "-",
+           d.worst == 0 ? ", the same bits" : ": atomicAdd's order");
     printf("GPU step with gradient checkpointing: %.2f ms, %.1f samples/s: %.2fx the step without (%.2f ms)\n",
            seconds * 1e3, b->B / seconds, seconds / plain_seconds, plain_seconds * 1e3);
     gpu_bert_free(&k);
@@ -324,8 +333,9 @@ static bool compare_with_cpu(GpuBert *g, BertModel *m, const Batch *b, const Ste
     printf("check, GPU (%s) against CPU (float32; same batch, same dropout masks):\n", precision);
     printf("  logits      max rel. error %.2g\n", e_logits);
     printf("  loss        GPU %.6f  CPU %.6f  rel. error %.2g\n", loss, m->loss, e_loss);
-    printf("  gradients   worst of %d tensors: %.2g (%s); key biases (0 in exact arithmetic) within %.1g of the largest\n",
-           d.tensors, d.worst, d.worst_name, d.key_bias);
+    printf(
+        "  gradients   worst of %d tensors: %.2g (%s); key biases (0 in exact arithmetic) within %.1g of the largest\n",
+        d.tensors, d.worst, d.worst_name, d.key_bias);
     printf("  grad norm   GPU %.6f  CPU %.6f  rel. error %.2g%s\n", norm, cpu_norm, e_norm,
            r.skipped ? " (fp16 overflow: the step was skipped)" : "");
     printf("  parameters after AdamW: worst tensor rel. error %.2g\n", dp.worst);
@@ -335,12 +345,14 @@ static bool compare_with_cpu(GpuBert *g, BertModel *m, const Batch *b, const Ste
         return true;
     }
     if (strcmp(precision, "fp32")) {
-        printf("  (%s stores every activation with %d mantissa bits: errors near %s are expected; lesson 14)\n", precision,
-               strcmp(precision, "bf16") ? 10 : 7, strcmp(precision, "bf16") ? "1e-3" : "1e-2");
+        printf("  (%s stores every activation with %d mantissa bits: errors near %s are expected; lesson 14)\n",
+               precision, strcmp(precision, "bf16") ? 10 : 7, strcmp(precision, "bf16") ? "1e-3" : "1e-2");
         return true;
     }
     const bool ok = e_logits < 1e-4 && e_loss < 1e-4 && d.worst < 1e-4 && d.key_bias < 1e-6 && e_norm < 1e-4;
-    printf("  %s\n", ok ? "ok: every float32 result within 1e-4 of the CPU's" : "WRONG: a float32 result is off by more than 1e-4");
+    printf("  %s\n",
+           ok ? "ok: every float32 result within 1e-4 of the CPU's"
+              : "WRONG: a float32 result is off by more than 1e-4");
     return ok;
 }
 
@@ -351,18 +363,24 @@ int main(int argc, char **argv) {
     bool compare_cpu = true, checkpointing = false;
     const char *precision = "fp32";
     ArgSpec specs[] = {
-        {"model_name_or_path", ARG_STRING, &model_dir, "BERT checkpoint directory (all-MiniLM-L6-v2 when fetched, else the tests' tiny BERT)", "Model"},
-        {"random_shape", ARG_CHOICE, &random_shape, "random weights at a named shape instead of a checkpoint", NULL, "none|bert-base|minilm"},
+        {"model_name_or_path", ARG_STRING, &model_dir,
+         "BERT checkpoint directory (all-MiniLM-L6-v2 when fetched, else the tests' tiny BERT)", "Model"},
+        {"random_shape", ARG_CHOICE, &random_shape, "random weights at a named shape instead of a checkpoint", NULL,
+         "none|bert-base|minilm"},
         {"per_device_train_batch_size", ARG_INT, &batch, "sequences per step", "Step"},
-        {"max_seq_length", ARG_INT, &max_len, "tokens per sequence (capped at the model's max_position_embeddings)", NULL},
+        {"max_seq_length", ARG_INT, &max_len, "tokens per sequence (capped at the model's max_position_embeddings)",
+         NULL},
         {"learning_rate", ARG_FLOAT, &lr, "AdamW learning rate", NULL},
         {"weight_decay", ARG_FLOAT, &wd, "AdamW decoupled weight decay (not on biases and LayerNorm)", NULL},
         {"max_grad_norm", ARG_FLOAT, &max_grad_norm, "clip the global gradient norm to this", NULL},
-        {"precision", ARG_CHOICE, &precision, "the GPU step: fp32 (TF32 off), tf32 products, or bf16/fp16 mixed precision (fp32 masters)", "GPU", "fp32|tf32|bf16|fp16"},
+        {"precision", ARG_CHOICE, &precision,
+         "the GPU step: fp32 (TF32 off), tf32 products, or bf16/fp16 mixed precision (fp32 masters)", "GPU",
+         "fp32|tf32|bf16|fp16"},
         {"steps", ARG_INT, &steps, "timed GPU steps (the mean is reported)", NULL},
         {"warmup", ARG_INT, &warmup, "untimed GPU steps before timing", NULL},
         {"compare_cpu", ARG_BOOL, &compare_cpu, "run the CPU step (timed, and compared with the GPU's)", NULL},
-        {"gradient_checkpointing", ARG_BOOL, &checkpointing, "then the step with gradient checkpointing: gradients, memory, time", NULL},
+        {"gradient_checkpointing", ARG_BOOL, &checkpointing,
+         "then the step with gradient checkpointing: gradients, memory, time", NULL},
         {"seed", ARG_INT, &seed, "seed of the batch, the new classifier and dropout", "Run"},
     };
     ArgParser parser = {"13_bert_cuda",
@@ -372,7 +390,8 @@ int main(int argc, char **argv) {
                         "then both step times and the GPU's FLOP rate against cuBLAS. Without a GPU: the CPU half.",
                         NULL, specs, (int)ARRAY_LEN(specs)};
     args_parse(&parser, argc, argv, NULL, 0);
-    if (batch < 1 || max_len < 2 || steps < 1 || warmup < 0) die("need --per_device_train_batch_size >= 1, --max_seq_length >= 2, --steps >= 1, --warmup >= 0");
+    if (batch < 1 || max_len < 2 || steps < 1 || warmup < 0)
+        die("need --per_device_train_batch_size >= 1, --max_seq_length >= 2, --steps >= 1, --warmup >= 0");
 
     char label[512];
     BertModel m = load_model(model_dir, random_shape, (uint64_t)seed, label, sizeof label);
@@ -382,11 +401,12 @@ int main(int argc, char **argv) {
     StepConfig sc = {lr, max_grad_norm, optimizer_defaults(OPT_ADAMW)};
     sc.opt.weight_decay = wd;
     printf("model: %s: %d layers, hidden %d, %d heads, intermediate %d, %d labels, %zu parameters\n", label,
-           c->num_hidden_layers, c->hidden_size, c->num_attention_heads, c->intermediate_size, c->num_labels, m.ps.numel);
+           c->num_hidden_layers, c->hidden_size, c->num_attention_heads, c->intermediate_size, c->num_labels,
+           m.ps.numel);
     printf("batch: %d sequences x %d tokens (%d..%d real, the rest padding), random ids and labels (seed %d)\n", b.B, T,
            b.shortest, T, seed);
-    printf("step: forward (dropout %g) + backward + clip to %g + AdamW (lr %g, weight decay %g)\n", c->hidden_dropout_prob,
-           max_grad_norm, lr, wd);
+    printf("step: forward (dropout %g) + backward + clip to %g + AdamW (lr %g, weight decay %g)\n",
+           c->hidden_dropout_prob, max_grad_norm, lr, wd);
     const double flops = 3 * forward_flops(c, b.B, T);
     printf("model FLOPs per step: %.4g GFLOP (3 x forward; see the lesson's header)\n", flops / 1e9);
 
@@ -445,13 +465,15 @@ int main(int argc, char **argv) {
     const double gpu_seconds = time_steps(&g, &b, &sc, (uint64_t)seed, warmup, steps, &loss, &r, &skipped);
     const double rate = cublas_tflops(g.cublas, prec, format, b.B * T, c->hidden_size, c->intermediate_size);
     const double achieved = flops / gpu_seconds / 1e12;
-    const char *what = !strcmp(precision, "fp32") ? "float32 (TF32 off)" : !strcmp(precision, "tf32") ? "TF32"
-                       : !strcmp(precision, "bf16") ? "bf16 (float32 master weights)"
-                                                    : "fp16 (float32 master weights, dynamic loss scaling)";
+    const char *what = !strcmp(precision, "fp32") ? "float32 (TF32 off)"
+        : !strcmp(precision, "tf32")              ? "TF32"
+        : !strcmp(precision, "bf16")              ? "bf16 (float32 master weights)"
+                                                  : "fp16 (float32 master weights, dynamic loss scaling)";
     printf("timing: %d warm-up step(s), then the mean of %d; %s\n", warmup, steps, what);
     printf("GPU step: %.2f ms, %.1f samples/s (last loss %.4f, grad norm %.4f)\n", gpu_seconds * 1e3, b.B / gpu_seconds,
            loss, r.grad_norm);
-    if (format == FMT_FP16) printf("fp16: %d of the timed steps skipped on overflow, loss scale now %g\n", skipped, g.scaler.scale);
+    if (format == FMT_FP16)
+        printf("fp16: %d of the timed steps skipped on overflow, loss scale now %g\n", skipped, g.scaler.scale);
     if (compare_cpu) printf("GPU step is %.1fx the CPU step\n", cpu_seconds / gpu_seconds);
     printf("cuBLAS %s on %dx%dx%d (this model's feed-forward product): %.2f TFLOP/s in this run\n",
            format == FMT_FP32 ? gemm_precision_name(prec) : format_name(format), b.B * T, c->intermediate_size,
@@ -464,7 +486,8 @@ int main(int argc, char **argv) {
     optimizer_free(&opt);
     bert_free(&m);
     free(cpu_grads), free(b.ids), free(b.mask), free(b.labels);
-    if (!ok) die("the GPU step disagrees with the CPU step%s (see the lines above)",
-                 checkpointing ? " or with itself under gradient checkpointing" : "");
+    if (!ok)
+        die("the GPU step disagrees with the CPU step%s (see the lines above)",
+            checkpointing ? " or with itself under gradient checkpointing" : "");
     return 0;
 }

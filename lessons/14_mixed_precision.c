@@ -3,12 +3,12 @@
 // A GPU's tensor cores multiply fp16 or bf16 numbers many times faster than fp32, and a 2-byte
 // activation takes half the memory of a 4-byte one. The price is range and precision:
 //
-//   1. the formats: bits, largest and smallest numbers, the spacing near 1 (common/precision.h)
+//   1. the formats: bits, largest and smallest numbers, the spacing near 1 (common/model/precision.h)
 //   2. single numbers: a gradient of 1e-8 is 0 in fp16; an activation of 1e5 is inf
 //   3. the real gradients of all-MiniLM-L6-v2 on an SST-2 batch, bucketed against fp16's range:
 //      how many vanish in fp16, and how many a loss scale of 2^16 rescues
 //   4. the same short fine-tune (same data, same dropout masks) in six recipes: fp32; fp16 without
-//      loss scaling; fp16 with a GradScaler (common/grad_scaler.h: scale 2^16, halve and skip the
+//      loss scaling; fp16 with a GradScaler (common/train/grad_scaler.h: scale 2^16, halve and skip the
 //      step on inf/NaN, double after growth_interval clean steps); bf16 with fp32 master weights;
 //      bf16 weights only (no masters), rounded to nearest or stochastically. Per step: loss,
 //      scale, skipped steps, how many gradients are exactly 0, how many weights moved; a loss plot;
@@ -16,7 +16,7 @@
 //
 // There is no GPU here: the narrow formats are EMULATED on the CPU by rounding every tensor a GPU
 // would store in fp16/bf16 (weights, activations, gradients) to that format, round-to-nearest-even,
-// with fp32 arithmetic in between (common/mixed_precision.h says exactly where). The ranges, the
+// with fp32 arithmetic in between (common/train/mixed_precision.h says exactly where). The ranges, the
 // underflow, the overflow and the lost updates are the real ones; the speed is not (rounding costs
 // time on a CPU, the GPU gains it) and lesson 13's GPU path is where fp16/bf16 run on tensor cores.
 #include <math.h>
@@ -24,16 +24,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/args.h"
-#include "common/bert.h"
-#include "common/dataset.h"
-#include "common/grad_scaler.h"
-#include "common/mixed_precision.h"
-#include "common/plot.h"
-#include "common/precision.h"
-#include "common/schedule.h"
-#include "common/tokenizer.h"
-#include "common/util.h"
+#include "common/core/args.h"
+#include "common/model/bert.h"
+#include "common/text/dataset.h"
+#include "common/train/grad_scaler.h"
+#include "common/train/mixed_precision.h"
+#include "common/core/plot.h"
+#include "common/model/precision.h"
+#include "common/train/schedule.h"
+#include "common/text/tokenizer.h"
+#include "common/core/util.h"
 
 // ---- 1 and 2: the formats and single numbers ---------------------------------------------------
 
@@ -50,7 +50,10 @@ static void print_formats(void) {
 
 static void print_numbers(void) {
     printf("\n== 2. what each format stores ==\n");
-    const struct { double x; const char *what; } xs[] = {
+    const struct {
+        double x;
+        const char *what;
+    } xs[] = {
         {0.1, "0.1"},
         {1e-8, "a small gradient"},
         {3e-5, "lr 2e-5 x update 1.5"},
@@ -91,13 +94,15 @@ typedef struct {
     int n, B, maxT;
 } Batches;
 
-static Batches make_batches(const Tokenizer *tok, const Examples *ex, int B, int steps, const EncodeOptions *eo, int seed) {
+static Batches make_batches(const Tokenizer *tok, const Examples *ex, int B, int steps, const EncodeOptions *eo,
+                            int seed) {
     Batches s = {xcalloc((size_t)steps, sizeof(Batch)), xcalloc((size_t)steps, sizeof(int *)), steps, B, 0};
     int *order = xmalloc(sizeof(int) * (size_t)ex->n);
     for (int i = 0, epoch = -1; i < steps; i++) {
         int first = (int)(((long)i * B) % ex->n);
         if (first + B > ex->n) first = 0;
-        if ((long)i * B / ex->n != epoch) epoch = (int)((long)i * B / ex->n), epoch_order((uint64_t)seed, epoch, order, ex->n);
+        if ((long)i * B / ex->n != epoch)
+            epoch = (int)((long)i * B / ex->n), epoch_order((uint64_t)seed, epoch, order, ex->n);
         collate(tok, &ex->set, order + first, B, eo, &s.b[i]);
         s.labels[i] = xmalloc(sizeof(int) * (size_t)B);
         for (int j = 0; j < B; j++) s.labels[i][j] = ex->label[order[first + j]];
@@ -165,16 +170,20 @@ static void print_gradient_ranges(BertModel *m, const Batch *b, const int *label
     const double muls[] = {1, 1.0 / accum, 65536.0 / accum};
     double f[3][4];
     for (int k = 0; k < 3; k++) fp16_fates(g32, lo, hi, muls[k], f[k]);
-    printf("what fp16 does with them       as is    /%d (accumulation %d)   /%d x 2^16 (loss scale)\n", accum, accum, accum);
-    const char *rows[] = {"0 (below 2^-25)", "subnormal (2^-25 .. 2^-14)", "normal (2^-14 .. 65504)", "inf (above 65504)"};
-    for (int r = 0; r < 4; r++) printf("%-28s  %6.2f%%  %6.2f%%                  %6.2f%%\n", rows[r], f[0][r], f[1][r], f[2][r]);
+    printf("what fp16 does with them       as is    /%d (accumulation %d)   /%d x 2^16 (loss scale)\n", accum, accum,
+           accum);
+    const char *rows[] = {"0 (below 2^-25)", "subnormal (2^-25 .. 2^-14)", "normal (2^-14 .. 65504)",
+                          "inf (above 65504)"};
+    for (int r = 0; r < 4; r++)
+        printf("%-28s  %6.2f%%  %6.2f%%                  %6.2f%%\n", rows[r], f[0][r], f[1][r], f[2][r]);
     printf("after the emulated fp16 backward (activation gradients rounded too, layer after layer),\n"
            "the share of them that is exactly 0:\n");
     batch_gradients(m, (MixedPrecision){.format = FMT_FP16, .master_weights = true}, b, labels, 1, g16);
     printf("  loss as is, no scaling              : %6.2f%%\n", zero_share(g16, g32, lo, hi));
     batch_gradients(m, (MixedPrecision){.format = FMT_FP16, .master_weights = true}, b, labels, accum, g16);
     printf("  loss / %-2d, no scaling               : %6.2f%%\n", accum, zero_share(g16, g32, lo, hi));
-    batch_gradients(m, (MixedPrecision){.format = FMT_FP16, .master_weights = true, .loss_scaling = true}, b, labels, accum, g16);
+    batch_gradients(m, (MixedPrecision){.format = FMT_FP16, .master_weights = true, .loss_scaling = true}, b, labels,
+                    accum, g16);
     printf("  loss / %-2d, x 2^16 (GradScaler)      : %6.2f%%\n", accum, zero_share(g16, g32, lo, hi));
     free(g32), free(g16);
 }
@@ -187,8 +196,8 @@ typedef struct {
 } Recipe;
 
 typedef struct {
-    double *loss;          // (steps)
-    float *final_params;   // (numel) the fp32 view of the weights at the end (masters when kept)
+    double *loss;         // (steps)
+    float *final_params;  // (numel) the fp32 view of the weights at the end (masters when kept)
     int skipped;
     float final_scale;
 } RunResult;
@@ -228,7 +237,8 @@ static RunResult train_recipe(const char *model_dir, Recipe r, const Batches *da
     for (int s = 0; s < data->n; s++) {
         const Batch *b = &data->b[s];
         params_zero_grad(&m.ps);
-        bert_forward(&m, b->input_ids, b->token_type_ids, b->attention_mask, data->labels[s], b->B, b->T, true, &dropout);
+        bert_forward(&m, b->input_ids, b->token_type_ids, b->attention_mask, data->labels[s], b->B, b->T, true,
+                     &dropout);
         mixed_backward(&r.mp, &m, 1.0f / (float)b->B);
         double zeros = zero_fraction(m.ps.grads, lo, hi);
         memcpy(before, m.ps.params, sizeof(float) * m.ps.numel);
@@ -239,7 +249,8 @@ static RunResult train_recipe(const char *model_dir, Recipe r, const Batches *da
         res.loss[s] = m.loss;
         printf("step %2d  loss %.4f  grad_norm %-9.4g  zero grads %5.2f%%  weights moved %6.2f%%", s + 1, m.loss,
                st.grad_norm, 100 * zeros, 100 * moved_fraction(m.ps.params, before, lo, hi));
-        if (r.mp.loss_scaling) printf("  scale %g%s", st.scale, st.skipped ? " inf/NaN: step skipped, scale halved" : "");
+        if (r.mp.loss_scaling)
+            printf("  scale %g%s", st.scale, st.skipped ? " inf/NaN: step skipped, scale halved" : "");
         printf("\n");
     }
     memcpy(res.final_params, r.mp.master ? r.mp.master : m.ps.params, sizeof(float) * m.ps.numel);
@@ -255,7 +266,8 @@ static RunResult train_recipe(const char *model_dir, Recipe r, const Batches *da
 // fp32 run, in units of how far fp32 itself moved from the start.
 static double distance(const float *a, const float *b, const float *start, size_t lo, size_t hi) {
     double d = 0, moved = 0;
-    for (size_t i = lo; i < hi; i++) d += (double)(a[i] - b[i]) * (a[i] - b[i]), moved += (double)(b[i] - start[i]) * (b[i] - start[i]);
+    for (size_t i = lo; i < hi; i++)
+        d += (double)(a[i] - b[i]) * (a[i] - b[i]), moved += (double)(b[i] - start[i]) * (b[i] - start[i]);
     return sqrt(d / moved);
 }
 
@@ -273,11 +285,13 @@ int main(int argc, char **argv) {
         {"max_seq_length", ARG_INT, &max_len, "truncate to this many tokens; batches pad to their longest", NULL},
         {"per_device_train_batch_size", ARG_INT, &batch, "examples per step", "Training"},
         {"max_steps", ARG_INT, &steps, "optimizer steps of each recipe (0: stop after section 3)", NULL},
-        {"gradient_accumulation_steps", ARG_INT, &accum, "section 3: the loss divided by this, as in one micro-batch of an accumulation group", NULL},
+        {"gradient_accumulation_steps", ARG_INT, &accum,
+         "section 3: the loss divided by this, as in one micro-batch of an accumulation group", NULL},
         {"learning_rate", ARG_FLOAT, &lr, "peak learning rate (linear schedule)", NULL},
         {"warmup_ratio", ARG_FLOAT, &warmup_ratio, "warmup steps = ceil(ratio x steps)", NULL},
         {"max_grad_norm", ARG_FLOAT, &max_grad_norm, "clip the global gradient norm (after unscaling)", NULL},
-        {"growth_interval", ARG_INT, &growth_interval, "GradScaler: double the scale after this many clean steps (torch: 2000)", NULL},
+        {"growth_interval", ARG_INT, &growth_interval,
+         "GradScaler: double the scale after this many clean steps (torch: 2000)", NULL},
         {"seed", ARG_INT, &seed, "seed of the classifier, data order and dropout (the same in every recipe)", NULL},
         {"output_dir", ARG_STRING, &output_dir, "where loss.png goes", "Output"},
     };
@@ -288,13 +302,16 @@ int main(int argc, char **argv) {
                         "rounding), emulated on the CPU by rounding to fp16/bf16 where a GPU stores them.",
                         NULL, specs, ARRAY_LEN(specs)};
     args_parse(&parser, argc, argv, NULL, 0);
-    if (batch < 1 || steps < 0 || max_len < 3 || growth_interval < 1 || accum < 1) die("need positive --per_device_train_batch_size, --gradient_accumulation_steps, --growth_interval, --max_steps >= 0 and --max_seq_length >= 3");
+    if (batch < 1 || steps < 0 || max_len < 3 || growth_interval < 1 || accum < 1)
+        die("need positive --per_device_train_batch_size, --gradient_accumulation_steps, --growth_interval, "
+            "--max_steps >= 0 and --max_seq_length >= 3");
 
     print_formats();
     print_numbers();
     if (formats_only) return 0;
     if (!dir_exists(model_dir) || !file_exists(train_file)) {
-        printf("\n%s or %s not found: run `bash data/fetch.sh` (or `make`) for sections 3 and 4\n", model_dir, train_file);
+        printf("\n%s or %s not found: run `bash data/fetch.sh` (or `make`) for sections 3 and 4\n", model_dir,
+               train_file);
         return 0;
     }
     Tokenizer *tok = tokenizer_from_pretrained(model_dir);
@@ -313,8 +330,9 @@ int main(int argc, char **argv) {
     bert_free(&m);
     if (steps == 0) return 0;
 
-    printf("\n== 4. one fine-tune, six recipes: %d steps of %d SST-2 sentences, AdamW lr %g, same data and dropout ==\n",
-           steps, batch, lr);
+    printf(
+        "\n== 4. one fine-tune, six recipes: %d steps of %d SST-2 sentences, AdamW lr %g, same data and dropout ==\n",
+        steps, batch, lr);
     Recipe recipes[] = {
         {"fp32", {.format = FMT_FP32}},
         {"fp16, no loss scaling", {.format = FMT_FP16, .master_weights = true}},

@@ -1,7 +1,7 @@
 // Lesson 15 — memory: where the bytes of a training step go, gradient checkpointing, and what
 // to do when a batch does not fit.
 //
-//   1. the accounting for a configuration (common/memory.h): weights, gradients, AdamW moments,
+//   1. the accounting for a configuration (common/model/memory.h): weights, gradients, AdamW moments,
 //      fp32 master weights, and activations per layer as a function of batch B and length T,
 //      for all-MiniLM-L6-v2 and bert-base, in fp32 and in bf16/fp16 (2-byte activations)
 //   2. the same formula against the bytes this CPU program really allocates (BertModel.act_bytes,
@@ -20,21 +20,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/args.h"
-#include "common/bert.h"
-#include "common/dataset.h"
-#include "common/memory.h"
-#include "common/optim.h"
-#include "common/steps.h"
-#include "common/tokenizer.h"
-#include "common/util.h"
+#include "common/core/args.h"
+#include "common/model/bert.h"
+#include "common/text/dataset.h"
+#include "common/model/memory.h"
+#include "common/train/optim.h"
+#include "common/train/steps.h"
+#include "common/text/tokenizer.h"
+#include "common/core/util.h"
 
 static double mib(size_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
 
 // bert_base: the sizes of bert-base-uncased's config.json (110M parameters), 2 labels.
 static BertConfig bert_base(void) {
-    return (BertConfig){.vocab_size = 30522, .hidden_size = 768, .num_hidden_layers = 12, .num_attention_heads = 12,
-                        .intermediate_size = 3072, .max_position_embeddings = 512, .type_vocab_size = 2, .num_labels = 2};
+    return (BertConfig){.vocab_size = 30522,
+                        .hidden_size = 768,
+                        .num_hidden_layers = 12,
+                        .num_attention_heads = 12,
+                        .intermediate_size = 3072,
+                        .max_position_embeddings = 512,
+                        .type_vocab_size = 2,
+                        .num_labels = 2};
 }
 
 // ---- 1. the accounting ------------------------------------------------------------------------
@@ -46,9 +52,11 @@ static void print_accounting(const char *name, const BertConfig *c) {
            c->intermediate_size, c->num_attention_heads, P);
     printf("  training state   fp32: weights %.0f + grads %.0f + AdamW m,v %.0f = %.0f MiB (16 bytes/parameter)\n",
            mib(s32.weights), mib(s32.grads), mib(s32.adam), mib(s32.total));
-    printf("              bf16/fp16: weights %.0f + fp32 masters %.0f + grads %.0f + AdamW %.0f = %.0f MiB (18 bytes/parameter)\n",
+    printf("              bf16/fp16: weights %.0f + fp32 masters %.0f + grads %.0f + AdamW %.0f = %.0f MiB (18 "
+           "bytes/parameter)\n",
            mib(s16.weights), mib(s16.master), mib(s16.grads), mib(s16.adam), mib(s16.total));
-    printf("  activations (MiB)    one layer  all layers  rest   total | checkpointed  | step total  checkpointed  saved\n");
+    printf("  activations (MiB)    one layer  all layers  rest   total | checkpointed  | step total  checkpointed  "
+           "saved\n");
     const int shapes[][2] = {{8, 128}, {32, 128}, {32, 512}};
     for (size_t i = 0; i < ARRAY_LEN(shapes); i++)
         for (int e = 4; e >= 2; e -= 2) {
@@ -111,14 +119,16 @@ static CkptRun run_step(const char *model_dir, bool ckpt, const Batch *b, const 
 }
 
 static void measure_checkpointing(const char *model_dir, const Batch *b, const int *labels, int reps, int seed) {
-    printf("\n== 3. gradient checkpointing on the CPU (%s, a real SST-2 batch: B %d, T %d, dropout on) ==\n",
-           model_dir, b->B, b->T);
-    CkptRun plain = run_step(model_dir, false, b, labels, reps, seed), ck = run_step(model_dir, true, b, labels, reps, seed);
+    printf("\n== 3. gradient checkpointing on the CPU (%s, a real SST-2 batch: B %d, T %d, dropout on) ==\n", model_dir,
+           b->B, b->T);
+    CkptRun plain = run_step(model_dir, false, b, labels, reps, seed),
+            ck = run_step(model_dir, true, b, labels, reps, seed);
     BertConfig c = bert_config_load(model_dir, 2);
     size_t n = bert_param_count(&c);
     bert_config_free(&c);
     printf("activations allocated: %.2f MiB kept for every layer, %.2f MiB with checkpointing (%.1f%% less)\n",
-           mib(plain.act_bytes), mib(ck.act_bytes), 100.0 * (double)(plain.act_bytes - ck.act_bytes) / (double)plain.act_bytes);
+           mib(plain.act_bytes), mib(ck.act_bytes),
+           100.0 * (double)(plain.act_bytes - ck.act_bytes) / (double)plain.act_bytes);
     printf("forward + backward: %.3f s, with checkpointing %.3f s: %.2fx the time (best of %d)\n", plain.seconds,
            ck.seconds, ck.seconds / plain.seconds, reps);
     printf("gradients identical bit for bit: %s\n", memcmp(plain.grads, ck.grads, sizeof(float) * n) ? "NO" : "yes");
@@ -128,14 +138,20 @@ static void measure_checkpointing(const char *model_dir, const Batch *b, const i
 // ---- 4. out of memory: the remedies ---------------------------------------------------------
 
 static void remedy_accumulation(const BertConfig *c, int T) {
-    printf("\n-- a smaller batch with gradient accumulation (same effective batch; lesson 05 shows the same gradient) --\n");
+    printf("\n-- a smaller batch with gradient accumulation (same effective batch; lesson 05 shows the same gradient) "
+           "--\n");
     const int plans[][2] = {{32, 1}, {16, 2}, {8, 4}, {4, 8}};
     for (size_t i = 0; i < ARRAY_LEN(plans); i++) {
-        StepPlan p = {.num_examples = 67349, .per_device_train_batch_size = plans[i][0], .per_device_eval_batch_size = 32,
-                      .gradient_accumulation_steps = plans[i][1], .n_devices = 1, .num_train_epochs = 1};
+        StepPlan p = {.num_examples = 67349,
+                      .per_device_train_batch_size = plans[i][0],
+                      .per_device_eval_batch_size = 32,
+                      .gradient_accumulation_steps = plans[i][1],
+                      .n_devices = 1,
+                      .num_train_epochs = 1};
         steps_plan(&p);
         printf("batch %2d x accumulation %d = %ld per step, %ld steps per epoch: activations %.1f MiB (T %d, fp32)\n",
-               plans[i][0], plans[i][1], p.effective_batch, p.updates_per_epoch, mib(activation_memory(c, plans[i][0], T, 4, false).total), T);
+               plans[i][0], plans[i][1], p.effective_batch, p.updates_per_epoch,
+               mib(activation_memory(c, plans[i][0], T, 4, false).total), T);
     }
 }
 
@@ -147,21 +163,26 @@ static void remedy_seq_length(const BertConfig *c, int B, const int *len, int n)
         for (int j = 0; j < n; j++) cut += len[j] > Ts[i];
         ActivationMemory a = activation_memory(c, B, Ts[i], 4, false);
         size_t att = (size_t)c->num_hidden_layers * (2 * 4 + 1) * (size_t)B * c->num_attention_heads * Ts[i] * Ts[i];
-        printf("max_seq_length %3d: activations %8.1f MiB, of which attention probabilities %5.1f%%; truncates %.2f%% of SST-2\n",
+        printf("max_seq_length %3d: activations %8.1f MiB, of which attention probabilities %5.1f%%; truncates %.2f%% "
+               "of SST-2\n",
                Ts[i], mib(a.total), 100.0 * (double)att / (double)a.total, 100.0 * cut / n);
     }
 }
 
 static void remedy_padding(const BertConfig *c, const int *len, int n, int batch, int max_len, int seed) {
-    printf("\n-- dynamic padding and group_by_length on SST-2 train (%d sentences, batch %d, max_seq_length %d) --\n", n,
-           batch, max_len);
+    printf("\n-- dynamic padding and group_by_length on SST-2 train (%d sentences, batch %d, max_seq_length %d) --\n",
+           n, batch, max_len);
     int *perm = xmalloc(sizeof(int) * (size_t)n), *grouped = xmalloc(sizeof(int) * (size_t)n);
     epoch_order((uint64_t)seed, 0, perm, n);
     group_by_length(len, n, batch, perm, grouped);
     long real = 0;
     int longest = 0;  // some batch holds the longest sentence: the peak T of any padding that adapts
     for (int i = 0; i < n; i++) real += len[i], longest = len[i] > longest ? len[i] : longest;
-    const struct { const char *name; const int *order; int fixed; } ways[] = {
+    const struct {
+        const char *name;
+        const int *order;
+        int fixed;
+    } ways[] = {
         {"padding=\"max_length\"", perm, max_len},
         {"dynamic padding", perm, 0},
         {"dynamic + group_by_length", grouped, 0},
@@ -170,8 +191,9 @@ static void remedy_padding(const BertConfig *c, const int *len, int n, int batch
     for (size_t w = 0; w < ARRAY_LEN(ways); w++) {
         long tokens = padded_tokens(len, ways[w].order, n, batch, ways[w].fixed);
         int T = ways[w].fixed ? ways[w].fixed : longest;
-        printf("%-26s  %-13ld  %5.1f%%    %.1f MiB (T %d)\n", ways[w].name, tokens, 100.0 * (double)(tokens - real) / (double)tokens,
-               mib(activation_memory(c, batch, T, 4, false).total), T);
+        printf("%-26s  %-13ld  %5.1f%%    %.1f MiB (T %d)\n", ways[w].name, tokens,
+               100.0 * (double)(tokens - real) / (double)tokens, mib(activation_memory(c, batch, T, 4, false).total),
+               T);
     }
     printf("(the peak is the batch holding the longest sentence: dynamic padding lowers it to that length;\n"
            " group_by_length cuts the tokens, not the peak, and puts that batch first, so an out-of-memory\n"
@@ -183,7 +205,8 @@ int main(int argc, char **argv) {
     const char *model_dir = "data/cache/models/all-MiniLM-L6-v2", *train_file = "data/cache/sst2/train.tsv";
     int batch = 8, max_len = 128, reps = 3, seed = 42;
     ArgSpec specs[] = {
-        {"model_name_or_path", ARG_STRING, &model_dir, "BERT checkpoint directory (config.json, model.safetensors)", "Model and data"},
+        {"model_name_or_path", ARG_STRING, &model_dir, "BERT checkpoint directory (config.json, model.safetensors)",
+         "Model and data"},
         {"train_file", ARG_STRING, &train_file, "TSV whose sentence lengths section 4 uses", NULL},
         {"max_seq_length", ARG_INT, &max_len, "truncation length of section 4", NULL},
         {"per_device_train_batch_size", ARG_INT, &batch, "batch of sections 3 and 4", "Training"},
@@ -196,7 +219,8 @@ int main(int argc, char **argv) {
                         "gradient checkpointing measured (memory, time, identical gradients); OOM remedies as numbers.",
                         NULL, specs, ARRAY_LEN(specs)};
     args_parse(&parser, argc, argv, NULL, 0);
-    if (batch < 1 || max_len < 3 || reps < 1) die("need --per_device_train_batch_size >= 1, --max_seq_length >= 3, --repeats >= 1");
+    if (batch < 1 || max_len < 3 || reps < 1)
+        die("need --per_device_train_batch_size >= 1, --max_seq_length >= 3, --repeats >= 1");
     if (!dir_exists(model_dir) || !file_exists(train_file))
         die("%s or %s not found: run `bash data/fetch.sh` (or `make`) first", model_dir, train_file);
 
@@ -214,7 +238,8 @@ int main(int argc, char **argv) {
     TokenizedSet set = tokenize_dataset(tok, &d);
     EncodeOptions eo = {.max_length = max_len}, none = {0};
     int *len = xmalloc(sizeof(int) * (size_t)d.n), *full = xmalloc(sizeof(int) * (size_t)d.n), ka, kb;
-    for (int i = 0; i < d.n; i++) len[i] = truncated_lengths(&set, i, &eo, &ka, &kb), full[i] = truncated_lengths(&set, i, &none, &ka, &kb);
+    for (int i = 0; i < d.n; i++)
+        len[i] = truncated_lengths(&set, i, &eo, &ka, &kb), full[i] = truncated_lengths(&set, i, &none, &ka, &kb);
     int *rows = xmalloc(sizeof(int) * (size_t)batch);
     int *perm = xmalloc(sizeof(int) * (size_t)d.n);
     epoch_order((uint64_t)seed, 0, perm, d.n);

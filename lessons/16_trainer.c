@@ -5,17 +5,17 @@
 //   build/16_trainer predict  --model_name_or_path OUT --test_file X.tsv
 //
 // Nothing here is new: the trainer is assembled from what lessons 01-15 built.
-//   flags, defaults, checks      common/training_args.h (TrainingArguments names, lesson 02's rules)
-//   the run's arithmetic         common/steps.h          (lesson 02; the banner is lesson 02's printout)
-//   data, labels                 common/dataset.h        (lesson 06)
-//   tokens, dynamic padding      common/tokenizer.h      (lesson 07)
-//   the model                    common/backend.h        (BERT of lessons 10-11 on the CPU, lesson 13's on cuda)
-//   AdamW, no-decay group, clip  common/optim.h          (lessons 04-05)
-//   the schedule                 common/schedule.h       (lesson 03)
-//   accumulation                 common/steps.h cursor   (lesson 05: 1/N weight of the true group size)
-//   eval, best model, stopping   common/evaluation.h     (lesson 06)
-//   checkpoints, resume          common/checkpoint.h     (lesson 06, model in Hugging Face layout)
-//   progress bar, plots          common/progress.h, common/plot.h
+//   flags, defaults, checks      common/train/training_args.h (TrainingArguments names, lesson 02's rules)
+//   the run's arithmetic         common/train/steps.h          (lesson 02; the banner is lesson 02's printout)
+//   data, labels                 common/text/dataset.h        (lesson 06)
+//   tokens, dynamic padding      common/text/tokenizer.h      (lesson 07)
+//   the model                    common/train/backend.h        (BERT of lessons 10-11 on the CPU, lesson 13's on cuda)
+//   AdamW, no-decay group, clip  common/train/optim.h          (lessons 04-05)
+//   the schedule                 common/train/schedule.h       (lesson 03)
+//   accumulation                 common/train/steps.h cursor   (lesson 05: 1/N weight of the true group size)
+//   eval, best model, stopping   common/train/evaluation.h     (lesson 06)
+//   checkpoints, resume          common/train/checkpoint.h     (lesson 06, model in Hugging Face layout)
+//   progress bar, plots          common/core/progress.h, common/core/plot.h
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -23,23 +23,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/args.h"
-#include "common/backend.h"
-#include "common/checkpoint.h"
-#include "common/dataset.h"
-#include "common/evaluation.h"
-#include "common/loss.h"
-#include "common/memory.h"
-#include "common/metrics.h"
-#include "common/optim.h"
-#include "common/plot.h"
-#include "common/progress.h"
-#include "common/rng.h"
-#include "common/schedule.h"
-#include "common/steps.h"
-#include "common/tokenizer.h"
-#include "common/training_args.h"
-#include "common/util.h"
+#include "common/core/args.h"
+#include "common/train/backend.h"
+#include "common/train/checkpoint.h"
+#include "common/text/dataset.h"
+#include "common/train/evaluation.h"
+#include "common/model/loss.h"
+#include "common/model/memory.h"
+#include "common/train/metrics.h"
+#include "common/train/optim.h"
+#include "common/core/plot.h"
+#include "common/core/progress.h"
+#include "common/core/rng.h"
+#include "common/train/schedule.h"
+#include "common/train/steps.h"
+#include "common/text/tokenizer.h"
+#include "common/train/training_args.h"
+#include "common/core/util.h"
 
 // The dropout generator's stream; data order uses streams 0, 1, 2, ... (one per epoch, epoch_order).
 #define DROPOUT_STREAM 0x64726f70u
@@ -47,7 +47,10 @@
 // ---- SIGINT: finish the current step, save a checkpoint, exit ------------------------------
 
 static volatile sig_atomic_t interrupted = 0;
-static void on_sigint(int sig) { (void)sig; interrupted = 1; }
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
 
 static void catch_sigint(void) {
     struct sigaction sa = {0};
@@ -79,7 +82,10 @@ static Split load_split(const TrainingArguments *a, const char *path, const Labe
                         int max_samples, const Tokenizer *tok) {
     DatasetOptions o = dataset_default_options();
     char *columns = xstrdup(a->text_column), *comma = strchr(columns, ',');
-    if (comma) { *comma = '\0'; o.text_column_b = comma + 1; }
+    if (comma) {
+        *comma = '\0';
+        o.text_column_b = comma + 1;
+    }
     o.text_column = columns;
     o.label_column = with_labels ? a->label_column : NULL;
     o.labels = labels;
@@ -145,7 +151,7 @@ static void write_predictions(const char *path, const float *logits, int n, int 
     int *zero = xcalloc(1, sizeof(int)), pred;
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * K;
-        cross_entropy_forward(z, zero, 1, K, probs);   // softmax (the loss against class 0 is unused)
+        cross_entropy_forward(z, zero, 1, K, probs);  // softmax (the loss against class 0 is unused)
         argmax_rows(z, 1, K, &pred);
         fprintf(f, "%d\t%s", i, names[pred]);
         for (int k = 0; k < K; k++) fprintf(f, "\t%.9g", probs[k]);
@@ -154,7 +160,9 @@ static void write_predictions(const char *path, const float *logits, int n, int 
     }
     xfclose(f, tmp);
     atomic_rename(tmp, path);
-    free(tmp); free(probs); free(zero);
+    free(tmp);
+    free(probs);
+    free(zero);
 }
 
 static char *predictions_path(const TrainingArguments *a) {
@@ -169,7 +177,8 @@ static void predict(const TrainingArguments *a, Backend *be, const Tokenizer *to
     char *path = predictions_path(a);
     write_predictions(path, logits, test.text.n, be->num_labels, be->id2label);
     printf("predictions: %s (%d rows: label, probabilities, logits)\n", path, test.text.n);
-    free(path); free(logits);
+    free(path);
+    free(logits);
     split_free(&test);
 }
 
@@ -189,12 +198,16 @@ typedef struct {
     TrainerState state;
     Progress prog;
     // since the last log line / the last evaluation
-    double log_loss_sum;  long log_examples;  double log_start;
+    double log_loss_sum;
+    long log_examples;
+    double log_start;
     long acc_correct, acc_seen;
-    double run_loss_sum;  long run_examples;
+    double run_loss_sum;
+    long run_examples;
     bool warned_overfit, stop;
-    EvalResult last_eval;  long last_eval_step;   // the latest evaluation (0: none yet)
-    long skipped_steps;                           // fp16: optimizer steps skipped on overflow
+    EvalResult last_eval;
+    long last_eval_step;  // the latest evaluation (0: none yet)
+    long skipped_steps;   // fp16: optimizer steps skipped on overflow
 } Run;
 
 static void write_model(const char *dir, void *ctx) {
@@ -226,23 +239,28 @@ static void check_resume_matches(const Run *r, const char *dir) {
     trainer_state_read(path, &saved_state);
     free(path);
     const cJSON *saved = saved_state.info;
-    static const char *keys[] = {"train_batch_size", "gradient_accumulation_steps", "num_train_examples", "max_steps", "data_seed"};
+    static const char *keys[] = {"train_batch_size", "gradient_accumulation_steps", "num_train_examples", "max_steps",
+                                 "data_seed"};
     if (saved_state.global_step < 0 || saved_state.global_step > r->plan.total_steps)
-        die("%s/trainer_state.json: global_step %ld is outside this run's steps 0..%ld", dir, saved_state.global_step, r->plan.total_steps);
+        die("%s/trainer_state.json: global_step %ld is outside this run's steps 0..%ld", dir, saved_state.global_step,
+            r->plan.total_steps);
     cJSON *now = run_info(r);
     for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
         const cJSON *x = cJSON_GetObjectItem(saved, keys[i]), *y = cJSON_GetObjectItem(now, keys[i]);
         if (!cJSON_IsNumber(x)) die("%s/trainer_state.json: no %s (not a checkpoint of this trainer?)", dir, keys[i]);
         if (x->valuedouble != y->valuedouble)
-            die("--resume_from_checkpoint %s: the checkpoint's run had %s %g, this one has %g; resume with the same data "
-                "and batch flags", dir, keys[i], x->valuedouble, y->valuedouble);
+            die("--resume_from_checkpoint %s: the checkpoint's run had %s %g, this one has %g; resume with the same "
+                "data "
+                "and batch flags",
+                dir, keys[i], x->valuedouble, y->valuedouble);
     }
     cJSON_Delete(now);
     trainer_state_free(&saved_state);
 }
 
 static void write_log_history(const Run *r) {
-    char *path = path_join(r->a->output_dir, "log_history.jsonl"), *tmp = path_join(r->a->output_dir, "log_history.jsonl.tmp");
+    char *path = path_join(r->a->output_dir, "log_history.jsonl"),
+         *tmp = path_join(r->a->output_dir, "log_history.jsonl.tmp");
     FILE *f = xfopen(tmp, "w");
     for (const cJSON *e = r->state.log_history->child; e; e = e->next) {
         char *line = cJSON_PrintUnformatted(e);
@@ -251,7 +269,8 @@ static void write_log_history(const Run *r) {
     }
     xfclose(f, tmp);
     atomic_rename(tmp, path);
-    free(path); free(tmp);
+    free(path);
+    free(tmp);
 }
 
 // The fp16 loss scaler's state (torch's scaler.pt) travels in trainer_state.json as "grad_scaler".
@@ -272,7 +291,8 @@ static char *save_checkpoint(Run *r) {
     if (r->be->sync_to_host) r->be->sync_to_host(r->be, &r->opt);
     save_scaler_state(r);
     mkdir_p(r->a->output_dir);
-    char *dir = checkpoint_save_with(r->a->output_dir, r->be->ps, &r->opt, &r->state, r->a->save_total_limit, write_model, r->be);
+    char *dir = checkpoint_save_with(r->a->output_dir, r->be->ps, &r->opt, &r->state, r->a->save_total_limit,
+                                     write_model, r->be);
     write_log_history(r);
     return dir;
 }
@@ -283,9 +303,10 @@ static void die_on_bad_loss(const Run *r, double loss, long step) {
     if (isfinite(loss)) return;
     char *last = checkpoint_latest(r->a->output_dir);
     die("step %ld: the training loss is %s. The run diverged; the last good checkpoint is %s. Lower --learning_rate "
-        "(now %g) or use a longer warmup%s, and resume from that checkpoint or start again", step + 1,
-        isnan(loss) ? "NaN" : "inf", last ? last : "none (no checkpoint was saved yet)", r->a->learning_rate,
-        r->a->fp16 ? " (with --fp16 an activation may have passed fp16's largest value, 65504: --bf16 has fp32's range)" : "");
+        "(now %g) or use a longer warmup%s, and resume from that checkpoint or start again",
+        step + 1, isnan(loss) ? "NaN" : "inf", last ? last : "none (no checkpoint was saved yet)", r->a->learning_rate,
+        r->a->fp16 ? " (with --fp16 an activation may have passed fp16's largest value, 65504: --bf16 has fp32's range)"
+                   : "");
 }
 
 static void log_training(Run *r, long step, double grad_norm, double lr) {
@@ -342,8 +363,8 @@ static bool evaluate_and_track(Run *r, long step) {
     }
     if (a->early_stopping_patience > 0 && r->state.early_stopping_counter >= a->early_stopping_patience) {
         printf("early stopping: %s has not improved by more than %g for %d evaluations (best %.4f at step %ld)\n",
-               a->metric_for_best_model, a->early_stopping_threshold, r->state.early_stopping_counter, r->state.best_metric,
-               r->state.best_global_step);
+               a->metric_for_best_model, a->early_stopping_threshold, r->state.early_stopping_counter,
+               r->state.best_metric, r->state.best_global_step);
         r->stop = true;
     }
     fflush(stdout);
@@ -360,10 +381,13 @@ static void after_step(Run *r, const MicroBatch *mb, long step, double grad_norm
     bool best = false, saved = false;
     if (fires_after_step(r->log, step, r->plan.total_steps, false) || (epoch_end && fires_after_epoch(r->log)))
         log_training(r, step, grad_norm, lr);
-    if (r->has_dev && (fires_after_step(r->eval, step, r->plan.total_steps, true) || (epoch_end && fires_after_epoch(r->eval))))
+    if (r->has_dev &&
+        (fires_after_step(r->eval, step, r->plan.total_steps, true) || (epoch_end && fires_after_epoch(r->eval))))
         best = evaluate_and_track(r, step);
     if (fires_after_step(r->save, step, r->plan.total_steps, true) || (epoch_end && fires_after_epoch(r->save))) {
-        if (best) snprintf(r->state.best_model_checkpoint, sizeof r->state.best_model_checkpoint, "%s/checkpoint-%ld", r->a->output_dir, step);
+        if (best)
+            snprintf(r->state.best_model_checkpoint, sizeof r->state.best_model_checkpoint, "%s/checkpoint-%ld",
+                     r->a->output_dir, step);
         free(save_checkpoint(r));
         saved = true;
     }
@@ -371,7 +395,8 @@ static void after_step(Run *r, const MicroBatch *mb, long step, double grad_norm
         char *dir = saved ? NULL : save_checkpoint(r);
         progress_end(&r->prog);
         printf("interrupted (SIGINT) at step %ld: checkpoint %s/checkpoint-%ld saved; continue with "
-               "--resume_from_checkpoint %s/checkpoint-%ld\n", step, r->a->output_dir, step, r->a->output_dir, step);
+               "--resume_from_checkpoint %s/checkpoint-%ld\n",
+               step, r->a->output_dir, step, r->a->output_dir, step);
         free(dir);
         exit(130);
     }
@@ -391,7 +416,10 @@ static void train_loop(Run *r) {
     StepCursor cur = steps_begin(&r->plan, r->state.global_step);
     MicroBatch mb;
     while (!r->stop && steps_next(&cur, &mb)) {
-        if (mb.epoch != order_epoch) { epoch_order((uint64_t)data_seed, mb.epoch, order, N); order_epoch = mb.epoch; }
+        if (mb.epoch != order_epoch) {
+            epoch_order((uint64_t)data_seed, mb.epoch, order, N);
+            order_epoch = mb.epoch;
+        }
         const long first = mb.batch_in_epoch * B;
         const int n = (int)(first + B <= N ? B : N - first);
         if (mb.index_in_group == 0) {
@@ -409,8 +437,10 @@ static void train_loop(Run *r) {
         argmax_rows(logits, n, r->be->num_labels, pred);
         for (int i = 0; i < n; i++) r->acc_correct += pred[i] == labels[i];
         r->acc_seen += n;
-        r->log_loss_sum += loss * n;  r->log_examples += n;
-        r->run_loss_sum += loss * n;  r->run_examples += n;
+        r->log_loss_sum += loss * n;
+        r->log_examples += n;
+        r->run_loss_sum += loss * n;
+        r->run_examples += n;
         if (!mb.ends_group) continue;
 
         // The schedule advances with the optimizer steps taken: an fp16 step skipped on overflow
@@ -425,8 +455,8 @@ static void train_loop(Run *r) {
         r->state.optimizer_step = r->opt.step;
         // Logged as the Trainer of transformers 5 does: the learning rate this update used (read
         // before the scheduler steps; transformers 4 logged the next update's).
-        progress_update(&r->prog, mb.epoch, r->plan.epochs, step, r->log_loss_sum / (double)(r->log_examples ? r->log_examples : 1),
-                        lr, group_examples);
+        progress_update(&r->prog, mb.epoch, r->plan.epochs, step,
+                        r->log_loss_sum / (double)(r->log_examples ? r->log_examples : 1), lr, group_examples);
         after_step(r, &mb, step, grad_norm, lr);
     }
     progress_end(&r->prog);
@@ -434,7 +464,9 @@ static void train_loop(Run *r) {
         printf("fp16 loss scaling: %ld optimizer step%s skipped on overflow, loss scale now %g\n", r->skipped_steps,
                r->skipped_steps == 1 ? "" : "s", r->be->scaler->scale);
     batch_free(&x);
-    free(order); free(pred); free(labels);
+    free(order);
+    free(pred);
+    free(labels);
 }
 
 // ---- plots and the end of the run ----------------------------------------------------------
@@ -444,7 +476,10 @@ static int history_series(const cJSON *hist, const char *key, double *xs, double
     int n = 0;
     for (const cJSON *e = hist->child; e; e = e->next) {
         const cJSON *v = cJSON_GetObjectItem(e, key), *s = cJSON_GetObjectItem(e, "step");
-        if (cJSON_IsNumber(v) && cJSON_IsNumber(s)) { xs[n] = s->valuedouble; ys[n++] = v->valuedouble; }
+        if (cJSON_IsNumber(v) && cJSON_IsNumber(s)) {
+            xs[n] = s->valuedouble;
+            ys[n++] = v->valuedouble;
+        }
     }
     return n;
 }
@@ -461,16 +496,21 @@ static char *plot_series(const Run *r, const char *file, const char *title, cons
     mkdir_p(dir);
     if (p.n_series) plot_save(&p, path);
     plot_free(&p);
-    free(xs); free(ys); free(dir);
+    free(xs);
+    free(ys);
+    free(dir);
     return path;
 }
 
 static void write_plots(const Run *r) {
     char *loss = plot_series(r, "loss.png", "training and eval loss", (const char *[]){"loss", "eval_loss"}, 2);
     char *lr = plot_series(r, "learning_rate.png", "learning rate", (const char *[]){"learning_rate"}, 1);
-    char *ev = plot_series(r, "eval.png", "eval metrics", (const char *[]){"eval_accuracy", "eval_f1", "train_accuracy"}, 3);
+    char *ev =
+        plot_series(r, "eval.png", "eval metrics", (const char *[]){"eval_accuracy", "eval_f1", "train_accuracy"}, 3);
     printf("plots                %s %s%s%s\n", loss, lr, r->has_dev ? " " : "", r->has_dev ? ev : "");
-    free(loss); free(lr); free(ev);
+    free(loss);
+    free(lr);
+    free(ev);
 }
 
 // save_final_model: the model's Hugging Face files straight into output_dir (beside the
@@ -480,12 +520,13 @@ static void save_final_model(Run *r) {
     rm_rf(tmp);
     if (r->be->sync_to_host) r->be->sync_to_host(r->be, &r->opt);
     r->be->save_pretrained(r->be, tmp);
-    static const char *files[] = {"config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json",
-                                  "special_tokens_map.json", "tokenizer.json"};
+    static const char *files[] = {"config.json",           "model.safetensors",       "vocab.txt",
+                                  "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"};
     for (size_t i = 0; i < ARRAY_LEN(files); i++) {
         char *from = path_join(tmp, files[i]), *to = path_join(r->a->output_dir, files[i]);
         if (file_exists(from)) atomic_rename(from, to);
-        free(from); free(to);
+        free(from);
+        free(to);
     }
     rm_rf(tmp);
     free(tmp);
@@ -493,13 +534,13 @@ static void save_final_model(Run *r) {
 
 static void finish_run(Run *r, double seconds, long start_step) {
     const TrainingArguments *a = r->a;
-    long model_step = r->state.global_step;   // the step whose weights the final model has
+    long model_step = r->state.global_step;  // the step whose weights the final model has
     if (a->load_best_model_at_end && r->state.best_model_checkpoint[0]) {
         checkpoint_load(r->state.best_model_checkpoint, r->be->ps, NULL, NULL);
         if (r->be->params_changed) r->be->params_changed(r->be);
         model_step = r->state.best_global_step;
-        printf("loaded the best model: %s (%s %.4f at step %ld)\n", r->state.best_model_checkpoint, a->metric_for_best_model,
-               r->state.best_metric, r->state.best_global_step);
+        printf("loaded the best model: %s (%s %.4f at step %ld)\n", r->state.best_model_checkpoint,
+               a->metric_for_best_model, r->state.best_metric, r->state.best_global_step);
     }
     long steps_run = r->state.global_step - start_step;
     double rate = seconds > 0 ? (double)r->run_examples / seconds : 0;
@@ -517,12 +558,13 @@ static void finish_run(Run *r, double seconds, long start_step) {
     printf("\n== Summary ==\n");
     char dur[32];
     format_duration(seconds, dur, sizeof dur);
-    printf("trained              %ld steps (%ld this run) in %s, %.1f samples/s, train loss %.4f\n", r->state.global_step,
-           steps_run, dur, rate, r->run_examples ? r->run_loss_sum / (double)r->run_examples : 0);
+    printf("trained              %ld steps (%ld this run) in %s, %.1f samples/s, train loss %.4f\n",
+           r->state.global_step, steps_run, dur, rate, r->run_examples ? r->run_loss_sum / (double)r->run_examples : 0);
     if (r->has_dev) {
         // The final model's evaluation: the one made at its step when there is one, else a new one.
-        EvalResult ev = r->last_eval_step == model_step ? r->last_eval
-                                                        : evaluate(r->be, r->tok, &r->dev, &r->eo, a->per_device_eval_batch_size);
+        EvalResult ev = r->last_eval_step == model_step
+            ? r->last_eval
+            : evaluate(r->be, r->tok, &r->dev, &r->eo, a->per_device_eval_batch_size);
         if (r->last_eval_step && r->last_eval_step != model_step) eval_result_free(&r->last_eval);
         r->last_eval_step = 0;
         printf("final model on eval  ");
@@ -535,7 +577,8 @@ static void finish_run(Run *r, double seconds, long start_step) {
         printf("best                 step %ld, %s %.4f (%s)\n", r->state.best_global_step, a->metric_for_best_model,
                r->state.best_metric, r->state.best_model_checkpoint[0] ? r->state.best_model_checkpoint : "not saved");
     printf("final model          %s/ (config.json, model.safetensors, vocab.txt; "
-           "BertForSequenceClassification.from_pretrained loads it)\n", a->output_dir);
+           "BertForSequenceClassification.from_pretrained loads it)\n",
+           a->output_dir);
     printf("log                  %s/log_history.jsonl\n", a->output_dir);
     if (a->plots) write_plots(r);
 }
@@ -544,11 +587,11 @@ static void finish_run(Run *r, double seconds, long start_step) {
 // allocated for.
 static int max_batch(const TrainingArguments *a) {
     return a->per_device_train_batch_size > a->per_device_eval_batch_size ? a->per_device_train_batch_size
-                                                                           : a->per_device_eval_batch_size;
+                                                                          : a->per_device_eval_batch_size;
 }
 
 // print_checkpointing: with --gradient_checkpointing, what it saves: lesson 15's activation
-// formula (common/memory.h) for the batch the activations are allocated for, with and without.
+// formula (common/model/memory.h) for the batch the activations are allocated for, with and without.
 static void print_checkpointing(const TrainingArguments *a, int K) {
     BertConfig c = bert_config_load(a->model_name_or_path, K);
     const int B = max_batch(a), T = a->max_seq_length;
@@ -568,15 +611,16 @@ static void print_banner(const Run *r, const LabelSet *labels) {
     printf(")\n");
     if (r->has_dev) printf("eval data            %s: %d examples\n", a->validation_file, r->dev.text.n);
     const int threads = omp_get_max_threads();
-    const char *precision = a->bf16   ? "bf16 mixed precision (fp32 master weights)"
-                            : a->fp16 ? "fp16 mixed precision (fp32 master weights, dynamic loss scaling)"
-                                      : "fp32";
+    const char *precision = a->bf16 ? "bf16 mixed precision (fp32 master weights)"
+        : a->fp16                   ? "fp16 mixed precision (fp32 master weights, dynamic loss scaling)"
+                                    : "fp32";
     printf("device               %s, %d thread%s, %s; max_seq_length %d with dynamic padding\n", r->be->device, threads,
            threads == 1 ? "" : "s", precision, a->max_seq_length);
     if (a->gradient_checkpointing) print_checkpointing(a, labels->n);
     printf("optimizer            AdamW lr %g, betas (%g, %g), eps %g, weight_decay %g (not on biases/LayerNorm), "
-           "max_grad_norm %g, %s schedule\n", a->learning_rate, a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay,
-           a->max_grad_norm, a->lr_scheduler_type);
+           "max_grad_norm %g, %s schedule\n",
+           a->learning_rate, a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay, a->max_grad_norm,
+           a->lr_scheduler_type);
     printf("\n== The plan ==\n");
     steps_print_plan(&r->plan, r->log, r->eval, r->save);
     printf("\n");
@@ -603,12 +647,17 @@ static void train(const TrainingArguments *a) {
     r.has_dev = a->validation_file != NULL;
     if (r.has_dev) r.dev = load_split(a, a->validation_file, labels, true, a->max_eval_samples, r.tok);
     training_args_intervals(a, &r.log, &r.eval, &r.save);
-    r.plan = (StepPlan){.num_examples = r.train.text.n, .per_device_train_batch_size = a->per_device_train_batch_size,
+    r.plan = (StepPlan){.num_examples = r.train.text.n,
+                        .per_device_train_batch_size = a->per_device_train_batch_size,
                         .per_device_eval_batch_size = a->per_device_eval_batch_size,
-                        .gradient_accumulation_steps = a->gradient_accumulation_steps, .n_devices = 1,
-                        .num_train_epochs = a->num_train_epochs, .max_steps = a->max_steps,
-                        .dataloader_drop_last = a->dataloader_drop_last, .warmup_ratio = a->warmup_ratio,
-                        .warmup_steps = a->warmup_steps, .num_eval_examples = r.has_dev ? r.dev.text.n : 0};
+                        .gradient_accumulation_steps = a->gradient_accumulation_steps,
+                        .n_devices = 1,
+                        .num_train_epochs = a->num_train_epochs,
+                        .max_steps = a->max_steps,
+                        .dataloader_drop_last = a->dataloader_drop_last,
+                        .warmup_ratio = a->warmup_ratio,
+                        .warmup_steps = a->warmup_steps,
+                        .num_eval_examples = r.has_dev ? r.dev.text.n : 0};
     steps_plan(&r.plan);
     char *resume = resolve_resume(a);
     if (resume) check_resume_matches(&r, resume);
@@ -616,7 +665,10 @@ static void train(const TrainingArguments *a) {
     r.be = backend_open(a->device, a->model_name_or_path, labels->n, (const char *const *)labels->names,
                         (unsigned long)a->seed, max_batch(a), a->max_seq_length, a->gradient_checkpointing);
     if (a->bf16 || a->fp16) r.be->set_format(r.be, a->bf16 ? FMT_BF16 : FMT_FP16);  // --device cuda (training_args.c)
-    OptimizerConfig oc = {.kind = OPT_ADAMW, .beta1 = a->adam_beta1, .beta2 = a->adam_beta2, .eps = a->adam_epsilon,
+    OptimizerConfig oc = {.kind = OPT_ADAMW,
+                          .beta1 = a->adam_beta1,
+                          .beta2 = a->adam_beta2,
+                          .eps = a->adam_epsilon,
                           .weight_decay = a->weight_decay};
     optimizer_init(&r.opt, oc, r.be->ps);
     r.sched = schedule_make(schedule_kind(a->lr_scheduler_type), a->learning_rate, r.plan.warmup, r.plan.total_steps);
@@ -654,8 +706,8 @@ static void train(const TrainingArguments *a) {
 static void evaluate_or_predict(const TrainingArguments *a, TrainerMode mode) {
     Tokenizer *tok = tokenizer_from_pretrained(a->model_name_or_path);
     EncodeOptions eo = {.max_length = a->max_seq_length};
-    Backend *be = backend_open(a->device, a->model_name_or_path, 0, NULL, (unsigned long)a->seed, a->per_device_eval_batch_size,
-                               a->max_seq_length, false);
+    Backend *be = backend_open(a->device, a->model_name_or_path, 0, NULL, (unsigned long)a->seed,
+                               a->per_device_eval_batch_size, a->max_seq_length, false);
     if (a->bf16 || a->fp16) be->set_format(be, a->bf16 ? FMT_BF16 : FMT_FP16);  // as the Trainer's autocast evaluation
     printf("model                %s (%d classes, %zu parameters) on %s\n", a->model_name_or_path, be->num_labels,
            be->ps->numel, be->device);

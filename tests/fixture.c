@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/util.h"
+#include "common/core/util.h"
 
 Fixture fixture_load(const char *path) {
     Fixture f = {0};

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 
 typedef struct {
-    char *text;     // the file, with each line's key NUL-terminated in place
+    char *text;  // the file, with each line's key NUL-terminated in place
     int n_lines;
     char **keys;
     char **values;  // the rest of each line: "<count> v1 v2 ..."

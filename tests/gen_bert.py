@@ -1,4 +1,4 @@
-"""gen_bert.py — reference values for the CPU BERT (common/bert.c) from Hugging Face transformers.
+"""gen_bert.py — reference values for the CPU BERT (common/model/bert.c) from Hugging Face transformers.
 Writes tests/fixtures/bert/ (read by tests/test_bert.c):
 
   tiny/                 a random BertForSequenceClassification (2 layers, hidden 64, 4 heads,

@@ -1,4 +1,4 @@
-"""gen_optim.py — reference values for common/optim.c and common/loss.c from PyTorch and the
+"""gen_optim.py — reference values for common/train/optim.c and common/model/loss.c from PyTorch and the
 Hugging Face Trainer. Writes tests/fixtures/optim/optim.txt (read by tests/test_optim.c).
 
     python3 tests/gen_optim.py      # needs torch and transformers (pip install torch transformers)

@@ -1,4 +1,4 @@
-"""gen_precision.py — reference values for common/precision.c and common/grad_scaler.c from PyTorch.
+"""gen_precision.py — reference values for common/model/precision.c and common/train/grad_scaler.c from PyTorch.
 Writes tests/fixtures/precision/precision.txt (read by tests/test_precision.c):
 
   values                float32 inputs: edge cases (0, -0, inf, the fp16 limits and the halfway

@@ -1,4 +1,4 @@
-"""gen_schedules.py — reference values for common/schedule.c and common/steps.c from the Hugging
+"""gen_schedules.py — reference values for common/train/schedule.c and common/train/steps.c from the Hugging
 Face code itself: transformers' get_scheduler for every schedule, and the Trainer's own
 set_initial_training_values, get_warmup_steps and DefaultFlowCallback for a grid of runs.
 Writes tests/fixtures/schedules/schedules.txt (read by tests/test_schedule.c).

@@ -166,7 +166,7 @@ def fnv1a64(data, h=0xCBF29CE484222325):
 
 
 def read_sentences(path):
-    """The sentence column as common/dataset.c reads a TSV: lines split on \\n, a trailing \\r
+    """The sentence column as common/text/dataset.c reads a TSV: lines split on \\n, a trailing \\r
     dropped, blank lines skipped, fields split on tabs, a header row."""
     with open(path, "rb") as f:
         rows = [line.rstrip(b"\r").decode("utf-8") for line in f.read().split(b"\n")]

@@ -72,7 +72,7 @@ def make_checkpoint(names):
 
 
 def main():
-    names = sorted(set(read_tsv(os.path.join(here, "train.tsv"))[1]))  # as common/dataset.c: sorted names
+    names = sorted(set(read_tsv(os.path.join(here, "train.tsv"))[1]))  # as common/text/dataset.c: sorted names
     make_checkpoint(names)
     tok = BertTokenizerFast(os.path.join(dst, "vocab.txt"), do_lower_case=True)
     label_ids = {n: i for i, n in enumerate(names)}

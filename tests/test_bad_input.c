@@ -13,20 +13,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/args.h"
-#include "common/bert.h"
-#include "common/checkpoint.h"
-#include "common/dataset.h"
-#include "common/safetensors.h"
-#include "common/tokenizer.h"
-#include "common/util.h"
+#include "common/core/args.h"
+#include "common/model/bert.h"
+#include "common/train/checkpoint.h"
+#include "common/text/dataset.h"
+#include "common/model/safetensors.h"
+#include "common/text/tokenizer.h"
+#include "common/core/util.h"
 
 // ---- running a loader in a child ---------------------------------------------------------------
 typedef void (*Loader)(const char *path);
 
 typedef struct {
-    int status;       // exit status; -1 = killed by a signal (a crash)
-    char err[8192];   // what it wrote to stderr
+    int status;      // exit status; -1 = killed by a signal (a crash)
+    char err[8192];  // what it wrote to stderr
 } Outcome;
 
 // drop_sanitizer_notes: under `make test-sanitize` a child forked from the (threaded) test runner
@@ -38,7 +38,10 @@ static void drop_sanitizer_notes(char *text) {
     for (char *line = text; *line;) {
         char *nl = strchr(line, '\n');
         size_t len = nl ? (size_t)(nl - line) + 1 : strlen(line);
-        if (strncmp(line, "==", 2)) { memmove(out, line, len); out += len; }
+        if (strncmp(line, "==", 2)) {
+            memmove(out, line, len);
+            out += len;
+        }
         line += len;
     }
     *out = '\0';
@@ -73,7 +76,8 @@ static Outcome run_loader(Loader load, const char *path) {
 // expect_error: load(path) exits 1 with one line "error: ...\n" naming the file and holding `want`.
 static void expect_error(Loader load, const char *path, const char *want) {
     Outcome o = run_loader(load, path);
-    cr_expect_eq(o.status, 1, "%s: expected exit 1 with an error naming '%s', got status %d and: %s", path, want, o.status, o.err);
+    cr_expect_eq(o.status, 1, "%s: expected exit 1 with an error naming '%s', got status %d and: %s", path, want,
+                 o.status, o.err);
     const char *nl = strchr(o.err, '\n');
     cr_expect(!strncmp(o.err, "error: ", 7) && nl && nl[1] == '\0', "%s: not exactly one error line: %s", path, o.err);
     cr_expect(strstr(o.err, path), "%s: the error does not name the file: %s", path, o.err);
@@ -180,7 +184,10 @@ Test(bad_safetensors, truncated_at_every_byte, .init = make_dir, .fini = remove_
     cr_assert_eq(run_loader(load_safetensors, good).status, 0, "the intact file must load");
     for (size_t len = 0; len < n; len++) {
         const char *p = write_bytes("cut.safetensors", bytes, len);
-        expect_error(load_safetensors, p, len < 8 ? "too short" : len < 8 + strlen(GOOD_HEADER) ? "header length" : ": tensor ");
+        expect_error(load_safetensors, p,
+                     len < 8                             ? "too short"
+                         : len < 8 + strlen(GOOD_HEADER) ? "header length"
+                                                         : ": tensor ");
     }
     free(bytes);
 }
@@ -201,29 +208,40 @@ Test(bad_safetensors, every_bit_flipped, .init = make_dir, .fini = remove_dir) {
 
 Test(bad_safetensors, header_length_past_the_file, .init = make_dir, .fini = remove_dir) {
     unsigned char b[64] = {0};
-    b[0] = 200;   // 200-byte header in a 64-byte file
+    b[0] = 200;  // 200-byte header in a 64-byte file
     expect_error(load_safetensors, write_bytes("long.safetensors", b, sizeof b), "runs past the end");
-    memset(b, 0xff, 8);   // 2^64 - 1
+    memset(b, 0xff, 8);  // 2^64 - 1
     expect_error(load_safetensors, write_bytes("huge.safetensors", b, sizeof b), "over the");
 }
 
 Test(bad_safetensors, header_errors_name_the_tensor, .init = make_dir, .fini = remove_dir) {
-    static const struct { const char *header; size_t data; const char *want; } cases[] = {
+    static const struct {
+        const char *header;
+        size_t data;
+        const char *want;
+    } cases[] = {
         {"not json at all", 0, "not a JSON object"},
         {"[1, 2, 3]", 0, "not a JSON object"},
         {"{\"w\": 5}", 0, "tensor w: header entry is not an object"},
         {"{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "tensor w: header entry needs dtype"},
-        {"{\"w\":{\"dtype\":\"F8_E4M3\",\"shape\":[4],\"data_offsets\":[0,4]}}", 4, "tensor w: unsupported dtype F8_E4M3"},
+        {"{\"w\":{\"dtype\":\"F8_E4M3\",\"shape\":[4],\"data_offsets\":[0,4]}}", 4,
+         "tensor w: unsupported dtype F8_E4M3"},
         {"{\"w\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8, "tensor w: dimension 0"},
         {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,8]}}", 8, "tensor w: dimension 0"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4, "tensor w: 9 dimensions"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1000000,1000000,1000000],\"data_offsets\":[0,4]}}", 4, "tensor w: shape is larger"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,64]}}", 8, "tensor w: data_offsets must be two whole numbers"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,0]}}", 8, "tensor w: data_offsets must be two whole numbers"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,6]}}", 8, "tensor w: byte range 0..6 holds 6 bytes"},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4,
+         "tensor w: 9 dimensions"},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1000000,1000000,1000000],\"data_offsets\":[0,4]}}", 4,
+         "tensor w: shape is larger"},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,64]}}", 8,
+         "tensor w: data_offsets must be two whole numbers"},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,0]}}", 8,
+         "tensor w: data_offsets must be two whole numbers"},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,6]}}", 8,
+         "tensor w: byte range 0..6 holds 6 bytes"},
         {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0.5,8.5]}}", 12, "tensor w: data_offsets"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, "tensor b overlaps tensor a"},
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+         12, "tensor b overlaps tensor a"},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++)
         expect_error(load_safetensors, write_st("case.safetensors", cases[i].header, cases[i].data), cases[i].want);
@@ -247,18 +265,25 @@ Test(bad_safetensors, shape_disagrees_with_the_model, .init = make_dir, .fini = 
 
 // ---- trainer_state.json ---------------------------------------------------------------------------
 Test(bad_trainer_state, malformed, .init = make_dir, .fini = remove_dir) {
-    static const struct { const char *text, *want; } cases[] = {
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
         {"", "not valid JSON"},
         {"{\"global_step\": 3", "not valid JSON"},
         {"[]", "missing or malformed"},
-        {"{\"global_step\": \"3\", \"epoch\": 1, \"optimizer_step\": 3, \"rng_state\": {}, \"log_history\": []}", "missing or malformed"},
-        {"{\"global_step\": 3, \"epoch\": 1, \"optimizer_step\": 3, \"rng_state\": {\"state\": \"zz\", \"inc\": \"1\"}, \"log_history\": []}",
+        {"{\"global_step\": \"3\", \"epoch\": 1, \"optimizer_step\": 3, \"rng_state\": {}, \"log_history\": []}",
+         "missing or malformed"},
+        {"{\"global_step\": 3, \"epoch\": 1, \"optimizer_step\": 3, \"rng_state\": {\"state\": \"zz\", \"inc\": "
+         "\"1\"}, \"log_history\": []}",
          "rng_state"},
-        {"{\"global_step\": -3, \"epoch\": 1, \"optimizer_step\": 3, \"rng_state\": {\"state\": \"1\", \"inc\": \"1\"}, \"log_history\": []}",
+        {"{\"global_step\": -3, \"epoch\": 1, \"optimizer_step\": 3, \"rng_state\": {\"state\": \"1\", \"inc\": "
+         "\"1\"}, \"log_history\": []}",
          "global_step"},
-        {"{\"global_step\": 1e300, \"epoch\": 1, \"optimizer_step\": 3, \"rng_state\": {\"state\": \"1\", \"inc\": \"1\"}, \"log_history\": []}",
+        {"{\"global_step\": 1e300, \"epoch\": 1, \"optimizer_step\": 3, \"rng_state\": {\"state\": \"1\", \"inc\": "
+         "\"1\"}, \"log_history\": []}",
          "global_step"},
-        {"{\"global_step\": 3, \"epoch\": 1, \"optimizer_step\": 2.5, \"rng_state\": {\"state\": \"1\", \"inc\": \"1\"}, \"log_history\": []}",
+        {"{\"global_step\": 3, \"epoch\": 1, \"optimizer_step\": 2.5, \"rng_state\": {\"state\": \"1\", \"inc\": "
+         "\"1\"}, \"log_history\": []}",
          "optimizer_step"},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++)
@@ -267,7 +292,9 @@ Test(bad_trainer_state, malformed, .init = make_dir, .fini = remove_dir) {
 
 // ---- TSV / CSV --------------------------------------------------------------------------------------
 Test(bad_dataset, rows_and_labels, .init = make_dir, .fini = remove_dir) {
-    static const struct { const char *name, *text, *want; } cases[] = {
+    static const struct {
+        const char *name, *text, *want;
+    } cases[] = {
         {"empty.tsv", "", "no examples"},
         {"header_only.tsv", "sentence\tlabel\n", "no examples"},
         {"ragged.tsv", "sentence\tlabel\ngood\t1\nstray\ttab\t0\n", ":3: 3 fields, but the header has 2"},
@@ -298,8 +325,14 @@ static void load_crlf_and_check(const char *path) {
 }
 
 Test(bad_dataset, crlf_line_ends_load, .init = make_dir, .fini = remove_dir) {
-    cr_expect_eq(run_loader(load_crlf_and_check, write_text("crlf.tsv", "sentence\tlabel\r\ngreat\tpos\r\nbad, really\tneg\r\n")).status, 0);
-    cr_expect_eq(run_loader(load_crlf_and_check, write_text("crlf.csv", "sentence,label\r\ngreat,pos\r\n\"bad, really\",neg\r\n")).status, 0);
+    cr_expect_eq(
+        run_loader(load_crlf_and_check, write_text("crlf.tsv", "sentence\tlabel\r\ngreat\tpos\r\nbad, really\tneg\r\n"))
+            .status,
+        0);
+    cr_expect_eq(run_loader(load_crlf_and_check,
+                            write_text("crlf.csv", "sentence,label\r\ngreat,pos\r\n\"bad, really\",neg\r\n"))
+                     .status,
+                 0);
 }
 
 // A 10 MB line: as one example it loads whole; with no newline at all it is a header and no data.
@@ -325,7 +358,9 @@ Test(bad_dataset, ten_megabyte_line, .init = make_dir, .fini = remove_dir) {
 static void load_vocab(const char *path) { tokenizer_free(tokenizer_load(path, NULL)); }
 
 Test(bad_vocab, empty_missing_specials_and_bad_lines, .init = make_dir, .fini = remove_dir) {
-    static const struct { const char *text, *want; } cases[] = {
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
         {"", "empty vocab"},
         {"the\nof\n[CLS]\n[SEP]\n[PAD]\n", "the vocab has no [UNK] token"},
         {"[UNK]\n[SEP]\n[PAD]\n", "the vocab has no [CLS] token"},
@@ -333,7 +368,8 @@ Test(bad_vocab, empty_missing_specials_and_bad_lines, .init = make_dir, .fini = 
         {"[UNK]\n[CLS]\n[SEP]\n", "the vocab has no [PAD] token"},
         {"[PAD]\n[UNK]\n[CLS]\n[SEP]\ncaf\xc3\n", ":5: invalid UTF-8"},
     };
-    for (size_t i = 0; i < ARRAY_LEN(cases); i++) expect_error(load_vocab, write_text("vocab.txt", cases[i].text), cases[i].want);
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+        expect_error(load_vocab, write_text("vocab.txt", cases[i].text), cases[i].want);
 }
 
 // Duplicate tokens are legal (transformers keeps the last id); the vocab size still counts lines.
@@ -344,7 +380,9 @@ static void load_duplicates_and_check(const char *path) {
 }
 
 Test(bad_vocab, duplicate_tokens_keep_the_last_id, .init = make_dir, .fini = remove_dir) {
-    cr_expect_eq(run_loader(load_duplicates_and_check, write_text("vocab.txt", "[PAD]\nthe\n[UNK]\n[CLS]\n[SEP]\nthe\n")).status, 0);
+    cr_expect_eq(
+        run_loader(load_duplicates_and_check, write_text("vocab.txt", "[PAD]\nthe\n[UNK]\n[CLS]\n[SEP]\nthe\n")).status,
+        0);
 }
 
 // ---- config.json ---------------------------------------------------------------------------------
@@ -359,20 +397,29 @@ static void load_bert_config(const char *path) {
 #define SIZES "\"vocab_size\": 50, \"num_hidden_layers\": 2, \"intermediate_size\": 128"
 
 Test(bad_config, missing_and_absurd_sizes, .init = make_dir, .fini = remove_dir) {
-    static const struct { const char *text, *want; } cases[] = {
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
         {"[]", "not a JSON object"},
         {"{" SIZES ", \"num_attention_heads\": 4}", "key \"hidden_size\" is missing"},
         {"{" SIZES ", \"hidden_size\": -64, \"num_attention_heads\": 4}", "\"hidden_size\" must be a positive integer"},
-        {"{" SIZES ", \"hidden_size\": 1e12, \"num_attention_heads\": 4}", "\"hidden_size\" must be a positive integer"},
-        {"{" SIZES ", \"hidden_size\": 64.5, \"num_attention_heads\": 4}", "\"hidden_size\" must be a positive integer"},
+        {"{" SIZES ", \"hidden_size\": 1e12, \"num_attention_heads\": 4}",
+         "\"hidden_size\" must be a positive integer"},
+        {"{" SIZES ", \"hidden_size\": 64.5, \"num_attention_heads\": 4}",
+         "\"hidden_size\" must be a positive integer"},
         {"{" SIZES ", \"hidden_size\": \"64\", \"num_attention_heads\": 4}", "\"hidden_size\" must be a number"},
-        {"{" SIZES ", \"hidden_size\": 64, \"num_attention_heads\": 6}", "hidden_size 64 is not a multiple of num_attention_heads 6"},
-        {"{" SIZES ", \"hidden_size\": 64, \"num_attention_heads\": 0}", "\"num_attention_heads\" must be a positive integer"},
-        {"{" SIZES ", \"hidden_size\": 64, \"num_attention_heads\": 4, \"hidden_act\": \"relu\"}", "\"hidden_act\" must be \"gelu\""},
-        {"{" SIZES ", \"hidden_size\": 64, \"num_attention_heads\": 4, \"hidden_dropout_prob\": 1.5}", "must be in [0, 1)"},
+        {"{" SIZES ", \"hidden_size\": 64, \"num_attention_heads\": 6}",
+         "hidden_size 64 is not a multiple of num_attention_heads 6"},
+        {"{" SIZES ", \"hidden_size\": 64, \"num_attention_heads\": 0}",
+         "\"num_attention_heads\" must be a positive integer"},
+        {"{" SIZES ", \"hidden_size\": 64, \"num_attention_heads\": 4, \"hidden_act\": \"relu\"}",
+         "\"hidden_act\" must be \"gelu\""},
+        {"{" SIZES ", \"hidden_size\": 64, \"num_attention_heads\": 4, \"hidden_dropout_prob\": 1.5}",
+         "must be in [0, 1)"},
     };
     mkdir_p(dir);
-    for (size_t i = 0; i < ARRAY_LEN(cases); i++) expect_error(load_bert_config, write_text("config.json", cases[i].text), cases[i].want);
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+        expect_error(load_bert_config, write_text("config.json", cases[i].text), cases[i].want);
 }
 
 // A checkpoint whose tensors disagree with its config.json: one line naming file and tensor.
@@ -383,7 +430,8 @@ static void load_bert_dir(const char *dir_path) {
 
 Test(bad_config, shapes_disagree_with_config, .init = make_dir, .fini = remove_dir) {
     size_t n;
-    char *st = read_file("tests/fixtures/bert/tiny/model.safetensors", &n), *cfg = read_file("tests/fixtures/bert/tiny/config.json", NULL);
+    char *st = read_file("tests/fixtures/bert/tiny/model.safetensors", &n),
+         *cfg = read_file("tests/fixtures/bert/tiny/config.json", NULL);
     char *at = strstr(cfg, "\"intermediate_size\": 128");
     cr_assert(at, "the tiny config changed");
     memcpy(at, "\"intermediate_size\": 256", strlen("\"intermediate_size\": 256"));
@@ -391,7 +439,9 @@ Test(bad_config, shapes_disagree_with_config, .init = make_dir, .fini = remove_d
     write_text("config.json", cfg);
     Outcome o = run_loader(load_bert_dir, dir);
     cr_expect_eq(o.status, 1, "%s", o.err);
-    cr_expect(strstr(o.err, "model.safetensors: tensor ") && strstr(o.err, "config.json says") && !strchr(o.err, '\n')[1], "%s", o.err);
+    cr_expect(strstr(o.err, "model.safetensors: tensor ") && strstr(o.err, "config.json says") &&
+                  !strchr(o.err, '\n')[1],
+              "%s", o.err);
     free(st);
     free(cfg);
 }
@@ -429,7 +479,8 @@ static void expect_flag_error(const char *flag, const char *value, const char *w
 }
 
 Test(bad_flags, out_of_range_and_malformed, .init = make_dir, .fini = remove_dir) {
-    expect_flag_error("--per_device_train_batch_size", "99999999999", "--per_device_train_batch_size: 99999999999 is out of range");
+    expect_flag_error("--per_device_train_batch_size", "99999999999",
+                      "--per_device_train_batch_size: 99999999999 is out of range");
     expect_flag_error("--per_device_train_batch_size", "8x", "is not an integer");
     expect_flag_error("--per_device_train_batch_size", NULL, "needs a value");
     expect_flag_error("--learning_rate", "nan", "--learning_rate: 'nan' is not a finite number");
@@ -455,8 +506,11 @@ Test(bad_flags, out_of_range_and_malformed, .init = make_dir, .fini = remove_dir
 
 // Lessons check their own ranges on top of the parser's: a few, run as the programs.
 Test(bad_flags, lessons_reject_out_of_range_values) {
-    static const struct { const char *cmd, *want; } cases[] = {
-        {"build/02_batches_epochs_steps --per_device_train_batch_size 0", "--per_device_train_batch_size must be at least 1"},
+    static const struct {
+        const char *cmd, *want;
+    } cases[] = {
+        {"build/02_batches_epochs_steps --per_device_train_batch_size 0",
+         "--per_device_train_batch_size must be at least 1"},
         {"build/06_evaluation_and_checkpoints --num_train_epochs -1", "--num_train_epochs must be positive"},
         {"build/06_evaluation_and_checkpoints --learning_rate nan", "'nan' is not a finite number"},
         {"build/06_evaluation_and_checkpoints --train_file /nonexistent/train.tsv", "/nonexistent/train.tsv"},
@@ -468,10 +522,13 @@ Test(bad_flags, lessons_reject_out_of_range_values) {
         int lines = 0;
         char buf[1024];
         while (fgets(buf, sizeof buf, p))
-            if (!strncmp(buf, "error: ", 7)) { lines++; snprintf(line, sizeof line, "%s", buf); }
+            if (!strncmp(buf, "error: ", 7)) {
+                lines++;
+                snprintf(line, sizeof line, "%s", buf);
+            }
         int st = pclose(p);
         cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s: exit status %d", cases[i].cmd, st);
-        cr_expect(lines == 1 && strstr(line, cases[i].want), "%s: expected one error line with '%s', got %d: %s", cases[i].cmd,
-                  cases[i].want, lines, line);
+        cr_expect(lines == 1 && strstr(line, cases[i].want), "%s: expected one error line with '%s', got %d: %s",
+                  cases[i].cmd, cases[i].want, lines, line);
     }
 }

@@ -1,4 +1,4 @@
-// test_bert.c — the CPU BERT (common/bert.c, common/layers.c) against Hugging Face transformers
+// test_bert.c — the CPU BERT (common/model/bert.c, common/model/layers.c) against Hugging Face transformers
 // (tests/gen_bert.py): logits, loss and every parameter's gradient of a tiny random
 // BertForSequenceClassification on a padded batch; a prefix-less F16/BF16 checkpoint without a
 // classifier; the real all-MiniLM-L6-v2's last hidden state (when the checkpoint is present);
@@ -14,14 +14,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/bert.h"
-#include "common/optim.h"
-#include "common/safetensors.h"
-#include "common/schedule.h"
-#include "common/util.h"
+#include "common/model/bert.h"
+#include "common/train/optim.h"
+#include "common/model/safetensors.h"
+#include "common/train/schedule.h"
+#include "common/core/util.h"
 #include "tests/fixture.h"
 
-#define DIR "tests/fixtures/bert/"
+#define DIR    "tests/fixtures/bert/"
 #define MINILM "data/cache/models/all-MiniLM-L6-v2"
 
 static double rel_error(const float *got, const double *want, size_t n) {
@@ -63,7 +63,8 @@ Test(bert, tiny_logits_loss_and_every_gradient_match_transformers) {
             // ignores: this gradient is exactly 0, and both sides hold rounding noise around 0.
             for (size_t j = 0; j < p->numel; j++)
                 cr_expect(fabsf(m.ps.grads[p->offset + j]) < 1e-6 * scale && fabsf(ref[j]) < 1e-6 * scale,
-                          "gradient of %s should be ~0: %g (transformers %g)", p->name, m.ps.grads[p->offset + j], ref[j]);
+                          "gradient of %s should be ~0: %g (transformers %g)", p->name, m.ps.grads[p->offset + j],
+                          ref[j]);
         } else {
             double err = max_relative_error(m.ps.grads + p->offset, ref, p->numel);
             cr_expect(err < 1e-4, "gradient of %s: relative error %.3g", p->name, err);
@@ -71,8 +72,8 @@ Test(bert, tiny_logits_loss_and_every_gradient_match_transformers) {
         }
         free(ref);
     }
-    cr_log_info("tiny BERT: logits rel err %.2g, loss %.9g vs %.9g, worst gradient %s rel err %.2g", e, m.loss,
-                loss[0], worst_name, worst);
+    cr_log_info("tiny BERT: logits rel err %.2g, loss %.9g vs %.9g, worst gradient %s rel err %.2g", e, m.loss, loss[0],
+                worst_name, worst);
     st_close(&st);
     free(want), free(loss);
     bert_free(&m);
@@ -145,7 +146,8 @@ Test(bert, ten_adamw_steps_match_pytorch) {
         bert_backward(&m, 1.0f / b.B);
         double norm = clip_grad_norm(&m.ps, cfg[4]);
         optimizer_step(&opt, &m.ps, schedule_lr(&s, step));
-        cr_log_info("step %d: loss %.9g, PyTorch %.9g, rel diff %.2g", step, m.loss, losses[step], fabs(m.loss - losses[step]) / losses[step]);
+        cr_log_info("step %d: loss %.9g, PyTorch %.9g, rel diff %.2g", step, m.loss, losses[step],
+                    fabs(m.loss - losses[step]) / losses[step]);
         cr_expect(fabs(m.loss - losses[step]) <= 1e-5 * fabs(losses[step]), "step %d: loss %.9g, PyTorch %.9g", step,
                   m.loss, losses[step]);
         cr_expect(fabs(norm - norms[step]) <= 1e-4 * norms[step], "step %d: grad norm %.9g, PyTorch %.9g", step, norm,
@@ -179,7 +181,8 @@ Test(bert, save_then_load_gives_the_same_logits) {
     cr_expect_eq(m2.config.num_labels, 3);
     bert_alloc_acts(&m2, b.B, b.T);
     float *l2 = bert_forward(&m2, b.ids, b.types, b.mask, NULL, b.B, b.T, false, NULL);
-    for (int i = 0; i < 9; i++) cr_expect_eq(l2[i], before[i], "logit %d: %g after reload, %g before", i, l2[i], before[i]);
+    for (int i = 0; i < 9; i++)
+        cr_expect_eq(l2[i], before[i], "logit %d: %g after reload, %g before", i, l2[i], before[i]);
     bert_free(&m2);
     bert_free(&m);
     rm_rf(dir);
@@ -271,7 +274,8 @@ Test(bert, unsupported_activation_is_an_error, .exit_code = 1) {
 // tokenizer (vocab.txt of tiny/) and the model; transformers' BertTokenizer + model agree.
 Test(bert, lesson10_logits_only_matches_transformers) {
     cr_assert(file_exists("build/10_bert_forward"), "build/10_bert_forward not built (make lessons)");
-    FILE *p = popen("build/10_bert_forward --model_name_or_path " DIR "tiny --logits_only < " DIR "tiny_lines.txt", "r");
+    FILE *p =
+        popen("build/10_bert_forward --model_name_or_path " DIR "tiny --logits_only < " DIR "tiny_lines.txt", "r");
     cr_assert(p);
     Fixture f = fixture_load(DIR "tiny_lines_logits.txt");
     int n;

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/checkpoint.h"
-#include "common/util.h"
+#include "common/train/checkpoint.h"
+#include "common/core/util.h"
 #include "tests/fixture.h"
 
 static void tiny_params(ParamSet *ps) {
@@ -27,7 +27,10 @@ Test(checkpoint, round_trip_and_rotation_keeps_best) {
     tiny_params(&ps);
     Optimizer opt;
     optimizer_init(&opt, optimizer_defaults(OPT_ADAMW), &ps);
-    for (size_t i = 0; i < ps.numel; i++) { opt.m[i] = (float)i; opt.v[i] = (float)(i * i); }
+    for (size_t i = 0; i < ps.numel; i++) {
+        opt.m[i] = (float)i;
+        opt.v[i] = (float)(i * i);
+    }
     TrainerState st;
     trainer_state_init(&st);
     rng_seed(&st.rng, 7, 3);
@@ -95,7 +98,9 @@ Test(checkpoint, lesson06_resume_is_bit_exact, .timeout = 120) {
     const char *flags = "--max_steps 1000 --eval_steps 250 --save_steps 250 --save_total_limit 0";
     snprintf(cmd, sizeof cmd, "build/06_evaluation_and_checkpoints %s --output_dir %s >/dev/null 2>&1", flags, a);
     cr_assert_eq(system(cmd), 0, "%s", cmd);
-    snprintf(cmd, sizeof cmd, "build/06_evaluation_and_checkpoints %s --output_dir %s --resume_from_checkpoint %s/checkpoint-500 >/dev/null 2>&1",
+    snprintf(cmd, sizeof cmd,
+             "build/06_evaluation_and_checkpoints %s --output_dir %s --resume_from_checkpoint %s/checkpoint-500 "
+             ">/dev/null 2>&1",
              flags, b, a);
     cr_assert_eq(system(cmd), 0, "%s", cmd);
     const char *files[] = {"model.safetensors", "optimizer.safetensors"};

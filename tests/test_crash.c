@@ -14,14 +14,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/checkpoint.h"
-#include "common/rng.h"
-#include "common/safetensors.h"
-#include "common/util.h"
+#include "common/train/checkpoint.h"
+#include "common/core/rng.h"
+#include "common/model/safetensors.h"
+#include "common/core/util.h"
 #include "tests/fixture.h"
 
 #define LESSON "build/06_evaluation_and_checkpoints"
-#define KILLS 20
+#define KILLS  20
 
 // start_lesson: LESSON with `flags` (space-separated), --output_dir dir and, when resume is not
 // NULL, --resume_from_checkpoint resume; stdout goes to /dev/null, stderr to err_fd (or /dev/null).
@@ -68,7 +68,8 @@ static int run_lesson(const char *flags, const char *dir, const char *resume, lo
     size_t n = 0;
     char sink[4096];
     ssize_t got;
-    while ((got = read(fds[0], err && n + 1 < cap ? err + n : sink, err && n + 1 < cap ? cap - 1 - n : sizeof sink)) > 0)
+    while ((got = read(fds[0], err && n + 1 < cap ? err + n : sink, err && n + 1 < cap ? cap - 1 - n : sizeof sink)) >
+           0)
         if (err && n + 1 < cap) n += (size_t)got;
     if (err) err[n] = '\0';
     close(fds[0]);
@@ -188,8 +189,8 @@ static void expect_write_error(int status, const char *err, const char *dir, lon
     for (const char *s = err; (s = strstr(s, "error: ")); s++) lines++, line = s;
     char tmp[64];
     snprintf(tmp, sizeof tmp, "tmp-checkpoint-%ld/", step);
-    cr_expect(lines == 1 && strstr(line, reason) && strstr(line, tmp), "expected one error line with '%s' and '%s': %s", reason,
-              tmp, err);
+    cr_expect(lines == 1 && strstr(line, reason) && strstr(line, tmp), "expected one error line with '%s' and '%s': %s",
+              reason, tmp, err);
     char *latest = checkpoint_latest(dir), want[128];
     snprintf(want, sizeof want, "%s/checkpoint-%ld", dir, good);
     cr_expect(latest && !strcmp(latest, want), "the newest checkpoint is %s, not %s", latest ? latest : "(none)", want);
@@ -227,7 +228,8 @@ Test(crash, full_tmpfs_keeps_the_last_good_checkpoint, .timeout = 300) {
         rm_rf(dir);
         cr_skip_test("cannot mount a tmpfs here (needs root)");
     }
-    int st = run_lesson("--max_steps 200 --eval_steps 50 --save_steps 50 --save_total_limit 0", dir, NULL, 0, err, sizeof err);
+    int st = run_lesson("--max_steps 200 --eval_steps 50 --save_steps 50 --save_total_limit 0", dir, NULL, 0, err,
+                        sizeof err);
     expect_write_error(st, err, dir, 150, "No space left on device", 100);
     umount(dir);
     rm_rf(dir);

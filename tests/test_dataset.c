@@ -5,13 +5,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/dataset.h"
-#include "common/util.h"
+#include "common/text/dataset.h"
+#include "common/core/util.h"
 
 // temp_file: write `content` to a fresh file ending in `suffix`; returns its path.
 static char *temp_file(const char *content, const char *suffix) {
     static int counter;
-    static char paths[8][128];   // static: the tests stay leak-free under make test-sanitize
+    static char paths[8][128];  // static: the tests stay leak-free under make test-sanitize
     char *path = paths[counter % 8];
     snprintf(path, 128, "/tmp/bertstep-dataset-%d-%d%s", (int)getpid(), counter++, suffix);
     FILE *f = xfopen(path, "wb");
@@ -53,7 +53,8 @@ Test(dataset, trec_string_labels_sorted) {
 }
 
 Test(dataset, csv_quotes_commas_newlines_crlf) {
-    TextDataset d = load_text("label,sentence\r\n1,\"a, b\"\r\n0,\"she said \"\"no\"\"\"\r\n1,\"two\nlines\"\r\n0,plain\r\n", ".csv");
+    TextDataset d = load_text(
+        "label,sentence\r\n1,\"a, b\"\r\n0,\"she said \"\"no\"\"\"\r\n1,\"two\nlines\"\r\n0,plain\r\n", ".csv");
     cr_assert_eq(d.n, 4);
     cr_assert_str_eq(d.text[0], "a, b");
     cr_assert_str_eq(d.text[1], "she said \"no\"");

@@ -1,4 +1,4 @@
-// test_gemm_check.c — common/gemm_check.c, the judge of lesson 12's GPU kernels, on the CPU:
+// test_gemm_check.c — common/model/gemm_check.c, the judge of lesson 12's GPU kernels, on the CPU:
 // its reference equals the exact product for every transpose/stride/batch layout, its
 // comparison flags exactly the wrong elements (NaN included), and its tolerance is loose enough
 // for real TF32/BF16 input rounding yet tight enough to catch a dropped term or a wrong index.
@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/gemm_check.h"
-#include "common/rng.h"
-#include "common/util.h"
+#include "common/model/gemm_check.h"
+#include "common/core/rng.h"
+#include "common/core/util.h"
 
 static float *random_floats(long n, Rng *rng) {
     float *x = xmalloc(sizeof(float) * (size_t)n);
@@ -32,15 +32,17 @@ typedef struct {
 
 static Product product(GemmShape s, Rng *rng) {
     const long nc = gemm_elements_c(&s);
-    Product p = {s, random_floats(gemm_elements_a(&s), rng), random_floats(gemm_elements_b(&s), rng),
-                 random_floats(nc, rng), xmalloc(sizeof(float) * nc), xmalloc(sizeof(float) * nc)};
+    Product p = {s,
+                 random_floats(gemm_elements_a(&s), rng),
+                 random_floats(gemm_elements_b(&s), rng),
+                 random_floats(nc, rng),
+                 xmalloc(sizeof(float) * nc),
+                 xmalloc(sizeof(float) * nc)};
     gemm_reference(&s, p.A, p.B, s.beta != 0.0f ? p.C0 : NULL, p.want, p.bound);
     return p;
 }
 
-static void product_free(Product *p) {
-    free(p->A), free(p->B), free(p->C0), free(p->want), free(p->bound);
-}
+static void product_free(Product *p) { free(p->A), free(p->B), free(p->C0), free(p->want), free(p->bound); }
 
 Test(gemm_check, reference_is_the_exact_product_for_every_layout) {
     Rng rng;
@@ -62,8 +64,8 @@ Test(gemm_check, reference_is_the_exact_product_for_every_layout) {
                         }
                         exact = s.alpha * exact + (s.beta != 0.0f ? s.beta * p.C0[c] : 0.0);
                         abs_sum = fabs(s.alpha) * abs_sum + fabs(s.beta) * (s.beta != 0.0f ? fabs(p.C0[c]) : 0.0);
-                        cr_assert_leq(fabs(p.want[c] - exact), gamma * abs_sum, "trans %d pad %d (%d,%d,%d): %g vs %g", t,
-                                      pad, b, i, j, p.want[c], exact);
+                        cr_assert_leq(fabs(p.want[c] - exact), gamma * abs_sum, "trans %d pad %d (%d,%d,%d): %g vs %g",
+                                      t, pad, b, i, j, p.want[c], exact);
                         cr_assert_leq(fabs(p.bound[c] - abs_sum), 1e-5 * abs_sum, "bound (%d,%d,%d)", b, i, j);
                     }
             product_free(&p);
@@ -135,7 +137,7 @@ static void emulate(const GemmShape *s, const float *A, const float *B, int bits
             double acc = 0;
             for (int k = 0; k < s->K; k++)
                 acc += (double)round_mantissa(A[(long)i * s->lda + k], bits, truncate) *
-                       round_mantissa(B[(long)k * s->ldb + j], bits, truncate);
+                    round_mantissa(B[(long)k * s->ldb + j], bits, truncate);
             out[(long)i * s->ldc + j] = (float)acc;
         }
 }
@@ -146,13 +148,17 @@ Test(gemm_check, tolerance_admits_tf32_and_bf16_input_rounding) {
     float *got = xmalloc(sizeof(float) * 16 * 16);
     for (int K = 768; K <= 3072; K *= 4) {
         Product p = product(gemm_shape_padded(16, 16, K, 1, false, false, 0), &rng);
-        const struct { int bits; bool truncate; GemmPrecision p; } cases[] = {
-            {10, true, GEMM_TF32}, {10, false, GEMM_TF32}, {7, false, GEMM_BF16}};
+        const struct {
+            int bits;
+            bool truncate;
+            GemmPrecision p;
+        } cases[] = {{10, true, GEMM_TF32}, {10, false, GEMM_TF32}, {7, false, GEMM_BF16}};
         for (size_t c = 0; c < ARRAY_LEN(cases); c++) {
             emulate(&p.s, p.A, p.B, cases[c].bits, cases[c].truncate, got);
             GemmCheck ok = gemm_compare(&p.s, got, p.want, p.bound, gemm_gamma(K, cases[c].p));
             cr_assert_eq(ok.bad, 0, "K=%d %s: %ld bad", K, gemm_precision_name(cases[c].p), ok.bad);
-            cr_assert(ok.worst > 0 && ok.worst < 0.5, "K=%d %s: worst %g", K, gemm_precision_name(cases[c].p), ok.worst);
+            cr_assert(ok.worst > 0 && ok.worst < 0.5, "K=%d %s: worst %g", K, gemm_precision_name(cases[c].p),
+                      ok.worst);
         }
         product_free(&p);
     }
@@ -177,7 +183,8 @@ Test(gemm_check, tolerance_catches_a_dropped_term_and_a_wrong_index) {
         cr_assert_gt(c.bad, 32 * 32 * 99 / 100, "K=%d: shifted column flagged in only %ld of 1024", K, c.bad);
         // the loosest tolerance still flags most elements (a wrong index is off by about sqrt(K)/3)
         c = gemm_compare(&s, got, p.want, p.bound, gemm_gamma(K, GEMM_BF16));
-        cr_assert_gt(c.bad, 32 * 32 * 3 / 4, "K=%d: shifted column flagged in only %ld of 1024 (bf16 tolerance)", K, c.bad);
+        cr_assert_gt(c.bad, 32 * 32 * 3 / 4, "K=%d: shifted column flagged in only %ld of 1024 (bf16 tolerance)", K,
+                     c.bad);
         free(got);
         product_free(&p);
     }

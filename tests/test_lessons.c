@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/util.h"
+#include "common/core/util.h"
 
 #define LESSON_TIMEOUT_S 300
 
@@ -99,7 +99,9 @@ static const char *first_mismatch(char **want, int nw, char **got, int ng) {
     return "(order or count of lines differs)";
 }
 
-typedef struct { char path[256]; } PathParam;
+typedef struct {
+    char path[256];
+} PathParam;
 
 static PathParam *glob_params(const char *pattern, size_t *n) {
     glob_t g;
@@ -158,8 +160,8 @@ ParameterizedTest(PathParam *p, lessons, default_run, .timeout = LESSON_TIMEOUT_
     cr_assert(getcwd(root, sizeof root), "getcwd failed");
     cr_assert(mkdtemp(dir), "mkdtemp failed");
     char *flags = sanitize_flags(p->path);
-    snprintf(cmd, sizeof cmd, "cd %s && ln -s '%s/build' build && ln -s '%s/data' data && %s %s", dir, root, root, p->path,
-             flags ? flags : "");
+    snprintf(cmd, sizeof cmd, "cd %s && ln -s '%s/build' build && ln -s '%s/data' data && %s %s", dir, root, root,
+             p->path, flags ? flags : "");
     free(flags);
     int status;
     char *out = run_command(cmd, &status);
@@ -188,7 +190,8 @@ ParameterizedTest(PathParam *p, notebooks, quoted_output, .timeout = 1800) {
         cr_assert(end, "%s:%d: marker without ' -->'", p->path, i + 1);
         *end = '\0';
         int open = i + 1;
-        cr_assert(open < n && !strncmp(lines[open], "```", 3), "%s:%d: marker not followed by a ``` block", p->path, i + 1);
+        cr_assert(open < n && !strncmp(lines[open], "```", 3), "%s:%d: marker not followed by a ``` block", p->path,
+                  i + 1);
         int close = open + 1;
         while (close < n && strncmp(lines[close], "```", 3)) close++;
         cr_assert(close < n, "%s:%d: unclosed ``` block", p->path, open + 1);
@@ -207,8 +210,9 @@ ParameterizedTest(PathParam *p, notebooks, quoted_output, .timeout = 1800) {
         char **want = lines + open + 1;
         int nw = close - open - 1;
         cr_expect_eq(status, 0, "%s:%d: `%s` exited with %d", p->path, i + 1, cmd, status);
-        cr_expect(block_matches(want, nw, got, ng), "%s:%d: `%s` no longer prints the quoted block; first line not found: \"%s\"",
-                  p->path, i + 1, cmd, first_mismatch(want, nw, got, ng));
+        cr_expect(block_matches(want, nw, got, ng),
+                  "%s:%d: `%s` no longer prints the quoted block; first line not found: \"%s\"", p->path, i + 1, cmd,
+                  first_mismatch(want, nw, got, ng));
         free(got);
         free(out);
         blocks++;

@@ -4,8 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "common/logreg.h"
-#include "common/loss.h"
+#include "common/model/logreg.h"
+#include "common/model/loss.h"
 
 enum { B = 12, D = 7, K = 3 };
 
@@ -48,7 +48,8 @@ Test(logreg, dense_gradient_matches_finite_differences) {
         double down = mean_loss_dense(&m, x, y);
         m.ps.params[i] = keep;
         double fd = (up - down) / (2 * h);
-        cr_assert(fabs(fd - m.ps.grads[i]) <= 1e-3 * fmax(1.0, fabs(fd)), "param %zu: analytic %g, finite difference %g", i, m.ps.grads[i], fd);
+        cr_assert(fabs(fd - m.ps.grads[i]) <= 1e-3 * fmax(1.0, fabs(fd)),
+                  "param %zu: analytic %g, finite difference %g", i, m.ps.grads[i], fd);
     }
     logreg_free(&m);
 }
@@ -66,7 +67,10 @@ Test(logreg, sparse_equals_dense) {
     for (int r = 0; r < B; r++) {
         row_ptr[r] = nnz;
         for (int j = 0; j < D; j++)
-            if (x[r * D + j] != 0.0f) { col[nnz] = j; val[nnz++] = x[r * D + j]; }
+            if (x[r * D + j] != 0.0f) {
+                col[nnz] = j;
+                val[nnz++] = x[r * D + j];
+            }
     }
     row_ptr[B] = nnz;
     CsrRows rows = {B, row_ptr, col, val};

@@ -1,4 +1,4 @@
-// test_matmul.c — common/matmul.c against a plain float64 triple loop: all four transpose cases,
+// test_matmul.c — common/model/matmul.c against a plain float64 triple loop: all four transpose cases,
 // odd sizes that cut every block and register tile, leading dimensions wider than the matrix
 // (the gap filled with NaN, which must never be read or written), alpha/beta, and the Linear
 // layer's forward and accumulating backward.
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/matmul.h"
-#include "common/rng.h"
+#include "common/model/matmul.h"
+#include "common/core/rng.h"
 
 // A float dot product of length K is within K*u*sum|a*b| of the exact one (u = 2^-24, the
 // textbook bound); the test allows twice that, so a wrong index or a lost tile fails it.
@@ -56,14 +56,17 @@ static void check_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, floa
             cr_assert(memcmp(&C[(long)i * ldc + j], &C0[(long)i * ldc + j], sizeof(float)) == 0,
                       "sgemm wrote C[%d][%d], past N = %d", i, j, N);
     }
-    free(A); free(B); free(C); free(C0);
+    free(A);
+    free(B);
+    free(C);
+    free(C0);
 }
 
 // Sizes below, at and past the register tile (8 x 32), the blocks (KC 384, MC 256, NC 3072)
 // and the threading threshold (2^23 multiply-adds; C cut by rows and by columns).
 static const int SHAPES[][3] = {
-    {1, 1, 1}, {7, 5, 3}, {8, 32, 1}, {33, 17, 65}, {9, 33, 130}, {130, 70, 33}, {1, 130, 7},
-    {260, 90, 400}, {40, 600, 400}, {128, 128, 32}, {3, 3100, 5},
+    {1, 1, 1},   {7, 5, 3},      {8, 32, 1},     {33, 17, 65},   {9, 33, 130}, {130, 70, 33},
+    {1, 130, 7}, {260, 90, 400}, {40, 600, 400}, {128, 128, 32}, {3, 3100, 5},
 };
 
 static void check_all_shapes(bool ta, bool tb) {
@@ -109,7 +112,9 @@ Test(matmul, concurrent_calls_from_a_parallel_region) {
                 }
                 cr_assert(fabs(S[(h * T + i) * T + j] - dot) <= 2.0 * (D + 2) * U * size, "head %d S[%d][%d]", h, i, j);
             }
-    free(Q); free(K); free(S);
+    free(Q);
+    free(K);
+    free(S);
 }
 
 // The Linear layer against explicit float64 sums: out = inp · W^T + b; backward accumulates.
@@ -120,7 +125,8 @@ Test(matmul, linear_forward_and_accumulating_backward) {
     float *inp = filled(&rng, BT, C, C), *W = filled(&rng, OC, C, C), *b = filled(&rng, 1, OC, OC);
     float *dout = filled(&rng, BT, OC, OC), *out = malloc(sizeof(float) * BT * OC);
     float *dinp = filled(&rng, BT, C, C), *dW = filled(&rng, OC, C, C), *db = filled(&rng, 1, OC, OC);
-    float *dinp0 = malloc(sizeof(float) * BT * C), *dW0 = malloc(sizeof(float) * OC * C), *db0 = malloc(sizeof(float) * OC);
+    float *dinp0 = malloc(sizeof(float) * BT * C), *dW0 = malloc(sizeof(float) * OC * C),
+          *db0 = malloc(sizeof(float) * OC);
     memcpy(dinp0, dinp, sizeof(float) * BT * C);
     memcpy(dW0, dW, sizeof(float) * OC * C);
     memcpy(db0, db, sizeof(float) * OC);
@@ -130,8 +136,10 @@ Test(matmul, linear_forward_and_accumulating_backward) {
     for (int r = 0; r < BT; r++)
         for (int o = 0; o < OC; o++) {
             double want = b[o], size = fabs(b[o]);
-            for (int c = 0; c < C; c++) want += (double)inp[r * C + c] * W[o * C + c], size += fabs(inp[r * C + c] * W[o * C + c]);
-            cr_assert(fabs(out[r * OC + o] - want) <= tol * size, "out[%d][%d] = %g, want %g", r, o, out[r * OC + o], want);
+            for (int c = 0; c < C; c++)
+                want += (double)inp[r * C + c] * W[o * C + c], size += fabs(inp[r * C + c] * W[o * C + c]);
+            cr_assert(fabs(out[r * OC + o] - want) <= tol * size, "out[%d][%d] = %g, want %g", r, o, out[r * OC + o],
+                      want);
         }
     linear_forward(out, inp, W, NULL, BT, C, OC);  // no bias
     for (int o = 0; o < OC; o++) {
@@ -144,13 +152,16 @@ Test(matmul, linear_forward_and_accumulating_backward) {
     for (int r = 0; r < BT; r++)
         for (int c = 0; c < C; c++) {  // dinp[r][c] += sum_o dout[r][o] W[o][c]
             double want = dinp0[r * C + c], size = fabs(want);
-            for (int o = 0; o < OC; o++) want += (double)dout[r * OC + o] * W[o * C + c], size += fabs(dout[r * OC + o] * W[o * C + c]);
-            cr_assert(fabs(dinp[r * C + c] - want) <= tol * size, "dinp[%d][%d] = %g, want %g", r, c, dinp[r * C + c], want);
+            for (int o = 0; o < OC; o++)
+                want += (double)dout[r * OC + o] * W[o * C + c], size += fabs(dout[r * OC + o] * W[o * C + c]);
+            cr_assert(fabs(dinp[r * C + c] - want) <= tol * size, "dinp[%d][%d] = %g, want %g", r, c, dinp[r * C + c],
+                      want);
         }
     for (int o = 0; o < OC; o++) {
         for (int c = 0; c < C; c++) {  // dW[o][c] += sum_r dout[r][o] inp[r][c]
             double want = dW0[o * C + c], size = fabs(want);
-            for (int r = 0; r < BT; r++) want += (double)dout[r * OC + o] * inp[r * C + c], size += fabs(dout[r * OC + o] * inp[r * C + c]);
+            for (int r = 0; r < BT; r++)
+                want += (double)dout[r * OC + o] * inp[r * C + c], size += fabs(dout[r * OC + o] * inp[r * C + c]);
             cr_assert(fabs(dW[o * C + c] - want) <= tol * size, "dW[%d][%d] = %g, want %g", o, c, dW[o * C + c], want);
         }
         double want = db0[o], size = fabs(want);  // db[o] += sum_r dout[r][o]
@@ -164,8 +175,18 @@ Test(matmul, linear_forward_and_accumulating_backward) {
     for (int c = 0; c < C; c++) {
         double add = 0;
         for (int r = 0; r < BT; r++) add += (double)dout[r * OC] * inp[r * C + c];
-        cr_assert(fabs(dW[c] - (dW0[c] + add)) <= 1e-5 * (1 + fabs(dW0[c] + add)), "dW[0][%d] after a second backward", c);
+        cr_assert(fabs(dW[c] - (dW0[c] + add)) <= 1e-5 * (1 + fabs(dW0[c] + add)), "dW[0][%d] after a second backward",
+                  c);
     }
-    free(inp); free(W); free(b); free(dout); free(out);
-    free(dinp); free(dW); free(db); free(dinp0); free(dW0); free(db0);
+    free(inp);
+    free(W);
+    free(b);
+    free(dout);
+    free(out);
+    free(dinp);
+    free(dW);
+    free(db);
+    free(dinp0);
+    free(dW0);
+    free(db0);
 }

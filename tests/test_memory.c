@@ -1,13 +1,13 @@
-// test_memory.c — lesson 15's pieces: the activation-memory formula (common/memory.c) is what
+// test_memory.c — lesson 15's pieces: the activation-memory formula (common/model/memory.c) is what
 // bert_alloc_acts allocates, with and without gradient checkpointing; checkpointing saves
 // memory and gives bit-identical logits, loss and gradients (dropout on, so the recomputed
 // forward must redraw the same masks), in fp32 and with emulated bf16 activations.
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "common/bert.h"
-#include "common/memory.h"
-#include "common/util.h"
+#include "common/model/bert.h"
+#include "common/model/memory.h"
+#include "common/core/util.h"
 
 #define TINY "tests/fixtures/bert/tiny"
 
@@ -34,12 +34,16 @@ Test(memory, checkpointing_gives_bit_identical_gradients) {
     const FloatFormat fmts[] = {FMT_FP32, FMT_BF16};
     for (size_t f = 0; f < ARRAY_LEN(fmts); f++) {
         BertModel plain = train_step(false, fmts[f]), ckpt = train_step(true, fmts[f]);
-        cr_expect(!memcmp(plain.logits, ckpt.logits, sizeof(float) * 3 * plain.config.num_labels), "%s: logits differ", format_name(fmts[f]));
+        cr_expect(!memcmp(plain.logits, ckpt.logits, sizeof(float) * 3 * plain.config.num_labels), "%s: logits differ",
+                  format_name(fmts[f]));
         cr_expect_eq(plain.loss, ckpt.loss, "%s: loss differs", format_name(fmts[f]));
         size_t differ = 0;
-        for (size_t i = 0; i < plain.ps.numel; i++) differ += memcmp(&plain.ps.grads[i], &ckpt.ps.grads[i], sizeof(float)) != 0;
-        cr_expect_eq(differ, 0, "%s: %zu of %zu gradients differ in their bits", format_name(fmts[f]), differ, plain.ps.numel);
-        cr_expect(ckpt.act_bytes < plain.act_bytes, "checkpointing allocated %zu bytes, plain %zu", ckpt.act_bytes, plain.act_bytes);
+        for (size_t i = 0; i < plain.ps.numel; i++)
+            differ += memcmp(&plain.ps.grads[i], &ckpt.ps.grads[i], sizeof(float)) != 0;
+        cr_expect_eq(differ, 0, "%s: %zu of %zu gradients differ in their bits", format_name(fmts[f]), differ,
+                     plain.ps.numel);
+        cr_expect(ckpt.act_bytes < plain.act_bytes, "checkpointing allocated %zu bytes, plain %zu", ckpt.act_bytes,
+                  plain.act_bytes);
         bert_free(&plain), bert_free(&ckpt);
     }
 }
@@ -50,8 +54,10 @@ Test(memory, formula_is_what_bert_alloc_acts_allocates) {
         m.gradient_checkpointing = ck;
         bert_alloc_acts(&m, 5, 13);
         ActivationMemory a = activation_memory(&m.config, 5, 13, 4, ck);
-        cr_expect_eq(bert_param_count(&m.config), m.ps.numel, "parameter count formula %zu, model %zu", bert_param_count(&m.config), m.ps.numel);
-        cr_expect_eq(a.total, m.act_bytes, "checkpointing %d: formula %zu bytes, allocated %zu", ck, a.total, m.act_bytes);
+        cr_expect_eq(bert_param_count(&m.config), m.ps.numel, "parameter count formula %zu, model %zu",
+                     bert_param_count(&m.config), m.ps.numel);
+        cr_expect_eq(a.total, m.act_bytes, "checkpointing %d: formula %zu bytes, allocated %zu", ck, a.total,
+                     m.act_bytes);
         bert_free(&m);
     }
 }

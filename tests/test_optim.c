@@ -1,4 +1,4 @@
-// test_optim.c — common/optim.c and common/loss.c against PyTorch (tests/gen_optim.py):
+// test_optim.c — common/train/optim.c and common/model/loss.c against PyTorch (tests/gen_optim.py):
 // SGD, momentum, Adam, AdamW trajectories with a decay and a no-decay group, clip_grad_norm_,
 // cross-entropy, and the Trainer's decay / no-decay split of BERT's parameter names.
 #include <criterion/criterion.h>
@@ -7,17 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/loss.h"
-#include "common/optim.h"
+#include "common/model/loss.h"
+#include "common/train/optim.h"
 #include "tests/fixture.h"
 
 #define FIXTURE "tests/fixtures/optim/optim.txt"
 // float32 arithmetic on both sides, in a slightly different order: a few ulps.
 #define REL_TOL 2e-6
 
-static bool close_rel(double got, double want, double tol) {
-    return fabs(got - want) <= tol * fmax(fabs(want), 1e-3);
-}
+static bool close_rel(double got, double want, double tol) { return fabs(got - want) <= tol * fmax(fabs(want), 1e-3); }
 
 // two_tensor_set: "weight" (3,4) with decay and "bias" (3) without, as gen_optim.py builds them.
 static void two_tensor_set(ParamSet *ps, const double *init) {
@@ -52,7 +50,10 @@ static void check_trajectory(OptimizerKind kind, double momentum, const char *ke
     }
     optimizer_free(&opt);
     params_free(&ps);
-    free(init); free(grads); free(lrs); free(want);
+    free(init);
+    free(grads);
+    free(lrs);
+    free(want);
     fixture_free(&f);
 }
 
@@ -77,9 +78,12 @@ static void check_clip(const char *name) {
     double got = clip_grad_norm(&ps, 1.0);
     cr_assert(close_rel(got, norm[0], REL_TOL), "%s: norm %.9g, torch %.9g", name, got, norm[0]);
     for (size_t i = 0; i < ps.numel; i++)
-        cr_assert(close_rel(ps.grads[i], out[i], REL_TOL), "%s: grad %zu %.9g, torch %.9g", name, i, ps.grads[i], out[i]);
+        cr_assert(close_rel(ps.grads[i], out[i], REL_TOL), "%s: grad %zu %.9g, torch %.9g", name, i, ps.grads[i],
+                  out[i]);
     params_free(&ps);
-    free(in); free(norm); free(out);
+    free(in);
+    free(norm);
+    free(out);
     fixture_free(&f);
 }
 
@@ -93,7 +97,8 @@ Test(optim, decay_split_matches_trainer) {
     cr_assert(nd > 0 && nn > 0);
     for (int i = 0; i < nd; i++) cr_expect(hf_decays(decay[i]), "%s should decay", decay[i]);
     for (int i = 0; i < nn; i++) cr_expect(!hf_decays(no_decay[i]), "%s should not decay", no_decay[i]);
-    free(decay); free(no_decay);
+    free(decay);
+    free(no_decay);
     fixture_free(&f);
 }
 
@@ -110,7 +115,11 @@ Test(loss, cross_entropy_matches_torch) {
     double got = cross_entropy_forward(logits, labels, B, K, probs);
     cr_assert(close_rel(got, loss[0], REL_TOL), "loss %.9g, torch %.9g", got, loss[0]);
     cross_entropy_backward(probs, labels, B, K, 1.0f / B, dlogits);
-    for (int i = 0; i < nz; i++) cr_assert(close_rel(dlogits[i], dz[i], REL_TOL), "dlogits[%d] %.9g, torch %.9g", i, dlogits[i], dz[i]);
-    free(z); free(lab); free(loss); free(dz);
+    for (int i = 0; i < nz; i++)
+        cr_assert(close_rel(dlogits[i], dz[i], REL_TOL), "dlogits[%d] %.9g, torch %.9g", i, dlogits[i], dz[i]);
+    free(z);
+    free(lab);
+    free(loss);
+    free(dz);
     fixture_free(&f);
 }

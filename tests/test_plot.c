@@ -4,8 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/plot.h"
-#include "common/util.h"
+#include "common/core/plot.h"
+#include "common/core/util.h"
 
 static unsigned be32(const unsigned char *p) { return (unsigned)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
 
@@ -14,7 +14,10 @@ Test(plot, writes_png_of_800x500) {
     snprintf(path, sizeof path, "/tmp/bertstep-plot-%d.png", (int)getpid());
     Plot p = plot_new("test", "x", "y");
     double x[50], y[50];
-    for (int i = 0; i < 50; i++) { x[i] = i; y[i] = i * i; }
+    for (int i = 0; i < 50; i++) {
+        x[i] = i;
+        y[i] = i * i;
+    }
     plot_add(&p, "square", x, y, 50);
     plot_save(&p, path);
     plot_free(&p);

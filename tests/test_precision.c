@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/bert.h"
-#include "common/grad_scaler.h"
-#include "common/mixed_precision.h"
-#include "common/precision.h"
-#include "common/util.h"
+#include "common/model/bert.h"
+#include "common/train/grad_scaler.h"
+#include "common/train/mixed_precision.h"
+#include "common/model/precision.h"
+#include "common/core/util.h"
 #include "tests/fixture.h"
 
-#define FIX "tests/fixtures/precision/precision.txt"
+#define FIX  "tests/fixtures/precision/precision.txt"
 #define BERT "tests/fixtures/bert/"
 
 Test(precision, conversions_match_torch_bit_for_bit) {
@@ -25,11 +25,15 @@ Test(precision, conversions_match_torch_bit_for_bit) {
     cr_assert(n == n16 && n == nb);
     for (int i = 0; i < n; i++) {
         float v = (float)x[i];
-        cr_expect_eq(fp32_to_fp16(v), (uint16_t)h[i], "fp16(%.9g) = 0x%04x, torch 0x%04x", v, fp32_to_fp16(v), (unsigned)h[i]);
-        cr_expect_eq(fp32_to_bf16(v), (uint16_t)b[i], "bf16(%.9g) = 0x%04x, torch 0x%04x", v, fp32_to_bf16(v), (unsigned)b[i]);
+        cr_expect_eq(fp32_to_fp16(v), (uint16_t)h[i], "fp16(%.9g) = 0x%04x, torch 0x%04x", v, fp32_to_fp16(v),
+                     (unsigned)h[i]);
+        cr_expect_eq(fp32_to_bf16(v), (uint16_t)b[i], "bf16(%.9g) = 0x%04x, torch 0x%04x", v, fp32_to_bf16(v),
+                     (unsigned)b[i]);
         // back to fp32 is exact: converting again gives the same bits
-        cr_expect_eq(fp32_to_fp16(fp16_to_fp32((uint16_t)h[i])), (uint16_t)h[i], "fp16 0x%04x round trip", (unsigned)h[i]);
-        cr_expect_eq(fp32_to_bf16(bf16_to_fp32((uint16_t)b[i])), (uint16_t)b[i], "bf16 0x%04x round trip", (unsigned)b[i]);
+        cr_expect_eq(fp32_to_fp16(fp16_to_fp32((uint16_t)h[i])), (uint16_t)h[i], "fp16 0x%04x round trip",
+                     (unsigned)h[i]);
+        cr_expect_eq(fp32_to_bf16(bf16_to_fp32((uint16_t)b[i])), (uint16_t)b[i], "bf16 0x%04x round trip",
+                     (unsigned)b[i]);
     }
     cr_expect(isnan(round_to(NAN, FMT_FP16)) && isnan(round_to(NAN, FMT_BF16)), "NaN must stay NaN");
     free(x), free(h), free(b);
@@ -78,10 +82,13 @@ static void check_scaler(GradScaler s, const double *flags, const double *scales
         bool found_inf = grad_scaler_unscale(&s, g, 2);
         cr_expect_eq(found_inf, flags[i] != 0, "step %d: found_inf %d", i, found_inf);
         if (!found_inf) cr_expect(g[0] == 0.5f && g[1] == 0.25f, "step %d: unscaled grads %g %g", i, g[0], g[1]);
-        if (changed) cr_expect_eq(!found_inf, changed[i] != 0, "step %d: torch %s the step", i, changed[i] ? "took" : "skipped");
+        if (changed)
+            cr_expect_eq(!found_inf, changed[i] != 0, "step %d: torch %s the step", i, changed[i] ? "took" : "skipped");
         grad_scaler_update(&s, found_inf);
         cr_expect_eq(s.scale, (float)scales[i], "step %d: scale %g, torch %g", i, s.scale, scales[i]);
-        if (trackers) cr_expect_eq(s.growth_tracker, (int)trackers[i], "step %d: tracker %d, torch %d", i, s.growth_tracker, (int)trackers[i]);
+        if (trackers)
+            cr_expect_eq(s.growth_tracker, (int)trackers[i], "step %d: tracker %d, torch %d", i, s.growth_tracker,
+                         (int)trackers[i]);
     }
 }
 
@@ -89,13 +96,15 @@ Test(grad_scaler, follows_torch_gradscaler) {
     Fixture f = fixture_load(FIX);
     int n;
     double *flags = fixture_doubles(&f, "scaler_found_inf", &n), *scales = fixture_doubles(&f, "scaler_scale", &n);
-    double *trackers = fixture_doubles(&f, "scaler_tracker", &n), *changed = fixture_doubles(&f, "scaler_param_changed", &n);
+    double *trackers = fixture_doubles(&f, "scaler_tracker", &n),
+           *changed = fixture_doubles(&f, "scaler_param_changed", &n);
     check_scaler((GradScaler){1024.0f, 2.0f, 0.5f, 3, 0}, flags, scales, trackers, changed, n);
 
     // the defaults over 4100 steps: only the scale's changes are in the fixture
     int nl, nc;
     double *len = fixture_doubles(&f, "long_n", &nl), *inf_steps = fixture_doubles(&f, "long_found_inf_steps", &nl);
-    double *chg = fixture_doubles(&f, "long_change_steps", &nc), *chg_scale = fixture_doubles(&f, "long_change_scales", &nc);
+    double *chg = fixture_doubles(&f, "long_change_steps", &nc),
+           *chg_scale = fixture_doubles(&f, "long_change_scales", &nc);
     const int N = (int)len[0];
     double *fl = xcalloc((size_t)N, sizeof(double)), *sc = xmalloc(sizeof(double) * (size_t)N);
     for (int i = 0; i < nl; i++) fl[(int)inf_steps[i]] = 1;
@@ -125,7 +134,8 @@ Test(grad_scaler, state_round_trip) {
 }
 
 Test(grad_scaler, bad_state_is_an_error, .exit_code = 1) {
-    cJSON *o = cJSON_Parse("{\"scale\": -1, \"growth_factor\": 2, \"backoff_factor\": 0.5, \"growth_interval\": 2000, \"_growth_tracker\": 0}");
+    cJSON *o = cJSON_Parse("{\"scale\": -1, \"growth_factor\": 2, \"backoff_factor\": 0.5, \"growth_interval\": 2000, "
+                           "\"_growth_tracker\": 0}");
     grad_scaler_load_state(o, "trainer_state.json");
 }
 
@@ -157,7 +167,10 @@ Test(mixed_precision, bf16_and_fp16_logits_loss_gradients_close_to_fp32) {
     bert_forward(&ref, b.ids, b.types, b.mask, b.labels, b.B, b.T, false, NULL);
     bert_backward(&ref, 1.0f / b.B);
     const int K = ref.config.num_labels;
-    const struct { FloatFormat fmt; double logits, loss, grads; } cases[] = {
+    const struct {
+        FloatFormat fmt;
+        double logits, loss, grads;
+    } cases[] = {
         {FMT_BF16, 2e-2, 5e-3, 6e-2},
         {FMT_FP16, 2e-3, 5e-4, 8e-3},
     };
@@ -168,11 +181,14 @@ Test(mixed_precision, bf16_and_fp16_logits_loss_gradients_close_to_fp32) {
         mixed_init(&mp, &m, 0);
         bert_forward(&m, b.ids, b.types, b.mask, b.labels, b.B, b.T, false, NULL);
         mixed_backward(&mp, &m, 1.0f / b.B);
-        if (mp.loss_scaling) cr_assert(!grad_scaler_unscale(&mp.scaler, m.ps.grads, m.ps.numel), "no overflow expected");
-        double el = max_relative_error(m.logits, ref.logits, (size_t)b.B * K), eloss = fabs(m.loss - ref.loss) / ref.loss;
+        if (mp.loss_scaling)
+            cr_assert(!grad_scaler_unscale(&mp.scaler, m.ps.grads, m.ps.numel), "no overflow expected");
+        double el = max_relative_error(m.logits, ref.logits, (size_t)b.B * K),
+               eloss = fabs(m.loss - ref.loss) / ref.loss;
         const char *which = "";
         double eg = worst_grad_err(&m, ref.ps.grads, &which);
-        cr_log_info("%s: logits %.2g, loss %.2g, worst gradient %.2g (%s)", format_name(cases[c].fmt), el, eloss, eg, which);
+        cr_log_info("%s: logits %.2g, loss %.2g, worst gradient %.2g (%s)", format_name(cases[c].fmt), el, eloss, eg,
+                    which);
         cr_expect(el < cases[c].logits, "%s logits relative error %.3g", format_name(cases[c].fmt), el);
         cr_expect(eloss < cases[c].loss, "%s loss relative error %.3g", format_name(cases[c].fmt), eloss);
         cr_expect(eg < cases[c].grads, "%s gradient of %s relative error %.3g", format_name(cases[c].fmt), which, eg);
@@ -226,7 +242,8 @@ Test(mixed_precision, fp16_overflow_skips_the_step_and_halves_the_scale) {
     cr_expect_eq(mp.scaler.growth_tracker, 1);
     cr_expect_eq(opt.step, 1);
     for (size_t i = 0; i < m.ps.numel; i++)
-        if (m.ps.params[i] != round_to(mp.master[i], FMT_FP16)) cr_assert_fail("weight %zu is not the fp16 of its master", i);
+        if (m.ps.params[i] != round_to(mp.master[i], FMT_FP16))
+            cr_assert_fail("weight %zu is not the fp16 of its master", i);
     free(params), free(master);
     optimizer_free(&opt);
     mixed_free(&mp);

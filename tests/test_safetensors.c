@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/safetensors.h"
-#include "common/util.h"
+#include "common/model/safetensors.h"
+#include "common/core/util.h"
 #include "tests/fixture.h"
 
 #define MIXED "tests/fixtures/safetensors/mixed.safetensors"
@@ -103,8 +103,10 @@ Test(safetensors, range_outside_data, .exit_code = 1) {
     st_open(corrupt("range", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[1000000,1000008]}}", 0));
 }
 Test(safetensors, overlapping_ranges, .exit_code = 1) {
-    st_open(corrupt("overlap", "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
-                               "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 0));
+    st_open(corrupt("overlap",
+                    "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+                    "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
+                    0));
 }
 Test(safetensors, negative_dimension, .exit_code = 1) {
     st_open(corrupt("neg", "{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 0));

@@ -1,4 +1,4 @@
-// test_schedule.c — common/schedule.c against transformers' get_scheduler, and common/steps.c
+// test_schedule.c — common/train/schedule.c against transformers' get_scheduler, and common/train/steps.c
 // against the Trainer's own step arithmetic (tests/gen_schedules.py).
 #include <criterion/criterion.h>
 #include <math.h>
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/schedule.h"
-#include "common/steps.h"
+#include "common/train/schedule.h"
+#include "common/train/steps.h"
 #include "tests/fixture.h"
 
 #define FIXTURE "tests/fixtures/schedules/schedules.txt"
@@ -49,9 +49,13 @@ Test(steps, arithmetic_matches_the_trainer) {
         int n;
         snprintf(key, sizeof key, "grid_%d", i);
         double *r = fixture_doubles(&f, key, &n);
-        StepPlan p = {.num_examples = (long)r[0], .per_device_train_batch_size = (int)r[1],
-                      .per_device_eval_batch_size = 8, .gradient_accumulation_steps = (int)r[2],
-                      .num_train_epochs = r[3], .dataloader_drop_last = r[4] != 0, .max_steps = (long)r[5],
+        StepPlan p = {.num_examples = (long)r[0],
+                      .per_device_train_batch_size = (int)r[1],
+                      .per_device_eval_batch_size = 8,
+                      .gradient_accumulation_steps = (int)r[2],
+                      .num_train_epochs = r[3],
+                      .dataloader_drop_last = r[4] != 0,
+                      .max_steps = (long)r[5],
                       .warmup_ratio = r[6]};
         steps_plan(&p);
         cr_expect_eq(p.batches_per_epoch, (long)r[7], "%s batches/epoch %ld vs %g", key, p.batches_per_epoch, r[7]);
@@ -61,9 +65,11 @@ Test(steps, arithmetic_matches_the_trainer) {
         cr_expect_eq(p.warmup, (long)r[11], "%s warmup %ld vs %g", key, p.warmup, r[11]);
         cr_expect_eq(p.effective_batch, (long)r[12], "%s effective batch", key);
         Interval every200 = {STRATEGY_STEPS, 200}, log50 = {STRATEGY_STEPS, 50};
-        cr_expect_eq(count_events(&p, every200, true), (long)r[13], "%s evaluations %ld vs %g", key, count_events(&p, every200, true), r[13]);
+        cr_expect_eq(count_events(&p, every200, true), (long)r[13], "%s evaluations %ld vs %g", key,
+                     count_events(&p, every200, true), r[13]);
         cr_expect_eq(count_events(&p, every200, true), (long)r[14], "%s saves", key);
-        cr_expect_eq(count_events(&p, log50, false), (long)r[15], "%s logs %ld vs %g", key, count_events(&p, log50, false), r[15]);
+        cr_expect_eq(count_events(&p, log50, false), (long)r[15], "%s logs %ld vs %g", key,
+                     count_events(&p, log50, false), r[15]);
         free(r);
     }
     free(rows);
@@ -73,8 +79,11 @@ Test(steps, arithmetic_matches_the_trainer) {
 // The cursor visits every micro-batch once, groups them as the Trainer does, and makes
 // exactly total_steps optimizer steps; resuming from a step continues the same sequence.
 Test(steps, cursor_counts_updates_and_resumes) {
-    StepPlan p = {.num_examples = 200, .per_device_train_batch_size = 6, .per_device_eval_batch_size = 6,
-                  .gradient_accumulation_steps = 4, .num_train_epochs = 2.5};
+    StepPlan p = {.num_examples = 200,
+                  .per_device_train_batch_size = 6,
+                  .per_device_eval_batch_size = 6,
+                  .gradient_accumulation_steps = 4,
+                  .num_train_epochs = 2.5};
     steps_plan(&p);  // 34 batches/epoch -> 9 updates/epoch (last group 2 batches) -> 23 steps
     cr_assert_eq(p.updates_per_epoch, 9);
     cr_assert_eq(p.last_group_batches, 2);
@@ -96,7 +105,8 @@ Test(steps, cursor_counts_updates_and_resumes) {
     while (k < n && seen[k].global_step < 11) k++;
     while (steps_next(&r, &mb)) {
         cr_assert(k < n);
-        cr_assert(mb.epoch == seen[k].epoch && mb.batch_in_epoch == seen[k].batch_in_epoch && mb.global_step == seen[k].global_step,
+        cr_assert(mb.epoch == seen[k].epoch && mb.batch_in_epoch == seen[k].batch_in_epoch &&
+                      mb.global_step == seen[k].global_step,
                   "resumed micro-batch %ld differs", k);
         k++;
     }

@@ -11,16 +11,16 @@
 #include <unistd.h>
 #include <utf8proc.h>
 
-#include "common/dataset.h"
-#include "common/rng.h"
-#include "common/tokenizer.h"
-#include "common/util.h"
+#include "common/text/dataset.h"
+#include "common/core/rng.h"
+#include "common/text/tokenizer.h"
+#include "common/core/util.h"
 #include "tests/fixture.h"
 
-#define VOCAB "data/cache/models/bert-base-uncased-vocab/vocab.txt"
-#define MODEL_DIR "data/cache/models/all-MiniLM-L6-v2"
+#define VOCAB       "data/cache/models/bert-base-uncased-vocab/vocab.txt"
+#define MODEL_DIR   "data/cache/models/all-MiniLM-L6-v2"
 #define IDS_FIXTURE "tests/fixtures/tokenizer/ids.txt"
-#define HARD "tests/fixtures/tokenizer/hard.txt"
+#define HARD        "tests/fixtures/tokenizer/hard.txt"
 
 static Tokenizer *load(bool cased) {
     if (!file_exists(VOCAB)) cr_skip_test("the BERT vocab is not fetched (bash data/fetch.sh vocab)");
@@ -78,7 +78,8 @@ Test(tokenizer, every_code_point_as_the_rust_tokenizer) {
     Tokenizer *uncased = load(false), *cased = load(true);
     Fixture f = fixture_load("tests/fixtures/tokenizer/unicode.txt");
     int nb, n1, n2;
-    char **hu = fixture_words(&f, "uncased", &nb), **hc = fixture_words(&f, "cased", &n1), **hp = fixture_words(&f, "pretokenize", &n2);
+    char **hu = fixture_words(&f, "uncased", &nb), **hc = fixture_words(&f, "cased", &n1),
+         **hp = fixture_words(&f, "pretokenize", &n2);
     cr_assert_eq(nb, 0x110000 / 4096);
     int bad = 0;
     Span *words = NULL;
@@ -103,7 +104,8 @@ Test(tokenizer, every_code_point_as_the_rust_tokenizer) {
         bool ok = u == parse_hash(hu[b]) && c == parse_hash(hc[b]) && p == parse_hash(hp[b]);
         if (!ok && bad++ < 5)
             cr_log_error("code points U+%04X..U+%04X: uncased %s, cased %s, pre-tokens %s", b * 4096, b * 4096 + 4095,
-                         u == parse_hash(hu[b]) ? "ok" : "differ", c == parse_hash(hc[b]) ? "ok" : "differ", p == parse_hash(hp[b]) ? "ok" : "differ");
+                         u == parse_hash(hu[b]) ? "ok" : "differ", c == parse_hash(hc[b]) ? "ok" : "differ",
+                         p == parse_hash(hp[b]) ? "ok" : "differ");
     }
     cr_expect_eq(bad, 0, "%d of %d blocks of 4096 code points normalize or pre-tokenize differently", bad, nb);
 
@@ -114,7 +116,8 @@ Test(tokenizer, every_code_point_as_the_rust_tokenizer) {
     for (int r = 0; r < nr; r++) {
         char s[64];
         int n = 0;
-        for (char *p = runs[r]; *p; p += *p == '-') n += (int)utf8proc_encode_char((int32_t)strtol(p, &p, 16), (utf8proc_uint8_t *)s + n);
+        for (char *p = runs[r]; *p; p += *p == '-')
+            n += (int)utf8proc_encode_char((int32_t)strtol(p, &p, 16), (utf8proc_uint8_t *)s + n);
         char *norm = tokenizer_normalize(uncased, s, n);
         h = fnv1a64(norm, strlen(norm), h);
         h = fnv1a64("\n", 1, h);
@@ -188,7 +191,8 @@ Test(tokenizer, invalid_utf8_is_dropped_like_replacement_characters) {
         int nw;
         double *want = fixture_doubles(&f, key("invalid_%d_ids", i), &nw);
         encode_line(t, bytes, n, &ids);
-        cr_expect(ids_equal(ids, (int)arrlen(ids), want, nw), "invalid UTF-8 case %d differs from decode(errors='replace')", i);
+        cr_expect(ids_equal(ids, (int)arrlen(ids), want, nw),
+                  "invalid UTF-8 case %d differs from decode(errors='replace')", i);
         free(want);
         free(hex);
     }
@@ -230,8 +234,8 @@ static void check_dataset(const char *name, bool cased) {
             free(s);
         }
         if (h != parse_hash(want[c]) && bad++ < 5)
-            cr_log_error("%s (%s): a line among file lines %d..%d differs", path, cased ? "cased" : "uncased", d.line[16 * c],
-                         d.line[(16 * c + 15 < d.n ? 16 * c + 15 : d.n - 1)]);
+            cr_log_error("%s (%s): a line among file lines %d..%d differs", path, cased ? "cased" : "uncased",
+                         d.line[16 * c], d.line[(16 * c + 15 < d.n ? 16 * c + 15 : d.n - 1)]);
     }
     cr_expect_eq(bad, 0, "%s: %d blocks of 16 lines differ from transformers", path, bad);
     double *first = fixture_doubles(&f, key("%s_%s_first", set, cased ? "cased" : "uncased"), &n);
@@ -246,15 +250,26 @@ static void check_dataset(const char *name, bool cased) {
     tokenizer_free(t);
 }
 
-Test(tokenizer, sst2_train) { check_dataset("sst2/train", false); check_dataset("sst2/train", true); }
-Test(tokenizer, sst2_dev) { check_dataset("sst2/dev", false); check_dataset("sst2/dev", true); }
+Test(tokenizer, sst2_train) {
+    check_dataset("sst2/train", false);
+    check_dataset("sst2/train", true);
+}
+Test(tokenizer, sst2_dev) {
+    check_dataset("sst2/dev", false);
+    check_dataset("sst2/dev", true);
+}
 Test(tokenizer, sst5) {
     const char *sets[] = {"sst5/train", "sst5/dev", "sst5/test"};
-    for (int k = 0; k < 3; k++) { check_dataset(sets[k], false); check_dataset(sets[k], true); }
+    for (int k = 0; k < 3; k++) {
+        check_dataset(sets[k], false);
+        check_dataset(sets[k], true);
+    }
 }
 Test(tokenizer, trec) {
-    check_dataset("trec/train", false); check_dataset("trec/train", true);
-    check_dataset("trec/test", false); check_dataset("trec/test", true);
+    check_dataset("trec/train", false);
+    check_dataset("trec/train", true);
+    check_dataset("trec/test", false);
+    check_dataset("trec/test", true);
 }
 
 // ---- batches ------------------------------------------------------------------------------
@@ -283,20 +298,21 @@ Test(tokenizer, batches_truncation_padding_pairs) {
     Batch b = {0};
     for (int k = 0; k < (int)count[0]; k++) {
         double *opt = fixture_doubles(&f, key("enc%d_options", k), &n);
-        EncodeOptions o = {.max_length = (int)opt[0], .pad_to_max_length = opt[1] != 0, .pad_to_multiple_of = (int)opt[2], .padding_left = opt[3] != 0};
+        EncodeOptions o = {.max_length = (int)opt[0],
+                           .pad_to_max_length = opt[1] != 0,
+                           .pad_to_multiple_of = (int)opt[2],
+                           .padding_left = opt[3] != 0};
         bool pairs = opt[4] != 0;
         int na, nb = 0;
         double *a = fixture_doubles(&f, key("enc%d_a", k), &na);
         double *bi = NULL;
-        if (pairs) {
-            bi = fixture_doubles(&f, key("enc%d_b", k), &nb);
-        }
+        if (pairs) { bi = fixture_doubles(&f, key("enc%d_b", k), &nb); }
         const char **ta = xmalloc(sizeof(char *) * (size_t)na), **tb = xmalloc(sizeof(char *) * (size_t)na);
         int *rows = xmalloc(sizeof(int) * (size_t)na);
         for (int i = 0; i < na; i++) {
             ta[i] = text[(int)a[i]];
             tb[i] = pairs ? text[(int)bi[i]] : NULL;
-            rows[i] = na - 1 - i;   // collate in reverse order, then compare row by row
+            rows[i] = na - 1 - i;  // collate in reverse order, then compare row by row
         }
         TokenizedSet s = tokenize_texts(t, ta, pairs ? tb : NULL, na);
         collate(t, &s, rows, na, &o, &b);
@@ -308,7 +324,8 @@ Test(tokenizer, batches_truncation_padding_pairs) {
             int *got[] = {b.input_ids, b.token_type_ids, b.attention_mask};
             for (int fi = 0; fi < 3; fi++) {
                 double *want = fixture_doubles(&f, key("enc%d_%s", k, fields[fi]), &n);
-                for (int r = 0; r < b.B; r++) expect_array(got[fi] + (long)r * b.T, want + (long)(na - 1 - r) * b.T, b.T, fields[fi], k);
+                for (int r = 0; r < b.B; r++)
+                    expect_array(got[fi] + (long)r * b.T, want + (long)(na - 1 - r) * b.T, b.T, fields[fi], k);
                 free(want);
             }
             for (int r = 0; r < b.B; r++) {
@@ -318,7 +335,13 @@ Test(tokenizer, batches_truncation_padding_pairs) {
             }
         }
         tokenized_set_free(&s);
-        free(shape); free(rows); free(ta); free(tb); free(a); free(bi); free(opt);
+        free(shape);
+        free(rows);
+        free(ta);
+        free(tb);
+        free(a);
+        free(bi);
+        free(opt);
     }
     batch_free(&b);
     for (int i = 0; i < nlines; i++) free(text[i]);
@@ -340,11 +363,22 @@ Test(tokenizer, group_by_length_as_transformers) {
         double *len = fixture_doubles(&f, key("gbl%d_lengths", k), &nl);
         double *perm = fixture_doubles(&f, key("gbl%d_perm", k), &n);
         double *want = fixture_doubles(&f, key("gbl%d_order", k), &n);
-        int *li = xmalloc(sizeof(int) * (size_t)nl), *pi = xmalloc(sizeof(int) * (size_t)nl), *order = xmalloc(sizeof(int) * (size_t)nl);
-        for (int i = 0; i < nl; i++) { li[i] = (int)len[i]; pi[i] = (int)perm[i]; }
+        int *li = xmalloc(sizeof(int) * (size_t)nl), *pi = xmalloc(sizeof(int) * (size_t)nl),
+            *order = xmalloc(sizeof(int) * (size_t)nl);
+        for (int i = 0; i < nl; i++) {
+            li[i] = (int)len[i];
+            pi[i] = (int)perm[i];
+        }
         group_by_length(li, nl, (int)batch[0], pi, order);
-        cr_expect(ids_equal(order, nl, want, n), "group_by_length case %d (n %d, batch %d) differs from transformers", k, nl, (int)batch[0]);
-        free(li); free(pi); free(order); free(batch); free(len); free(perm); free(want);
+        cr_expect(ids_equal(order, nl, want, n), "group_by_length case %d (n %d, batch %d) differs from transformers",
+                  k, nl, (int)batch[0]);
+        free(li);
+        free(pi);
+        free(order);
+        free(batch);
+        free(len);
+        free(perm);
+        free(want);
     }
     free(count);
     fixture_free(&f);
@@ -450,7 +484,8 @@ Test(tokenizer, lesson_ids_only_prints_the_hard_set) {
 Test(tokenizer, lesson_rejects_invalid_utf8_with_the_line) {
     if (!file_exists("build/07_tokenizer")) cr_skip_test("build/07_tokenizer is not built");
     if (!file_exists(VOCAB)) cr_skip_test("the BERT vocab is not fetched");
-    FILE *p = popen("printf 'fine\\nbad \\377 byte\\n' | build/07_tokenizer --vocab " VOCAB " --ids_only 2>&1 >/dev/null", "r");
+    FILE *p = popen(
+        "printf 'fine\\nbad \\377 byte\\n' | build/07_tokenizer --vocab " VOCAB " --ids_only 2>&1 >/dev/null", "r");
     char msg[512] = "";
     cr_assert(fgets(msg, sizeof msg, p));
     int status = pclose(p);
@@ -475,7 +510,8 @@ Test(tokenizer, random_bytes_never_crash) {
             text[i] = rng_below(&r, 4) ? alphabet[rng_below(&r, sizeof alphabet - 1)] : (char)rng_u32(&r);
         arrsetlen(ids, 0);
         tokenize_len(t, text, n, &ids);
-        for (int i = 0; i < arrlen(ids); i++) cr_assert(ids[i] >= 0 && ids[i] < t->vocab_size, "id %d out of range", ids[i]);
+        for (int i = 0; i < arrlen(ids); i++)
+            cr_assert(ids[i] >= 0 && ids[i] < t->vocab_size, "id %d out of range", ids[i]);
     }
     arrfree(ids);
     tokenizer_free(t);

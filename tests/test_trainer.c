@@ -21,15 +21,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/checkpoint.h"
-#include "common/util.h"
+#include "common/train/checkpoint.h"
+#include "common/core/util.h"
 #include "tests/fixture.h"
 
 #define FIX "tests/fixtures/trainer"
 // The common flags of every run: the tiny model, the fixture data, one thread (fast, and
 // what the bit-exact comparisons rely on no more than two threads would).
-#define BASE "build/16_trainer train --model_name_or_path " FIX "/tiny-bert --train_file " FIX "/train.tsv " \
-             "--validation_file " FIX "/dev.tsv --max_seq_length 64 --threads 1 --plots false "
+#define BASE                                                                                        \
+    "build/16_trainer train --model_name_or_path " FIX "/tiny-bert --train_file " FIX "/train.tsv " \
+    "--validation_file " FIX "/dev.tsv --max_seq_length 64 --threads 1 --plots false "
 // The recipe that separates the fixture set: 8 epochs of 12 steps at lr 1e-2.
 #define LEARN "--learning_rate 1e-2 --num_train_epochs 8 "
 
@@ -57,7 +58,8 @@ static void expect_run(const char *cmd, int want_status, const char *const *want
     int status;
     char *out = run(cmd, &status);
     cr_expect_eq(status, want_status, "`%s` exited with %d:\n%s", cmd, status, out);
-    for (size_t i = 0; i < n; i++) cr_expect(strstr(out, wants[i]), "expected \"%s\" in the output of `%s`:\n%s", wants[i], cmd, out);
+    for (size_t i = 0; i < n; i++)
+        cr_expect(strstr(out, wants[i]), "expected \"%s\" in the output of `%s`:\n%s", wants[i], cmd, out);
     free(out);
 }
 
@@ -81,17 +83,30 @@ Test(trainer, help_groups_flags_with_hf_defaults) {
     int status;
     char *out = run("build/16_trainer --help", &status);
     cr_assert_eq(status, 0);
-    const char *want[] = {"Optimizer and schedule:", "Logging, evaluation, checkpoints:", "Device and precision:",
-                          "--learning_rate X", "(default: 5e-05)", "--per_device_train_batch_size N", "(default: 8)",
-                          "--save_steps N", "(default: 500)", "--lr_scheduler_type", "(default: linear)",
-                          "--output_dir S", "(default: trainer_output)", "--adam_epsilon X", "(default: 1e-08)"};
+    const char *want[] = {"Optimizer and schedule:",
+                          "Logging, evaluation, checkpoints:",
+                          "Device and precision:",
+                          "--learning_rate X",
+                          "(default: 5e-05)",
+                          "--per_device_train_batch_size N",
+                          "(default: 8)",
+                          "--save_steps N",
+                          "(default: 500)",
+                          "--lr_scheduler_type",
+                          "(default: linear)",
+                          "--output_dir S",
+                          "(default: trainer_output)",
+                          "--adam_epsilon X",
+                          "(default: 1e-08)"};
     for (size_t i = 0; i < ARRAY_LEN(want); i++) cr_expect(strstr(out, want[i]), "--help lacks \"%s\"", want[i]);
     free(out);
 }
 
 Test(trainer, impossible_combinations_are_one_line) {
-    expect_refusal("--load_best_model_at_end --eval_strategy steps --save_strategy epoch", "requires the save and eval strategy to match");
-    expect_refusal("--load_best_model_at_end --eval_strategy steps --eval_steps 10 --save_steps 15", "round multiple of --eval_steps (10)");
+    expect_refusal("--load_best_model_at_end --eval_strategy steps --save_strategy epoch",
+                   "requires the save and eval strategy to match");
+    expect_refusal("--load_best_model_at_end --eval_strategy steps --eval_steps 10 --save_steps 15",
+                   "round multiple of --eval_steps (10)");
     expect_refusal("--fp16 --bf16", "--fp16 and --bf16 together");
     // mixed precision trains on the GPU only (tests/gpu/test_trainer.cu runs it there)
     expect_refusal("--device cpu --bf16", "--bf16 needs --device cuda: the CPU backend trains in fp32");
@@ -120,11 +135,14 @@ Test(trainer, config_file_holds_the_same_keys) {
     mkdir_p(dir);
     snprintf(cfg, sizeof cfg, "%s/run.json", dir);
     FILE *f = xfopen(cfg, "w");
-    fprintf(f, "{\"per_device_train_batch_size\": 16, \"gradient_accumulation_steps\": 2, \"max_steps\": 3, \"save_strategy\": \"no\"}\n");
+    fprintf(f,
+            "{\"per_device_train_batch_size\": 16, \"gradient_accumulation_steps\": 2, \"max_steps\": 3, "
+            "\"save_strategy\": \"no\"}\n");
     xfclose(f, cfg);
     snprintf(cmd, sizeof cmd, BASE "--config %s --output_dir %s", cfg, dir);
-    const char *wants[] = {"effective batch          16 per device x 2 accumulation x 1 device = 32 examples per update",
-                           "total steps              max_steps = 3"};
+    const char *wants[] = {
+        "effective batch          16 per device x 2 accumulation x 1 device = 32 examples per update",
+        "total steps              max_steps = 3"};
     expect_run(cmd, 0, wants, ARRAY_LEN(wants));
     rm_rf(dir);
     free(dir);
@@ -133,7 +151,8 @@ Test(trainer, config_file_holds_the_same_keys) {
 // "a,b" reads sentence pairs ([CLS] a [SEP] b [SEP]); here the same column twice.
 Test(trainer, sentence_pairs_run) {
     char *dir = tmpdir("pairs"), cmd[1024];
-    snprintf(cmd, sizeof cmd, BASE "--text_column sentence,sentence --max_steps 2 --save_strategy no --output_dir %s", dir);
+    snprintf(cmd, sizeof cmd, BASE "--text_column sentence,sentence --max_steps 2 --save_strategy no --output_dir %s",
+             dir);
     const char *wants[] = {"trained              2 steps"};
     expect_run(cmd, 0, wants, ARRAY_LEN(wants));
     rm_rf(dir);
@@ -143,19 +162,22 @@ Test(trainer, sentence_pairs_run) {
 // The banner is lesson 02's printout for the same numbers (the same steps_print_plan).
 Test(trainer, banner_is_lesson02_plan) {
     char *dir = tmpdir("banner"), cmd[1024];
-    const char *plan_flags = "--per_device_train_batch_size 7 --per_device_eval_batch_size 4 --gradient_accumulation_steps 3 "
-                             "--num_train_epochs 2.5 --warmup_ratio 0.1 --logging_steps 2 --eval_strategy steps --eval_steps 3 "
-                             "--save_strategy steps --save_steps 3";
+    const char *plan_flags =
+        "--per_device_train_batch_size 7 --per_device_eval_batch_size 4 --gradient_accumulation_steps 3 "
+        "--num_train_epochs 2.5 --warmup_ratio 0.1 --logging_steps 2 --eval_strategy steps --eval_steps 3 "
+        "--save_strategy steps --save_steps 3";
     snprintf(cmd, sizeof cmd, BASE "%s --output_dir %s", plan_flags, dir);
     int status;
     char *ours = run(cmd, &status);
     cr_assert_eq(status, 0, "%s", ours);
-    snprintf(cmd, sizeof cmd, "build/02_batches_epochs_steps --num_examples 96 --num_eval_examples 30 %s --train false", plan_flags);
+    snprintf(cmd, sizeof cmd, "build/02_batches_epochs_steps --num_examples 96 --num_eval_examples 30 %s --train false",
+             plan_flags);
     char *lesson02 = run(cmd, &status);
     cr_assert_eq(status, 0, "%s", lesson02);
     char *plan = strstr(lesson02, "examples                 N = 96");
     cr_assert(plan, "%s", lesson02);
-    cr_expect(strstr(ours, plan), "the trainer's plan differs from lesson 02's:\n--- lesson 02\n%s\n--- trainer\n%s", plan, ours);
+    cr_expect(strstr(ours, plan), "the trainer's plan differs from lesson 02's:\n--- lesson 02\n%s\n--- trainer\n%s",
+              plan, ours);
     cr_expect(strstr(ours, "total steps              ceil(2.5 epochs x 5) = 13"), "%s", ours);
     free(ours);
     free(lesson02);
@@ -177,7 +199,8 @@ Test(trainer, end_to_end_separates_the_fixture_set) {
     char *out = run(cmd, &status);
     cr_assert_eq(status, 0, "%s", out);
     cr_expect_eq(final_accuracy(out), 1.0, "the tiny model should separate the fixture set:\n%s", out);
-    cr_expect(strstr(out, "note: " FIX "/tiny-bert/model.safetensors has no classifier"), "the head is created: %s", out);
+    cr_expect(strstr(out, "note: " FIX "/tiny-bert/model.safetensors has no classifier"), "the head is created: %s",
+              out);
     char *config = path_join(dir, "config.json");
     char *text = read_file(config, NULL);
     cr_expect(strstr(text, "\"animal\""), "config.json's id2label holds the label names: %s", text);
@@ -211,7 +234,8 @@ static char *logged_losses(const char *dir) {
         const char *keys[] = {"loss", "grad_norm", "eval_loss"};
         for (size_t k = 0; k < ARRAY_LEN(keys); k++) {
             const cJSON *v = cJSON_GetObjectItem(e, keys[k]);
-            if (cJSON_IsNumber(v) && n + 40 < cap) n += (size_t)snprintf(out + n, cap - n, "%s %.17g\n", keys[k], v->valuedouble);
+            if (cJSON_IsNumber(v) && n + 40 < cap)
+                n += (size_t)snprintf(out + n, cap - n, "%s %.17g\n", keys[k], v->valuedouble);
         }
         cJSON_Delete(e);
     }
@@ -227,8 +251,10 @@ Test(trainer, gradient_checkpointing_trains_the_same_bits, .timeout = 60) {
     char *dirs[2] = {tmpdir("plain"), tmpdir("ckpt")}, cmd[1024];
     char *out[2], *losses[2];
     for (int i = 0; i < 2; i++) {
-        snprintf(cmd, sizeof cmd, BASE "--learning_rate 1e-2 --max_steps 6 --logging_steps 1 --eval_strategy steps "
-                 "--eval_steps 3 --save_strategy no --gradient_checkpointing %s --output_dir %s", i ? "true" : "false", dirs[i]);
+        snprintf(cmd, sizeof cmd,
+                 BASE "--learning_rate 1e-2 --max_steps 6 --logging_steps 1 --eval_strategy steps "
+                      "--eval_steps 3 --save_strategy no --gradient_checkpointing %s --output_dir %s",
+                 i ? "true" : "false", dirs[i]);
         int status;
         out[i] = run(cmd, &status);
         cr_assert_eq(status, 0, "%s", out[i]);
@@ -286,15 +312,20 @@ Test(trainer, hf_trainer_lockstep, .timeout = 60) {
     int n_flags;
     char **flags = fixture_words(&f, "flags", &n_flags);
     char *dir = tmpdir("lockstep"), cmd[2048];
-    int len = snprintf(cmd, sizeof cmd, "build/16_trainer train --model_name_or_path " FIX "/tiny-bert-cls --train_file "
-                       FIX "/train.tsv --validation_file " FIX "/dev.tsv --threads 1 --plots false --logging_steps 1 "
-                       "--eval_strategy epoch --save_strategy no --output_dir %s", dir);
+    int len = snprintf(cmd, sizeof cmd,
+                       "build/16_trainer train --model_name_or_path " FIX "/tiny-bert-cls --train_file " FIX
+                       "/train.tsv --validation_file " FIX "/dev.tsv --threads 1 --plots false --logging_steps 1 "
+                       "--eval_strategy epoch --save_strategy no --output_dir %s",
+                       dir);
     for (int i = 0; i < n_flags; i++) len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %s", flags[i]);
     int status;
     char *out = run(cmd, &status);
     cr_assert_eq(status, 0, "%s", out);
 
-    const struct { const char *key; double tol; } series[] = {
+    const struct {
+        const char *key;
+        double tol;
+    } series[] = {
         {"loss", 2e-5}, {"grad_norm", 1e-4}, {"learning_rate", 1e-12}, {"eval_loss", 2e-5}, {"eval_accuracy", 0},
     };
     for (size_t k = 0; k < ARRAY_LEN(series); k++) {
@@ -303,8 +334,8 @@ Test(trainer, hf_trainer_lockstep, .timeout = 60) {
         cr_expect_eq(n_got, n_want, "%d values of %s logged, the HF Trainer %d", n_got, series[k].key, n_want);
         const double e = worst_rel_err(got, want, n_got < n_want ? n_got : n_want);
         cr_log_info("%s: worst relative difference from the HF Trainer %.2g", series[k].key, e);
-        cr_expect(e <= series[k].tol, "%s differs from the HF Trainer's by %.3g relative (allowed %g)", series[k].key, e,
-                  series[k].tol);
+        cr_expect(e <= series[k].tol, "%s differs from the HF Trainer's by %.3g relative (allowed %g)", series[k].key,
+                  e, series[k].tol);
         free(want), free(got);
     }
     free(out), free(flags);
@@ -315,8 +346,10 @@ Test(trainer, hf_trainer_lockstep, .timeout = 60) {
 
 Test(trainer, rotation_keeps_newest_and_best_and_best_model_is_loaded) {
     char *dir = tmpdir("best"), cmd[1024];
-    snprintf(cmd, sizeof cmd, BASE LEARN "--eval_strategy steps --eval_steps 8 --save_steps 8 --save_total_limit 2 "
-             "--load_best_model_at_end --metric_for_best_model eval_loss --output_dir %s", dir);
+    snprintf(cmd, sizeof cmd,
+             BASE LEARN "--eval_strategy steps --eval_steps 8 --save_steps 8 --save_total_limit 2 "
+                        "--load_best_model_at_end --metric_for_best_model eval_loss --output_dir %s",
+             dir);
     int status;
     char *out = run(cmd, &status);
     cr_assert_eq(status, 0, "%s", out);
@@ -330,7 +363,10 @@ Test(trainer, rotation_keeps_newest_and_best_and_best_model_is_loaded) {
         const cJSON *l = cJSON_GetObjectItem(e, "eval_loss");
         if (cJSON_IsNumber(l)) {
             evals++;
-            if (l->valuedouble < best) { best = l->valuedouble; best_step = (long)cJSON_GetObjectItem(e, "step")->valuedouble; }
+            if (l->valuedouble < best) {
+                best = l->valuedouble;
+                best_step = (long)cJSON_GetObjectItem(e, "step")->valuedouble;
+            }
         }
         cJSON_Delete(e);
     }
@@ -349,7 +385,12 @@ Test(trainer, rotation_keeps_newest_and_best_and_best_model_is_loaded) {
     // load_best_model_at_end: the final model is the best checkpoint's, bit for bit.
     char *final_model = path_join(dir, "model.safetensors"), *best_model = path_join(best_dir, "model.safetensors");
     cr_expect(files_equal(final_model, best_model), "output_dir/model.safetensors is not %s's", best_dir);
-    free(final_model); free(best_model); free(best_dir); free(hist); free(hist_path); free(out);
+    free(final_model);
+    free(best_model);
+    free(best_dir);
+    free(hist);
+    free(hist_path);
+    free(out);
     rm_rf(dir);
     free(dir);
 }
@@ -357,11 +398,13 @@ Test(trainer, rotation_keeps_newest_and_best_and_best_model_is_loaded) {
 Test(trainer, early_stopping_after_patience_evaluations) {
     // lr 0: the model never changes, so after the first evaluation nothing improves.
     char *dir = tmpdir("early"), cmd[1024];
-    snprintf(cmd, sizeof cmd, BASE "--learning_rate 0 --eval_strategy steps --eval_steps 2 --save_steps 2 "
-             "--early_stopping_patience 3 --output_dir %s", dir);
+    snprintf(cmd, sizeof cmd,
+             BASE "--learning_rate 0 --eval_strategy steps --eval_steps 2 --save_steps 2 "
+                  "--early_stopping_patience 3 --output_dir %s",
+             dir);
     // 1 + 3 evaluations, at steps 2, 4, 6 and 8.
-    const char *wants[] = {"early stopping: eval_loss has not improved by more than 0 for 3 evaluations (best ", "at step 2)",
-                           "trained              8 steps"};
+    const char *wants[] = {"early stopping: eval_loss has not improved by more than 0 for 3 evaluations (best ",
+                           "at step 2)", "trained              8 steps"};
     expect_run(cmd, 0, wants, ARRAY_LEN(wants));
     rm_rf(dir);
     free(dir);
@@ -372,7 +415,7 @@ Test(trainer, early_stopping_after_patience_evaluations) {
 Test(trainer, sigkill_and_resume_is_bit_exact, .timeout = 120) {
     char *a = tmpdir("resume-a"), *b = tmpdir("resume-b"), cmd[1024];
     const char *flags = BASE LEARN "--gradient_accumulation_steps 2 --per_device_train_batch_size 5 --warmup_ratio 0.2 "
-                        "--weight_decay 0.01 --eval_strategy no --save_steps 5 ";
+                                   "--weight_decay 0.01 --eval_strategy no --save_steps 5 ";
     snprintf(cmd, sizeof cmd, "%s --output_dir %s", flags, a);
     int status;
     char *out = run(cmd, &status);
@@ -403,15 +446,19 @@ Test(trainer, sigkill_and_resume_is_bit_exact, .timeout = 120) {
     cr_assert_eq(status, 0, "%s", out);
     cr_expect(strstr(out, "resumed from"), "%s", out);
     free(out);
-    const char *files[] = {"model.safetensors", "checkpoint-80/model.safetensors", "checkpoint-80/optimizer.safetensors"};
+    const char *files[] = {"model.safetensors", "checkpoint-80/model.safetensors",
+                           "checkpoint-80/optimizer.safetensors"};
     for (size_t i = 0; i < ARRAY_LEN(files); i++) {
         char *p1 = path_join(a, files[i]), *p2 = path_join(b, files[i]);
         cr_expect(files_equal(p1, p2), "%s differs after the kill at step %ld and the resume", files[i], killed_at);
-        free(p1); free(p2);
+        free(p1);
+        free(p2);
     }
     free(latest);
-    rm_rf(a); rm_rf(b);
-    free(a); free(b);
+    rm_rf(a);
+    rm_rf(b);
+    free(a);
+    free(b);
 }
 
 Test(trainer, resume_refuses_other_batch_flags) {
@@ -419,7 +466,8 @@ Test(trainer, resume_refuses_other_batch_flags) {
     snprintf(cmd, sizeof cmd, BASE "--max_steps 2 --save_steps 2 --output_dir %s", dir);
     const char *wants[] = {"trained              2 steps"};
     expect_run(cmd, 0, wants, ARRAY_LEN(wants));
-    snprintf(flags, sizeof flags, "--max_steps 2 --per_device_train_batch_size 4 --resume_from_checkpoint %s/checkpoint-2", dir);
+    snprintf(flags, sizeof flags,
+             "--max_steps 2 --per_device_train_batch_size 4 --resume_from_checkpoint %s/checkpoint-2", dir);
     expect_refusal(flags, "the checkpoint's run had train_batch_size 8, this one has 4");
     expect_refusal("--resume_from_checkpoint true", "no checkpoint-<step> directory in /tmp/bertstep-trainer-refused-");
     rm_rf(dir);
@@ -431,7 +479,8 @@ Test(trainer, sigint_saves_a_checkpoint_and_exits, .timeout = 60) {
     pid_t pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
-        snprintf(cmd, sizeof cmd, "exec " BASE "--num_train_epochs 100 --save_steps 1000 --output_dir %s > %s.log 2>&1", dir, dir);
+        snprintf(cmd, sizeof cmd, "exec " BASE "--num_train_epochs 100 --save_steps 1000 --output_dir %s > %s.log 2>&1",
+                 dir, dir);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
@@ -470,14 +519,18 @@ Test(trainer, saved_model_reloads_with_identical_logits) {
     char *out = run(cmd, &status);
     cr_assert_eq(status, 0, "%s", out);
     snprintf(again, sizeof again, "%s/again.tsv", dir);
-    snprintf(cmd, sizeof cmd, "build/16_trainer predict --model_name_or_path %s --test_file " FIX "/test.tsv --threads 1 "
-             "--max_seq_length 64 --predictions_file %s", dir, again);
+    snprintf(cmd, sizeof cmd,
+             "build/16_trainer predict --model_name_or_path %s --test_file " FIX "/test.tsv --threads 1 "
+             "--max_seq_length 64 --predictions_file %s",
+             dir, again);
     char *out2 = run(cmd, &status);
     cr_assert_eq(status, 0, "%s", out2);
     char *first = path_join(dir, "predictions.tsv");
     cr_expect(files_equal(first, again), "the reloaded model predicts other logits");
-    snprintf(cmd, sizeof cmd, "build/16_trainer evaluate --model_name_or_path %s --validation_file " FIX "/dev.tsv --threads 1 "
-             "--max_seq_length 64", dir);
+    snprintf(cmd, sizeof cmd,
+             "build/16_trainer evaluate --model_name_or_path %s --validation_file " FIX "/dev.tsv --threads 1 "
+             "--max_seq_length 64",
+             dir);
     char *out3 = run(cmd, &status);
     cr_assert_eq(status, 0, "%s", out3);
     const char *final = strstr(out, "final model on eval  ") + strlen("final model on eval  ");
@@ -487,13 +540,17 @@ Test(trainer, saved_model_reloads_with_identical_logits) {
 
     // predict's TSV: a header, one row per example, probabilities summing to 1, label = argmax.
     char *tsv = read_file(first, NULL);
-    cr_expect(!strncmp(tsv, "index\tlabel\tprob_animal\tprob_color\tprob_food\tlogit_animal\tlogit_color\tlogit_food\n", 79), "%s", tsv);
+    cr_expect(
+        !strncmp(tsv, "index\tlabel\tprob_animal\tprob_color\tprob_food\tlogit_animal\tlogit_color\tlogit_food\n", 79),
+        "%s", tsv);
     int rows = 0;
     for (char *l = strchr(tsv, '\n') + 1; *l; l = strchr(l, '\n') + 1, rows++) {
         int idx;
         char label[32];
         double p[3], z[3];
-        cr_assert_eq(sscanf(l, "%d\t%31s\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf", &idx, label, &p[0], &p[1], &p[2], &z[0], &z[1], &z[2]), 8);
+        cr_assert_eq(
+            sscanf(l, "%d\t%31s\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf", &idx, label, &p[0], &p[1], &p[2], &z[0], &z[1], &z[2]),
+            8);
         cr_expect_eq(idx, rows);
         cr_expect(fabs(p[0] + p[1] + p[2] - 1.0) < 1e-6);
         int arg = z[1] > z[0] ? (z[2] > z[1] ? 2 : 1) : (z[2] > z[0] ? 2 : 0);
@@ -501,7 +558,11 @@ Test(trainer, saved_model_reloads_with_identical_logits) {
         cr_expect_str_eq(label, names[arg]);
     }
     cr_expect_eq(rows, 12);
-    free(tsv); free(first); free(out); free(out2); free(out3);
+    free(tsv);
+    free(first);
+    free(out);
+    free(out2);
+    free(out3);
     rm_rf(dir);
     free(dir);
 }

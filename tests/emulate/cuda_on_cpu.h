@@ -1,9 +1,9 @@
-// cuda_on_cpu.h — just enough CUDA to run lesson 12's kernels (kernels/matmul.cu) and lesson
-// 13's (kernels/bert_kernels.cu, and the GPU BERT of kernels/bert_cuda.cu) on the CPU, so that
+// cuda_on_cpu.h — just enough CUDA to run lesson 12's kernels (kernels/matmul/matmul.cu) and lesson
+// 13's (kernels/bert/bert_kernels.cu, and the GPU BERT of kernels/bert/bert_cuda.cu) on the CPU, so that
 // the CPU test suite, which has no GPU, still checks their index arithmetic, their bounds at the
 // edges of the matrices, the placement of their barriers, and lesson 13's whole model.
 //
-// kernels/matmul.cuh and kernels/bert_kernels.cuh include this instead of kernels/cuda_common.cuh
+// kernels/matmul/matmul.cuh and kernels/bert/bert_kernels.cuh include this instead of kernels/core/cuda_common.cuh
 // when compiled with -DBERTSTEP_CPU_EMULATION (tests/emulate/test_*.cpp, by g++). Emulation model:
 //   - the threads of a block are fibers (ucontext) on the launching CPU thread: each runs until it
 //     reaches __syncthreads() or returns, then the next one does; when every thread of the block
@@ -16,9 +16,9 @@
 //   - LAUNCH(kernel, grid, block)(args...) stands for kernel<<<grid, block>>>(args...);
 //   - atomicAdd is a C++20 atomic_ref add;
 //   - __nv_bfloat16 and __half are 16-bit structs; the conversion intrinsics the kernels call
-//     (__float2bfloat16_rn, __half2float, ...) are common/precision.h's round-to-nearest-even
+//     (__float2bfloat16_rn, __half2float, ...) are common/model/precision.h's round-to-nearest-even
 //     conversions, bit for bit what the GPU's conversion instructions do;
-//   - cuBLAS (gemm_cublas_ex of kernels/cublas_gemm.cuh) is the CPU sgemm, once per matrix of a
+//   - cuBLAS (gemm_cublas_ex of kernels/core/cublas_gemm.cuh) is the CPU sgemm, once per matrix of a
 //     batch: bf16/fp16 inputs are widened to float (exactly), the products and sums are float32
 //     as in the tensor cores (TF32's input rounding is not emulated), and a bf16/fp16 output is
 //     rounded once, to nearest even, as cuBLAS stores it.
@@ -39,11 +39,11 @@
 
 #define _Noreturn [[noreturn]]
 extern "C" {
-#include "common/gemm_check.h"
-#include "common/matmul.h"
-#include "common/precision.h"
-#include "common/rng.h"
-#include "common/util.h"
+#include "common/model/gemm_check.h"
+#include "common/model/matmul.h"
+#include "common/model/precision.h"
+#include "common/core/rng.h"
+#include "common/core/util.h"
 }
 #undef _Noreturn
 
@@ -75,7 +75,7 @@ inline dim3 threadIdx, blockIdx, blockDim, gridDim;
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-#define __shared__ static
+#define __shared__   static
 #define __align__(n) __attribute__((aligned(n)))
 // The fibers of the running block (EmulatedLaunch): the scheduler's context, each thread's, and
 // whether it waits at the barrier or has returned.
@@ -121,33 +121,48 @@ inline void *cuda_malloc(size_t bytes, const char *what) {
     return p;
 }
 inline size_t gpu_free_bytes() { return (size_t)80e9 - emulated_device_used; }
-inline int cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind) { memcpy(dst, src, n); return 0; }
-inline int cudaMemset(void *dst, int byte, size_t n) { memset(dst, byte, n); return 0; }
+inline int cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind) {
+    memcpy(dst, src, n);
+    return 0;
+}
+inline int cudaMemset(void *dst, int byte, size_t n) {
+    memset(dst, byte, n);
+    return 0;
+}
 inline int cudaFree(void *p) {
     if (p) emulated_device_used -= malloc_usable_size(p);
     free(p);
     return 0;
 }
-// gpu_available / gpu_describe (kernels/cuda_common.cuh): the CPU is always there.
-inline bool gpu_available(char *why, size_t n) { (void)why, (void)n; return true; }
-inline void gpu_describe(char *out, size_t n) { snprintf(out, n, "the CPU emulating CUDA (tests/emulate/cuda_on_cpu.h)"); }
+// gpu_available / gpu_describe (kernels/core/cuda_common.cuh): the CPU is always there.
+inline bool gpu_available(char *why, size_t n) {
+    (void)why, (void)n;
+    return true;
+}
+inline void gpu_describe(char *out, size_t n) {
+    snprintf(out, n, "the CPU emulating CUDA (tests/emulate/cuda_on_cpu.h)");
+}
 inline int cudaMemcpy2D(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height,
                         cudaMemcpyKind) {
     for (size_t r = 0; r < height; r++) memcpy((char *)dst + r * dpitch, (const char *)src + r * spitch, width);
     return 0;
 }
 
-// cuBLAS: a handle is nothing; a product is common/matmul.c's sgemm per matrix of the batch.
+// cuBLAS: a handle is nothing; a product is common/model/matmul.c's sgemm per matrix of the batch.
 typedef void *cublasHandle_t;
 #define CUBLAS_CHECK(call) (void)(call)
-inline int cublasCreate(cublasHandle_t *h) { *h = NULL; return 0; }
+inline int cublasCreate(cublasHandle_t *h) {
+    *h = NULL;
+    return 0;
+}
 inline int cublasDestroy(cublasHandle_t) { return 0; }
 // widen: n elements of format f at p, as floats (exact).
 inline std::vector<float> widen(const void *p, long n, FloatFormat f) {
     std::vector<float> x(n);
     for (long i = 0; i < n; i++)
-        x[i] = f == FMT_FP32 ? ((const float *)p)[i] : f == FMT_BF16 ? bf16_to_fp32(((const uint16_t *)p)[i])
-                                                                    : fp16_to_fp32(((const uint16_t *)p)[i]);
+        x[i] = f == FMT_FP32 ? ((const float *)p)[i]
+            : f == FMT_BF16  ? bf16_to_fp32(((const uint16_t *)p)[i])
+                             : fp16_to_fp32(((const uint16_t *)p)[i]);
     return x;
 }
 inline void gemm_cublas_ex(cublasHandle_t, const GemmShape *s, const void *A, const void *B, FloatFormat ab, void *C,
@@ -203,8 +218,7 @@ inline void run_block(unsigned n, bool reverse) {
 // launches) runs from then on as a plain loop over blocks and threads: the same results, faster.
 inline std::map<const void *, bool> kernel_syncs;  // kernel -> its first launch called __syncthreads
 
-template <typename... Args>
-struct EmulatedLaunch {
+template <typename... Args> struct EmulatedLaunch {
     dim3 grid, block;
     void (*kernel)(Args...);
     void operator()(Args... args) const {
@@ -233,8 +247,7 @@ struct EmulatedLaunch {
     }
 };
 
-template <typename... Args>
-EmulatedLaunch<Args...> emulated_launch(dim3 grid, dim3 block, void (*kernel)(Args...)) {
+template <typename... Args> EmulatedLaunch<Args...> emulated_launch(dim3 grid, dim3 block, void (*kernel)(Args...)) {
     return EmulatedLaunch<Args...>{grid, block, kernel};
 }
 #define LAUNCH(kernel, grid, block) emulated_launch(grid, block, kernel)

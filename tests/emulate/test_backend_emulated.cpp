@@ -1,13 +1,13 @@
-// test_backend_emulated.cpp — the trainer's GPU backend (kernels/backend_gpu.cu), run on CPU
+// test_backend_emulated.cpp — the trainer's GPU backend (kernels/backend/backend_gpu.cu), run on CPU
 // threads by tests/emulate/cuda_on_cpu.h, against the CPU backend through the same Backend table
-// (common/backend.h) as lesson 16 uses it: forward, backward with gradient accumulation, the
+// (common/train/backend.h) as lesson 16 uses it: forward, backward with gradient accumulation, the
 // clipped AdamW step with the host Optimizer's settings, sync_to_host, params_changed and
 // save_pretrained, and --gradient_checkpointing passed through. It checks the plumbing (what is uploaded, downloaded, accumulated, counted);
 // tests/gpu/test_trainer.cu runs the trainer itself with --device cuda on a GPU.
 #include <criterion/criterion.h>
 #include <unistd.h>
 
-#include "kernels/backend_gpu.cu"
+#include "kernels/backend/backend_gpu.cu"
 
 #define FIX "tests/fixtures/trainer/tiny-bert"  // 2 layers, hidden 32, 4 heads, 50 tokens
 enum { B = 3, T = 5, MICRO = 2, STEPS = 3 };
@@ -29,8 +29,13 @@ static void make_batch(Example *e, Rng *r) {
             e->types[b * T + t] = 0, e->mask[b * T + t] = real;
         }
     }
-    e->batch = (Batch){.B = B, .T = T, .input_ids = e->ids, .token_type_ids = e->types, .attention_mask = e->mask,
-                       .length = e->length, .cap = B * T};
+    e->batch = (Batch){.B = B,
+                       .T = T,
+                       .input_ids = e->ids,
+                       .token_type_ids = e->types,
+                       .attention_mask = e->mask,
+                       .length = e->length,
+                       .cap = B * T};
 }
 
 // Run: what a few trainer steps report: the loss of every micro-batch and each step's grad norm.
@@ -59,18 +64,19 @@ static Run train(Backend *be, Optimizer *opt, const Example *ex) {
 
 static Optimizer adamw(const Backend *be) {
     Optimizer opt;
-    optimizer_init(&opt, (OptimizerConfig){.kind = OPT_ADAMW, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-3, .weight_decay = 0.5},
+    optimizer_init(&opt,
+                   (OptimizerConfig){.kind = OPT_ADAMW, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-3, .weight_decay = 0.5},
                    be->ps);
     return opt;
 }
 
 static void expect_same_runs(const Run *gpu, const Run *cpu, const char *when) {
     for (int i = 0; i < STEPS * MICRO; i++)
-        cr_expect(fabs(gpu->loss[i] - cpu->loss[i]) <= 1e-4 * fabs(cpu->loss[i]), "%s: loss %d: GPU %.7f, CPU %.7f", when, i,
-                  gpu->loss[i], cpu->loss[i]);
+        cr_expect(fabs(gpu->loss[i] - cpu->loss[i]) <= 1e-4 * fabs(cpu->loss[i]), "%s: loss %d: GPU %.7f, CPU %.7f",
+                  when, i, gpu->loss[i], cpu->loss[i]);
     for (int s = 0; s < STEPS; s++)
-        cr_expect(fabs(gpu->norm[s] - cpu->norm[s]) <= 1e-4 * cpu->norm[s], "%s: grad norm %d: GPU %.7f, CPU %.7f", when,
-                  s, gpu->norm[s], cpu->norm[s]);
+        cr_expect(fabs(gpu->norm[s] - cpu->norm[s]) <= 1e-4 * cpu->norm[s], "%s: grad norm %d: GPU %.7f, CPU %.7f",
+                  when, s, gpu->norm[s], cpu->norm[s]);
     cr_expect(cpu->norm[0] > 0.1, "%s: the first step's norm %.3f should be clipped (max 0.1)", when, cpu->norm[0]);
 }
 
@@ -81,7 +87,8 @@ static void expect_same_state(const Backend *gpu, const Optimizer *gopt, const B
     const double em = max_relative_error(gopt->m, copt->m, n), ev = max_relative_error(gopt->v, copt->v, n);
     cr_expect(d.worst < 1e-4 && em < 1e-4 && ev < 1e-4, "%s: relative errors params %.2e (%s), m %.2e, v %.2e", when,
               d.worst, d.worst_name, em, ev);
-    cr_expect_eq(gopt->step, copt->step, "%s: the optimizer's step counter: GPU %ld, CPU %ld", when, gopt->step, copt->step);
+    cr_expect_eq(gopt->step, copt->step, "%s: the optimizer's step counter: GPU %ld, CPU %ld", when, gopt->step,
+                 copt->step);
 }
 
 Test(emulated_backend, trainer_steps_match_cpu, .timeout = 300) {
@@ -89,7 +96,8 @@ Test(emulated_backend, trainer_steps_match_cpu, .timeout = 300) {
     rng_seed(&r, 7, 0);
     Example ex[STEPS * MICRO];
     for (int i = 0; i < STEPS * MICRO; i++) make_batch(&ex[i], &r);
-    Backend *cpu = backend_open_cpu(FIX, 2, LABELS, 42, B, T, false), *gpu = backend_open_gpu(FIX, 2, LABELS, 42, B, T, false);
+    Backend *cpu = backend_open_cpu(FIX, 2, LABELS, 42, B, T, false),
+            *gpu = backend_open_gpu(FIX, 2, LABELS, 42, B, T, false);
     cr_assert_str_eq(gpu->device, "cuda");
     Optimizer copt = adamw(cpu), gopt = adamw(gpu);
 
@@ -150,7 +158,8 @@ Test(emulated_backend, gradient_checkpointing_trains_the_same, .timeout = 300) {
     Backend *cpu = backend_open_cpu(FIX, 2, LABELS, 42, B, T, true);
     cr_expect(((BertModel *)cpu->model)->gradient_checkpointing, "the CPU backend did not set gradient_checkpointing");
     cpu->close(cpu);
-    Backend *be[2] = {backend_open_gpu(FIX, 2, LABELS, 42, B, T, false), backend_open_gpu(FIX, 2, LABELS, 42, B, T, true)};
+    Backend *be[2] = {backend_open_gpu(FIX, 2, LABELS, 42, B, T, false),
+                      backend_open_gpu(FIX, 2, LABELS, 42, B, T, true)};
     const GpuBert *plain = &gpu_of(be[0])->gpu, *ckpt = &gpu_of(be[1])->gpu;
     cr_expect(!plain->gradient_checkpointing && ckpt->gradient_checkpointing && ckpt->acts_bytes < plain->acts_bytes,
               "activation bytes: %zu without, %zu with checkpointing", plain->acts_bytes, ckpt->acts_bytes);
@@ -175,12 +184,13 @@ Test(emulated_backend, gradient_checkpointing_trains_the_same, .timeout = 300) {
         optimizer_free(&opt);
     }
     for (int i = 0; i < STEPS * MICRO; i++)
-        cr_expect(fabs(loss[1][i] - loss[0][i]) <= 1e-6 * fabs(loss[0][i]), "loss %d: %.9f with checkpointing, %.9f without",
-                  i, loss[1][i], loss[0][i]);
+        cr_expect(fabs(loss[1][i] - loss[0][i]) <= 1e-6 * fabs(loss[0][i]),
+                  "loss %d: %.9f with checkpointing, %.9f without", i, loss[1][i], loss[0][i]);
     for (int s = 0; s < STEPS; s++)
-        cr_expect(fabs(norm[1][s] - norm[0][s]) <= 1e-6 * norm[0][s], "grad norm %d: %.9f with checkpointing, %.9f without",
-                  s, norm[1][s], norm[0][s]);
-    cr_expect(loss[0][0] == loss[1][0], "the first forward (same parameters, same masks): %.9f and %.9f", loss[0][0], loss[1][0]);
+        cr_expect(fabs(norm[1][s] - norm[0][s]) <= 1e-6 * norm[0][s],
+                  "grad norm %d: %.9f with checkpointing, %.9f without", s, norm[1][s], norm[0][s]);
+    cr_expect(loss[0][0] == loss[1][0], "the first forward (same parameters, same masks): %.9f and %.9f", loss[0][0],
+              loss[1][0]);
     be[0]->close(be[0]), be[1]->close(be[1]);
 }
 
@@ -197,11 +207,15 @@ Test(emulated_backend, mixed_precision_steps_follow_fp32, .timeout = 300) {
     Backend *cpu = backend_open_cpu(FIX, 2, LABELS, 42, B, T, false);
     Optimizer copt = adamw(cpu);
     const Run c = train(cpu, &copt, ex);
-    const struct { FloatFormat f; double tol; } runs[] = {{FMT_BF16, 1e-2}, {FMT_FP16, 1e-3}};
+    const struct {
+        FloatFormat f;
+        double tol;
+    } runs[] = {{FMT_BF16, 1e-2}, {FMT_FP16, 1e-3}};
     for (const auto &run : runs) {
         Backend *gpu = backend_open_gpu(FIX, 2, LABELS, 42, B, T, false);
         gpu->set_format(gpu, run.f);
-        cr_expect((gpu->scaler != NULL) == (run.f == FMT_FP16), "%s: a loss scaler exactly with fp16", format_name(run.f));
+        cr_expect((gpu->scaler != NULL) == (run.f == FMT_FP16), "%s: a loss scaler exactly with fp16",
+                  format_name(run.f));
         Optimizer gopt = adamw(gpu);
         const Run g = train(gpu, &gopt, ex);
         double worst_loss = 0, worst_norm = 0;
@@ -210,7 +224,8 @@ Test(emulated_backend, mixed_precision_steps_follow_fp32, .timeout = 300) {
         cr_expect(worst_loss <= run.tol && worst_norm <= run.tol,
                   "%s: losses within %.2g, grad norms within %.2g of the float32 CPU backend's (tolerance %.2g)",
                   format_name(run.f), worst_loss, worst_norm, run.tol);
-        cr_log_info("%s backend: losses within %.2g, grad norms within %.2g of fp32", format_name(run.f), worst_loss, worst_norm);
+        cr_log_info("%s backend: losses within %.2g, grad norms within %.2g of fp32", format_name(run.f), worst_loss,
+                    worst_norm);
         cr_expect_eq(gopt.step, STEPS);
         if (gpu->scaler) {
             gpu->scaler->scale = ldexpf(1.0f, 100);

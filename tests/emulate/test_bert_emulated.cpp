@@ -1,15 +1,15 @@
-// test_bert_emulated.cpp — lesson 13's kernels (kernels/bert_kernels.cu), the same source the GPU
+// test_bert_emulated.cpp — lesson 13's kernels (kernels/bert/bert_kernels.cu), the same source the GPU
 // runs, executed on the CPU by tests/emulate/cuda_on_cpu.h (cuBLAS being the CPU sgemm there),
 // against the CPU layer functions they mirror, element by element on poisoned outputs
 // (tests/gpu/bert_kernels_check.h). A machine without a GPU checks their indexing, reductions and
 // barriers this way; tests/gpu/test_bert.cu runs the same checks on the hardware.
-// The whole GPU model (kernels/bert_cuda.cu) runs the same way against the CPU BERT
+// The whole GPU model (kernels/bert/bert_cuda.cu) runs the same way against the CPU BERT
 // (tests/gpu/bert_model_check.h): the buffers, strides and order of its calls are checked here;
 // what only a GPU can show (the real cuBLAS, races, speed) is left to make test-gpu.
 #include <criterion/criterion.h>
 
-#include "kernels/bert_cuda.cu"
-#include "kernels/bert_kernels.cu"
+#include "kernels/bert/bert_cuda.cu"
+#include "kernels/bert/bert_kernels.cu"
 #include "tests/gpu/bert_model_check.h"
 
 // Small and odd: 300 channels (more than a row block's 256 threads), 7 tokens, 3 heads of 100.
@@ -32,7 +32,7 @@ Test(emulated_bert, model_matches_cpu, .timeout = 300) {
 }
 
 // Gradient checkpointing (bert_model_check.h): the same loss and gradients as without, and the
-// activation memory common/memory.h says; 4 x 16 tokens (every layer buffer a whole number of
+// activation memory common/model/memory.h says; 4 x 16 tokens (every layer buffer a whole number of
 // 256-byte blocks).
 Test(emulated_bert, checkpointing_matches_and_saves_what_the_formula_says, .timeout = 300) {
     for (const KernelCheck &r : bert_checkpointing_checks("tests/fixtures/bert/tiny", 4, 16)) {
@@ -73,7 +73,7 @@ Test(emulated_bert, batch_larger_than_allocated_is_an_error, .exit_code = 1) {
 }
 
 // bf16 and fp16 with float32 master weights (lesson 14's recipe), emulated: the narrow formats'
-// rounding is common/precision.h's, bit for bit the GPU's conversion, so the errors measured here
+// rounding is common/model/precision.h's, bit for bit the GPU's conversion, so the errors measured here
 // are the GPU's up to the order of the float32 sums inside cuBLAS.
 Test(emulated_bert, mixed_precision_matches_fp32, .timeout = 300) {
     for (const KernelCheck &r : bert_mixed_checks()) {

@@ -26,9 +26,21 @@ static char *run_lesson(const char *precision, const char *compare_cpu) {
     char prec[8], cmp[8], path[64];
     snprintf(prec, sizeof prec, "%s", precision), snprintf(cmp, sizeof cmp, "%s", compare_cpu);
     snprintf(path, sizeof path, "/tmp/bertstep-lesson13-%d.txt", (int)getpid());
-    const char *argv[] = {"13_bert_cuda", "--model_name_or_path", TINY, "--per_device_train_batch_size", "2",
-                          "--max_seq_length", "8", "--steps", "1", "--warmup", "0", "--precision", prec,
-                          "--compare_cpu", cmp};
+    const char *argv[] = {"13_bert_cuda",
+                          "--model_name_or_path",
+                          TINY,
+                          "--per_device_train_batch_size",
+                          "2",
+                          "--max_seq_length",
+                          "8",
+                          "--steps",
+                          "1",
+                          "--warmup",
+                          "0",
+                          "--precision",
+                          prec,
+                          "--compare_cpu",
+                          cmp};
     fflush(stdout);
     cr_assert(freopen(path, "w", stdout));
     const int status = lesson13_main((int)ARRAY_LEN(argv), (char **)argv);
@@ -44,12 +56,17 @@ ParameterizedTest(int *which, emulated_lesson13, gpu_half_runs, .timeout = 300) 
     char *out = run_lesson(prec, "true");
     char check[64];
     snprintf(check, sizeof check, "check, GPU (%s) against CPU", prec);
-    const char *want[] = {check, "  logits      max rel. error ", "  gradients   worst of 41 tensors: ", "GPU step: ",
+    const char *want[] = {check,
+                          "  logits      max rel. error ",
+                          "  gradients   worst of 41 tensors: ",
+                          "GPU step: ",
                           "% of that cuBLAS rate (MFU against cuBLAS)",
-                          !strcmp(prec, "fp32")   ? "ok: every float32 result within 1e-4 of the CPU's"
-                          : !strcmp(prec, "fp16") ? "fp16: 0 of the timed steps skipped on overflow, loss scale now 65536"
-                                                  : "errors near "};
-    for (size_t i = 0; i < ARRAY_LEN(want); i++) cr_expect(strstr(out, want[i]), "--precision %s: no \"%s\" in:\n%s", prec, want[i], out);
+                          !strcmp(prec, "fp32") ? "ok: every float32 result within 1e-4 of the CPU's"
+                              : !strcmp(prec, "fp16")
+                              ? "fp16: 0 of the timed steps skipped on overflow, loss scale now 65536"
+                              : "errors near "};
+    for (size_t i = 0; i < ARRAY_LEN(want); i++)
+        cr_expect(strstr(out, want[i]), "--precision %s: no \"%s\" in:\n%s", prec, want[i], out);
     free(out);
 }
 

@@ -1,5 +1,5 @@
 // test_matmul_emulated.cpp — lesson 12's six kernels, the same source the GPU runs
-// (kernels/matmul.cu), executed on the CPU by tests/emulate/cuda_on_cpu.h, give the CPU
+// (kernels/matmul/matmul.cu), executed on the CPU by tests/emulate/cuda_on_cpu.h, give the CPU
 // product at every layout of tests/gpu/matmul_check.h (odd sizes, partial tiles, batches,
 // padded rows, alpha/beta), element by element. This is how a machine without a GPU (CI)
 // checks the kernels' index arithmetic, edge handling and barriers; the GPU tests check the
@@ -7,7 +7,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
-#include "kernels/matmul.cu"
+#include "kernels/matmul/matmul.cu"
 #include "tests/gpu/matmul_check.h"
 
 ParameterizedTestParameters(emulated_kernels, match_cpu) {

@@ -19,15 +19,19 @@
 extern "C" {
 #include <cjson/cJSON.h>
 
-#include "common/util.h"
+#include "common/core/util.h"
 }
 #undef _Noreturn
 
-#define RUN "build/tests/emulated_trainer train --config tests/fixtures/trainer/tiny_run.json --device cuda " \
-            "--max_train_samples 8 --per_device_train_batch_size 2 --max_eval_samples 4 --max_steps 4 --logging_steps 1 --eval_strategy no --save_strategy steps " \
-            "--save_steps 2 --load_best_model_at_end false --plots false "
+#define RUN                                                                                                       \
+    "build/tests/emulated_trainer train --config tests/fixtures/trainer/tiny_run.json --device cuda "             \
+    "--max_train_samples 8 --per_device_train_batch_size 2 --max_eval_samples 4 --max_steps 4 --logging_steps 1 " \
+    "--eval_strategy no --save_strategy steps "                                                                   \
+    "--save_steps 2 --load_best_model_at_end false --plots false "
 
-static std::string tmp_dir(const char *what) { return "/tmp/bertstep-emu-trainer-" + std::to_string(getpid()) + "-" + what; }
+static std::string tmp_dir(const char *what) {
+    return "/tmp/bertstep-emu-trainer-" + std::to_string(getpid()) + "-" + what;
+}
 
 // run: the trainer with `flags` into `dir` (removed first); returns its stdout and stderr.
 static std::string run(const std::string &flags, const std::string &dir) {
@@ -80,9 +84,10 @@ static std::vector<double> logged_lr(const std::string &dir) {
 Test(emulated_trainer, fp16_scaler_is_checkpointed_and_overflow_skips_the_schedule, .timeout = 300) {
     const std::string a = tmp_dir("fp16");
     const std::string out = run("--fp16", a);
-    cr_expect(strstr(out.c_str(), "fp16 mixed precision (fp32 master weights, dynamic loss scaling)"), "%s", out.c_str());
-    cr_expect(strstr(out.c_str(), "fp16 loss scaling: 0 optimizer steps skipped on overflow, loss scale now 65536"), "%s",
+    cr_expect(strstr(out.c_str(), "fp16 mixed precision (fp32 master weights, dynamic loss scaling)"), "%s",
               out.c_str());
+    cr_expect(strstr(out.c_str(), "fp16 loss scaling: 0 optimizer steps skipped on overflow, loss scale now 65536"),
+              "%s", out.c_str());
     cJSON *state = read_json(a + "/checkpoint-2/trainer_state.json");
     cJSON *scaler = cJSON_GetObjectItemCaseSensitive(state, "grad_scaler");
     cr_assert(cJSON_IsObject(scaler), "checkpoint-2/trainer_state.json has no grad_scaler");
@@ -95,8 +100,9 @@ Test(emulated_trainer, fp16_scaler_is_checkpointed_and_overflow_skips_the_schedu
     cJSON_Delete(state);
     const std::string b = tmp_dir("fp16-resumed");
     const std::string resumed = run("--fp16 --resume_from_checkpoint " + a + "/checkpoint-2", b);
-    cr_expect(strstr(resumed.c_str(), "fp16 loss scaling: 2 optimizer steps skipped on overflow, loss scale now 3.16913e+29"),
-              "%s", resumed.c_str());
+    cr_expect(
+        strstr(resumed.c_str(), "fp16 loss scaling: 2 optimizer steps skipped on overflow, loss scale now 3.16913e+29"),
+        "%s", resumed.c_str());
     state = read_json(b + "/checkpoint-4/trainer_state.json");
     scaler = cJSON_GetObjectItemCaseSensitive(state, "grad_scaler");
     cr_expect_eq(number(scaler, "scale"), ldexp(1.0, 98), "scale 2^%g, want 2^98", log2(number(scaler, "scale")));
@@ -109,7 +115,8 @@ Test(emulated_trainer, fp16_scaler_is_checkpointed_and_overflow_skips_the_schedu
     // step 3's rate, because the schedule advances only with the optimizer steps taken
     // (the resumed log_history starts with the checkpoint's two entries)
     const std::vector<double> first = logged_lr(a), second = logged_lr(b);
-    cr_assert(first.size() == 4 && second.size() == 4, "logged learning rates: %zu and %zu", first.size(), second.size());
+    cr_assert(first.size() == 4 && second.size() == 4, "logged learning rates: %zu and %zu", first.size(),
+              second.size());
     cr_expect(first[1] != first[0] && first[3] != first[2] && second[2] == first[2] && second[3] == first[2],
               "learning rates %g %g %g %g, after the skipped steps %g %g (want %g twice)", first[0], first[1], first[2],
               first[3], second[2], second[3], first[2]);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/util.h"
+#include "common/core/util.h"
 
 // From <sanitizer/allocator_interface.h>, declared here because gcc (whose ASan the replay build
 // in `make test-sanitize` uses) does not install that header; both runtimes define it.
@@ -21,8 +21,8 @@ int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile
 // the allocator, so nothing here may allocate: the tables are static. `used` lists every slot
 // filled during the current parse, so clearing costs what the parse allocated, not the table.
 #define LIVE_BITS 21
-#define LIVE_CAP (1u << LIVE_BITS)
-#define TOMB ((const void *)1)
+#define LIVE_CAP  (1u << LIVE_BITS)
+#define TOMB      ((const void *)1)
 static const void *live[LIVE_CAP];
 static uint32_t used[LIVE_CAP / 2];
 static uint32_t n_used;
@@ -35,7 +35,10 @@ static uint32_t slot_of(const volatile void *p) {
 static void on_malloc(const volatile void *p, size_t size) {
     (void)size;
     if (!tracking || !p) return;
-    if (n_used == ARRAY_LEN(used)) { overflowed = true; return; }
+    if (n_used == ARRAY_LEN(used)) {
+        overflowed = true;
+        return;
+    }
     uint32_t i = slot_of(p);
     while (live[i] && live[i] != TOMB) i = (i + 1) & (LIVE_CAP - 1);
     live[i] = (const void *)p;
@@ -45,7 +48,10 @@ static void on_malloc(const volatile void *p, size_t size) {
 static void on_free(const volatile void *p) {
     if (!tracking || !p) return;
     for (uint32_t i = slot_of(p); live[i]; i = (i + 1) & (LIVE_CAP - 1))
-        if (live[i] == p) { live[i] = TOMB; return; }
+        if (live[i] == p) {
+            live[i] = TOMB;
+            return;
+        }
 }
 
 // release_live: free every block still recorded (when `free_them`), then empty the set.
@@ -65,7 +71,7 @@ static void release_live(bool free_them) {
 static jmp_buf on_die;
 
 static void die_to_harness(const char *message) {
-    if (!message[0]) abort();   // an error must say what is wrong
+    if (!message[0]) abort();  // an error must say what is wrong
     longjmp(on_die, 1);
 }
 
@@ -79,7 +85,8 @@ static void write_input(const char *name, const uint8_t *data, size_t size) {
     if (!mkdtemp(dir)) die("fuzz: cannot create a directory for the input");
     snprintf(path, sizeof path, "%s/%s", dir, name);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0 || (size && write(fd, data, size) != (ssize_t)size) || close(fd) != 0) die("fuzz: cannot write %s", path);
+    if (fd < 0 || (size && write(fd, data, size) != (ssize_t)size) || close(fd) != 0)
+        die("fuzz: cannot write %s", path);
 }
 
 static void remove_input(void) {

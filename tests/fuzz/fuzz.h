@@ -2,7 +2,7 @@
 // that reads a downloaded file is fuzzed). A target is one file, tests/fuzz/fuzz_<name>.c:
 //
 //     #include "tests/fuzz/fuzz.h"
-//     #include "common/safetensors.h"
+//     #include "common/model/safetensors.h"
 //     static void parse(const char *path) { SafeTensors st = st_open(path); st_close(&st); }
 //     FUZZ_FILE_TARGET("input.safetensors", parse)
 //
@@ -42,11 +42,11 @@ int fuzz_file(const char *name, FuzzParseFile parse, const uint8_t *data, size_t
 // fuzz_bytes: parse(data, size) with die() caught, for functions that take text, not a file.
 int fuzz_bytes(FuzzParseBytes parse, const uint8_t *data, size_t size);
 
-#define FUZZ_ENTRY_(call)                                                         \
-    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);                 \
+#define FUZZ_ENTRY_(call)                                         \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); \
     int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { return call; }
 // FUZZ_FILE_TARGET("input.csv", parse): the input as a file of that name (loaders that choose the
 // format by extension, or read DIR/config.json, get the name they expect).
-#define FUZZ_FILE_TARGET(name, parse) FUZZ_ENTRY_(fuzz_file(name, parse, data, size, 0))
+#define FUZZ_FILE_TARGET(name, parse)             FUZZ_ENTRY_(fuzz_file(name, parse, data, size, 0))
 #define FUZZ_FILE_TARGET_RELEASE_ALL(name, parse) FUZZ_ENTRY_(fuzz_file(name, parse, data, size, 1))
-#define FUZZ_BYTES_TARGET(parse) FUZZ_ENTRY_(fuzz_bytes(parse, data, size))
+#define FUZZ_BYTES_TARGET(parse)                  FUZZ_ENTRY_(fuzz_bytes(parse, data, size))

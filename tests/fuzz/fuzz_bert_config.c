@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/bert.h"
+#include "common/model/bert.h"
 #include "tests/fuzz/fuzz.h"
 
 static void parse(const char *path) {

@@ -1,8 +1,8 @@
 // fuzz_config.c — `--config FILE.json` (args.h) on arbitrary bytes, with a flag of every type.
 // The values --config sets are kept for the program's life by design (the flags point into
 // them), so the harness releases them after each input.
-#include "common/args.h"
-#include "common/util.h"
+#include "common/core/args.h"
+#include "common/core/util.h"
 #include "tests/fuzz/fuzz.h"
 
 static void parse(const char *path) {

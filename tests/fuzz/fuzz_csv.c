@@ -1,6 +1,6 @@
 // fuzz_csv.c — dataset_load on an arbitrary CSV file: sentence + label columns by name, the
 // label set built from the file.
-#include "common/dataset.h"
+#include "common/text/dataset.h"
 #include "tests/fuzz/fuzz.h"
 
 static void parse(const char *path) {

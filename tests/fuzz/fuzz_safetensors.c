@@ -1,6 +1,6 @@
 // fuzz_safetensors.c — st_open on arbitrary bytes, then every tensor read as float32.
-#include "common/safetensors.h"
-#include "common/util.h"
+#include "common/model/safetensors.h"
+#include "common/core/util.h"
 #include "tests/fuzz/fuzz.h"
 
 #include <stdlib.h>

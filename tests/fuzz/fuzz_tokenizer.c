@@ -3,8 +3,8 @@
 // the repository root. Every id must lie in the vocab.
 #include <stdlib.h>
 
-#include "common/tokenizer.h"
-#include "common/util.h"
+#include "common/text/tokenizer.h"
+#include "common/core/util.h"
 #include <stb_ds.h>
 #include "tests/fuzz/fuzz.h"
 
@@ -13,7 +13,7 @@ static Tokenizer *tok;
 static void load_once(void) {
     const char *real = "data/cache/models/bert-base-uncased-vocab/vocab.txt";
     tok = tokenizer_load(file_exists(real) ? real : "tests/fixtures/bert/tiny/vocab.txt", NULL);
-    int *ids = NULL;   // warm the per-thread scratch up before the harness tracks allocations
+    int *ids = NULL;  // warm the per-thread scratch up before the harness tracks allocations
     tokenize(tok, "warm up: Ünïcode 東京 and punctuation!", &ids);
     arrfree(ids);
 }

@@ -1,5 +1,5 @@
 // fuzz_trainer_state.c — a checkpoint's trainer_state.json (cJSON) on arbitrary bytes.
-#include "common/checkpoint.h"
+#include "common/train/checkpoint.h"
 #include "tests/fuzz/fuzz.h"
 
 static void parse(const char *path) {

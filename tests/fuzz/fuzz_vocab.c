@@ -2,7 +2,7 @@
 // with it: every id must lie in the vocab.
 #include <stdlib.h>
 
-#include "common/tokenizer.h"
+#include "common/text/tokenizer.h"
 #include <stb_ds.h>
 #include "tests/fuzz/fuzz.h"
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "common/util.h"
+#include "common/core/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,7 +22,10 @@ static int replay_file(const char *path) {
 int main(int argc, char **argv) {
     int n = 0;
     for (int i = 1; i < argc; i++) {
-        if (!dir_exists(argv[i])) { n += replay_file(argv[i]); continue; }
+        if (!dir_exists(argv[i])) {
+            n += replay_file(argv[i]);
+            continue;
+        }
         DIR *d = opendir(argv[i]);
         if (!d) die("cannot open directory %s", argv[i]);
         for (struct dirent *e; (e = readdir(d));) {

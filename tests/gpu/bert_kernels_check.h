@@ -1,5 +1,5 @@
-// bert_kernels_check.h — every kernel of kernels/bert_kernels.cu against the CPU function it
-// mirrors (common/layers.c, common/matmul.c, common/loss.c, common/optim.c), on fresh random
+// bert_kernels_check.h — every kernel of kernels/bert/bert_kernels.cu against the CPU function it
+// mirrors (common/model/layers.c, common/model/matmul.c, common/model/loss.c, common/train/optim.c), on fresh random
 // inputs, with every output poisoned (NaN, or 0xFF bytes) before the kernel runs, and every
 // element compared. Gradients that a backward ADDS to start from the same random values on both
 // sides, so the "+=" is checked too. Shared by the GPU tests (tests/gpu/test_bert.cu) and the CPU
@@ -16,13 +16,13 @@
 
 #include <vector>
 
-#include "kernels/bert_kernels.cuh"
+#include "kernels/bert/bert_kernels.cuh"
 
 extern "C" {
-#include "common/layers.h"
-#include "common/loss.h"
-#include "common/matmul.h"
-#include "common/optim.h"
+#include "common/model/layers.h"
+#include "common/model/loss.h"
+#include "common/model/matmul.h"
+#include "common/train/optim.h"
 }
 
 typedef struct {
@@ -60,30 +60,26 @@ struct KernelChecker {
         host.push_back(x);
         return x;
     }
-    template <typename X>
-    X *copy(const X *x, long n) {
+    template <typename X> X *copy(const X *x, long n) {
         X *c = (X *)xmalloc(sizeof(X) * n);
         memcpy(c, x, sizeof(X) * n);
         host.push_back(c);
         return c;
     }
-    template <typename X>
-    X *up(const X *x, long n) {
+    template <typename X> X *up(const X *x, long n) {
         X *d = (X *)cuda_malloc(sizeof(X) * n, "kernel check input");
         CUDA_CHECK(cudaMemcpy(d, x, sizeof(X) * n, cudaMemcpyHostToDevice));
         device.push_back(d);
         return d;
     }
     // poisoned: a device output whose bytes are all 0xFF (NaN as floats).
-    template <typename X>
-    X *poisoned(long n) {
+    template <typename X> X *poisoned(long n) {
         X *d = (X *)cuda_malloc(sizeof(X) * n, "kernel check output");
         CUDA_CHECK(cudaMemset(d, 0xFF, sizeof(X) * n));
         device.push_back(d);
         return d;
     }
-    template <typename X>
-    X *down(const X *d, long n) {
+    template <typename X> X *down(const X *d, long n) {
         X *x = (X *)xmalloc(sizeof(X) * n);
         CUDA_CHECK(cudaMemcpy(x, d, sizeof(X) * n, cudaMemcpyDeviceToHost));
         host.push_back(x);
@@ -107,8 +103,9 @@ struct KernelChecker {
         r.ok = bad == 0;
         if (r.ok) snprintf(r.line, sizeof r.line, "%s (%ldx%ld): worst %.2g (tol %.0e)", what, rows, cols, worst, tol);
         else
-            snprintf(r.line, sizeof r.line, "%s (%ldx%ld): %ld of %ld elements wrong, first [%ld] = %.9g, want %.9g (tol %.0e)",
-                     what, rows, cols, bad, n, first, got[first], want[first], tol);
+            snprintf(r.line, sizeof r.line,
+                     "%s (%ldx%ld): %ld of %ld elements wrong, first [%ld] = %.9g, want %.9g (tol %.0e)", what, rows,
+                     cols, bad, n, first, got[first], want[first], tol);
         results.push_back(r);
     }
     void expect_bytes(const char *what, const uint8_t *got_dev, const uint8_t *want, long n) {
@@ -119,8 +116,9 @@ struct KernelChecker {
         KernelCheck r;
         r.ok = bad == 0;
         if (r.ok) snprintf(r.line, sizeof r.line, "%s (%ld bytes): identical", what, n);
-        else snprintf(r.line, sizeof r.line, "%s: %ld of %ld bytes differ, first [%ld] = %d, want %d", what, bad, n, first,
-                      got[first], want[first]);
+        else
+            snprintf(r.line, sizeof r.line, "%s: %ld of %ld bytes differ, first [%ld] = %d, want %d", what, bad, n,
+                     first, got[first], want[first]);
         results.push_back(r);
     }
     void expect_true(bool ok, const char *fmt, double a, double b) {
@@ -142,13 +140,14 @@ static void check_embeddings(KernelChecker &k, const KernelDims &d) {
     for (const int *ty : {(const int *)types, (const int *)NULL}) {
         embeddings_forward(want, ids, ty, word, pos, type, B, T, C);
         float *out = k.poisoned<float>(BTC);
-        embeddings_forward_gpu(out, k.up(ids, BT), ty ? k.up(ty, BT) : NULL, k.up(word, (long)d.V * C), k.up(pos, (long)T * C),
-                               k.up(type, 2L * C), B, T, C);
+        embeddings_forward_gpu(out, k.up(ids, BT), ty ? k.up(ty, BT) : NULL, k.up(word, (long)d.V * C),
+                               k.up(pos, (long)T * C), k.up(type, 2L * C), B, T, C);
         k.expect(ty ? "embeddings_forward_gpu out" : "embeddings_forward_gpu out (types NULL)", out, want, BT, C,
                  TOL_ELEMENTWISE);
     }
     // backward: ids from a small vocabulary repeat, so rows receive several additions
-    float *dout = k.uniform(BTC), *dword = k.uniform((long)d.V * C), *dpos = k.uniform((long)T * C), *dtype = k.uniform(2L * C);
+    float *dout = k.uniform(BTC), *dword = k.uniform((long)d.V * C), *dpos = k.uniform((long)T * C),
+          *dtype = k.uniform(2L * C);
     float *gw = k.up(dword, (long)d.V * C), *gp = k.up(dpos, (long)T * C), *gt = k.up(dtype, 2L * C);
     embeddings_backward_gpu(gw, gp, gt, k.up(dout, BTC), k.up(ids, BT), k.up(types, BT), B, T, C);
     embeddings_backward(dword, dpos, dtype, dout, ids, types, B, T, C);
@@ -179,7 +178,8 @@ static void check_layernorm(KernelChecker &k, int N, int C) {
 }
 
 static void check_activations(KernelChecker &k, long N) {
-    float *x = k.uniform(N, -4.0f, 4.0f), *dout = k.uniform(N), *want = k.uniform(N), *gx = k.up(x, N), *gd = k.up(dout, N);
+    float *x = k.uniform(N, -4.0f, 4.0f), *dout = k.uniform(N), *want = k.uniform(N), *gx = k.up(x, N),
+          *gd = k.up(dout, N);
     float *got = k.poisoned<float>(N);
     gelu_forward(want, x, (int)N);
     gelu_forward_gpu(got, gx, N);
@@ -252,7 +252,8 @@ static void check_dropout(KernelChecker &k, long N) {
     long kept = 0;
     for (long i = 0; i < N; i++) kept += drawn[i] == 1;
     const double frac = (double)kept / N, sd = sqrt(p * (1.0 - p) / N);
-    k.expect_true(fabs(frac - (1.0 - p)) < 5 * sd, "dropout_forward_gpu drawn masks keep %.4f, want 0.75 +- %.4f", frac, 5 * sd);
+    k.expect_true(fabs(frac - (1.0 - p)) < 5 * sd, "dropout_forward_gpu drawn masks keep %.4f, want 0.75 +- %.4f", frac,
+                  5 * sd);
     dropout_backward(want, x, drawn, N, p);
     k.expect("dropout_forward_gpu drawn masks: out = keep x / (1-p)", got, want, 1, N, 0.0);
     dropout_forward_gpu(got, gkeep, gx, (const float *)NULL, N, Dropout{p, dropout_site_seed(7, 3), false});
@@ -303,7 +304,8 @@ static void check_attention(KernelChecker &k, cublasHandle_t h, const KernelDims
     snprintf(what, sizeof what, "attention_forward_gpu ctx (p=%g)", p);
     k.expect(what, gctx, ctx, (long)B * T, C, TOL_REDUCTION);
 
-    float *dctx = k.uniform(BTC), *dq = k.uniform(BTC), *dk = k.uniform(BTC), *dv = k.uniform(BTC), *datt = k.uniform(ATT);
+    float *dctx = k.uniform(BTC), *dq = k.uniform(BTC), *dk = k.uniform(BTC), *dv = k.uniform(BTC),
+          *datt = k.uniform(ATT);
     attention_backward(dq, dk, dv, datt, dctx, q, kk, v, att, keep, attd, B, T, C, NH, p);
     float *dctxh = k.poisoned<float>(BTC), *dqh = k.poisoned<float>(BTC), *dkh = k.poisoned<float>(BTC);
     float *dvh = k.poisoned<float>(BTC), *out = k.poisoned<float>(BTC);
@@ -322,12 +324,14 @@ static void check_attention(KernelChecker &k, cublasHandle_t h, const KernelDims
 }
 
 static void check_linear(KernelChecker &k, cublasHandle_t h, int BT, int C, int OC) {
-    float *x = k.uniform((long)BT * C), *w = k.uniform((long)OC * C), *b = k.uniform(OC), *want = k.uniform((long)BT * OC);
+    float *x = k.uniform((long)BT * C), *w = k.uniform((long)OC * C), *b = k.uniform(OC),
+          *want = k.uniform((long)BT * OC);
     linear_forward(want, x, w, b, BT, C, OC);
     float *gx = k.up(x, (long)BT * C), *gw = k.up(w, (long)OC * C), *got = k.poisoned<float>((long)BT * OC);
     linear_forward_gpu(h, GEMM_FP32, got, gx, gw, k.up(b, OC), BT, C, OC);
     k.expect("linear_forward_gpu", got, want, BT, OC, TOL_REDUCTION);
-    float *dout = k.uniform((long)BT * OC), *dx = k.uniform((long)BT * C), *dw = k.uniform((long)OC * C), *db = k.uniform(OC);
+    float *dout = k.uniform((long)BT * OC), *dx = k.uniform((long)BT * C), *dw = k.uniform((long)OC * C),
+          *db = k.uniform(OC);
     float *gdx = k.up(dx, (long)BT * C), *gdw = k.up(dw, (long)OC * C), *gdb = k.up(db, OC);
     linear_backward_gpu(h, GEMM_FP32, gdx, gdw, gdb, k.up(dout, (long)BT * OC), gx, gw, BT, C, OC);
     linear_backward(dx, dw, db, dout, x, w, BT, C, OC);
@@ -365,7 +369,8 @@ static void check_optimizer(KernelChecker &k, int rows, int cols) {
     long *ends = (long *)xmalloc(sizeof(long) * ps.n_tensors);
     uint8_t *decay = (uint8_t *)xmalloc(ps.n_tensors);
     k.host.push_back(ends), k.host.push_back(decay);
-    for (int i = 0; i < ps.n_tensors; i++) ends[i] = (long)(ps.tensors[i].offset + ps.tensors[i].numel), decay[i] = ps.tensors[i].decay;
+    for (int i = 0; i < ps.n_tensors; i++)
+        ends[i] = (long)(ps.tensors[i].offset + ps.tensors[i].numel), decay[i] = ps.tensors[i].decay;
     float *gp = k.up(ps.params, n), *gg = k.poisoned<float>(n), *gm = k.poisoned<float>(n), *gv = k.poisoned<float>(n);
     CUDA_CHECK(cudaMemset(gm, 0, sizeof(float) * n));
     CUDA_CHECK(cudaMemset(gv, 0, sizeof(float) * n));
@@ -388,8 +393,7 @@ static void check_optimizer(KernelChecker &k, int rows, int cols) {
         scale_gpu(gg, n, (float)(1.0 / (norm + 1e-6)));  // the factor clip_grad_norm applied
         k.expect("scale_gpu (clipping)", gg, ps.grads, 1, n, 0.0);
         const double lr = 1e-2 * (step + 1);
-        adamw_gpu(gp, (float *)NULL, gg, gm, gv, n, gends, gdecay, ps.n_tensors,
-                  adam_coefs(&oc, opt.step + 1, lr));
+        adamw_gpu(gp, (float *)NULL, gg, gm, gv, n, gends, gdecay, ps.n_tensors, adam_coefs(&oc, opt.step + 1, lr));
         optimizer_step(&opt, &ps, lr);
         k.expect("adamw_gpu params", gp, ps.params, 1, n, TOL_ELEMENTWISE);
         k.expect("adamw_gpu m", gm, opt.m, 1, n, TOL_ELEMENTWISE);

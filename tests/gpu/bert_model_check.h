@@ -1,5 +1,5 @@
-// bert_model_check.h — the whole GPU BERT (kernels/bert_cuda.cu) against the CPU BERT
-// (common/bert.c), which tests/test_bert.c checks against transformers: logits, loss and every
+// bert_model_check.h — the whole GPU BERT (kernels/bert/bert_cuda.cu) against the CPU BERT
+// (common/model/bert.c), which tests/test_bert.c checks against transformers: logits, loss and every
 // gradient tensor of one step, with dropout off and with dropout on (the CPU's masks uploaded),
 // then training steps (10 on the GPU; clipping at 1.0, AdamW with weight decay) with the same losses and
 // gradient norms. Products in float32 (TF32 off). Then the mixed-precision models (bf16, fp16
@@ -12,11 +12,11 @@
 #pragma once
 #include <stdarg.h>
 
-#include "kernels/bert_cuda.cuh"
+#include "kernels/bert/bert_cuda.cuh"
 #include "tests/gpu/bert_kernels_check.h"
 
 extern "C" {
-#include "common/memory.h"
+#include "common/model/memory.h"
 }
 
 #define BERT_MODEL_TOL 1e-4
@@ -60,7 +60,8 @@ static void compare_grads(std::vector<KernelCheck> &out, const char *label, cons
     const GradDiff d = gpu_bert_diff(m, got.data(), m->ps.grads);
     out.push_back(model_line(d.worst < BERT_MODEL_TOL, "%s: %d gradient tensors, worst %s rel. error %.2g", label,
                              d.tensors, d.worst_name, d.worst));
-    out.push_back(model_line(d.key_bias < 1e-6, "%s: key bias gradients (0 in exact arithmetic) at most %.2g of the largest gradient",
+    out.push_back(model_line(d.key_bias < 1e-6,
+                             "%s: key bias gradients (0 in exact arithmetic) at most %.2g of the largest gradient",
                              label, d.key_bias));
 }
 
@@ -75,8 +76,8 @@ static void compare_step(std::vector<KernelCheck> &out, const char *label, BertM
     const float *cpu_logits = bert_forward(m, b.ids.data(), b.types.data(), b.mask.data(), b.labels.data(), b.B, b.T,
                                            training, training ? &rng : NULL);
     if (training) gpu_bert_use_dropout_masks(g, m);
-    const float loss = gpu_bert_forward(g, b.ids.data(), b.types.data(), b.mask.data(), b.labels.data(), b.B, b.T,
-                                        training, 99);
+    const float loss =
+        gpu_bert_forward(g, b.ids.data(), b.types.data(), b.mask.data(), b.labels.data(), b.B, b.T, training, 99);
     std::vector<float> logits((size_t)b.B * m->config.num_labels);
     gpu_bert_logits(g, logits.data());
     const double e = max_relative_error(logits.data(), cpu_logits, logits.size());
@@ -98,7 +99,8 @@ static float train_step_both(BertModel *m, Optimizer *opt, GpuBert *g, const Mod
     params_zero_grad(&m->ps);
     gpu_bert_zero_grad(g);
     bert_forward(m, b.ids.data(), b.types.data(), b.mask.data(), b.labels.data(), b.B, b.T, false, NULL);
-    const float loss = gpu_bert_forward(g, b.ids.data(), b.types.data(), b.mask.data(), b.labels.data(), b.B, b.T, false, 0);
+    const float loss =
+        gpu_bert_forward(g, b.ids.data(), b.types.data(), b.mask.data(), b.labels.data(), b.B, b.T, false, 0);
     bert_backward(m, 1.0f / b.B);
     gpu_bert_backward(g, 1.0f / b.B);
     *cpu_norm = clip_grad_norm(&m->ps, 1.0);
@@ -154,7 +156,8 @@ static void compare_training(std::vector<KernelCheck> &out, BertModel *m, GpuBer
                              "AdamW state uploaded and downloaded again: identical"));
     std::vector<float> before(params);
     gpu_bert_download_params(g, m);
-    out.push_back(model_line(!memcmp(m->ps.params, before.data(), bytes), "gpu_bert_download_params: the GPU's parameters"));
+    out.push_back(
+        model_line(!memcmp(m->ps.params, before.data(), bytes), "gpu_bert_download_params: the GPU's parameters"));
     optimizer_free(&back);
     optimizer_free(&gopt);
     optimizer_free(&opt);
@@ -194,12 +197,13 @@ static std::vector<KernelCheck> bert_model_checks(const char *dir, int B, int T,
 // is_embedding_table: the three lookup tables, whose gradients the GPU sums with atomicAdd
 // (embeddings_backward_kernel): the order of the additions, so the last bits, vary from run to run.
 static bool is_embedding_table(const char *name) {
-    return strstr(name, "word_embeddings") || strstr(name, "position_embeddings") || strstr(name, "token_type_embeddings");
+    return strstr(name, "word_embeddings") || strstr(name, "position_embeddings") ||
+        strstr(name, "token_type_embeddings");
 }
 
 // bert_checkpointing_checks: the model in `dir` with dropout 0.1 on a B x T batch, on the GPU
 // without and with gradient checkpointing (the same seed, so the same dropout masks):
-//   - memory: the activations shrink by exactly what common/memory.h says checkpointing saves
+//   - memory: the activations shrink by exactly what common/model/memory.h says checkpointing saves
 //     (the same buffers: (L-1) layers' worth of everything but `out`), and the total is the
 //     formula plus the GPU-only buffers plus alignment (gpu_bert_acts_beyond_formula);
 //   - the loss is the same float and every gradient the same bits, except the embedding tables:
@@ -224,7 +228,7 @@ static std::vector<KernelCheck> bert_checkpointing_checks(const char *dir, int B
     const ActivationMemory fa = activation_memory(c, B, T, 4, false), fk = activation_memory(c, B, T, 4, true);
     const size_t saved = plain.acts_bytes - ckpt.acts_bytes, formula_saved = fa.total - fk.total;
     out.push_back(model_line(ckpt.gradient_checkpointing && saved == formula_saved,
-                             "checkpointing: activations %zu -> %zu bytes, %zu saved; common/memory.h: %zu saved",
+                             "checkpointing: activations %zu -> %zu bytes, %zu saved; common/model/memory.h: %zu saved",
                              plain.acts_bytes, ckpt.acts_bytes, saved, formula_saved));
     const size_t n_buffers = 40 + 20 * (size_t)c->num_hidden_layers;  // an upper bound: each pads < 256 bytes
     for (const GpuBert *g : {&plain, &ckpt}) {
@@ -243,7 +247,8 @@ static std::vector<KernelCheck> bert_checkpointing_checks(const char *dir, int B
     GpuBert *gs[2] = {&plain, &ckpt};
     for (int i = 0; i < 2; i++) {
         gpu_bert_zero_grad(gs[i]);
-        loss[i] = gpu_bert_forward(gs[i], b.ids.data(), b.types.data(), b.mask.data(), b.labels.data(), B, T, true, 1234);
+        loss[i] =
+            gpu_bert_forward(gs[i], b.ids.data(), b.types.data(), b.mask.data(), b.labels.data(), B, T, true, 1234);
         gpu_bert_backward(gs[i], 1.0f / B);
         grads[i].resize(m.ps.numel);
         gpu_bert_download_grads(gs[i], grads[i].data());
@@ -261,7 +266,8 @@ static std::vector<KernelCheck> bert_checkpointing_checks(const char *dir, int B
     }
     out.push_back(model_line(loss[0] == loss[1] && differ == 0 && table_err <= 1e-6,
                              "checkpointing, dropout 0.1: loss %.9g and %.9g; %d gradient tensors bit-identical; the "
-                             "embedding tables (atomicAdd) within %.2g", loss[0], loss[1], same, table_err));
+                             "embedding tables (atomicAdd) within %.2g",
+                             loss[0], loss[1], same, table_err));
     gpu_bert_free(&ckpt);
     gpu_bert_free(&plain);
     bert_free(&m);
@@ -293,7 +299,8 @@ static void compare_mixed_step(std::vector<KernelCheck> &out, const BertModel *m
                                const MixedTolerances &tol) {
     const char *name = format_name(g->format);
     gpu_bert_zero_grad(g);
-    const float loss = gpu_bert_forward(g, b.ids.data(), b.types.data(), b.mask.data(), b.labels.data(), b.B, b.T, false, 0);
+    const float loss =
+        gpu_bert_forward(g, b.ids.data(), b.types.data(), b.mask.data(), b.labels.data(), b.B, b.T, false, 0);
     gpu_bert_backward(g, 1.0f / b.B);
     std::vector<float> logits((size_t)b.B * m->config.num_labels), grads(m->ps.numel);
     gpu_bert_logits(g, logits.data());
@@ -306,10 +313,13 @@ static void compare_mixed_step(std::vector<KernelCheck> &out, const BertModel *m
     out.push_back(model_line(el < tol.logits, "%s: logits relative error %.2g (tolerance %.2g)", name, el, tol.logits));
     out.push_back(model_line(eloss < tol.loss, "%s: loss GPU %.7f, CPU float32 %.7f: rel. error %.2g (tolerance %.2g)",
                              name, loss, m->loss, eloss, tol.loss));
-    out.push_back(model_line(d.worst < tol.grads, "%s: %d gradient tensors (scale %g undone), worst %s rel. error %.2g (tolerance %.2g)",
+    out.push_back(model_line(d.worst < tol.grads,
+                             "%s: %d gradient tensors (scale %g undone), worst %s rel. error %.2g (tolerance %.2g)",
                              name, d.tensors, 1.0f / unscale, d.worst_name, d.worst, tol.grads));
-    out.push_back(model_line(d.key_bias < tol.key_bias, "%s: key bias gradients (0 in exact arithmetic) at most %.2g of the largest (tolerance %.2g)",
-                             name, d.key_bias, tol.key_bias));
+    out.push_back(
+        model_line(d.key_bias < tol.key_bias,
+                   "%s: key bias gradients (0 in exact arithmetic) at most %.2g of the largest (tolerance %.2g)", name,
+                   d.key_bias, tol.key_bias));
 }
 
 // compare_mixed_training: `steps` steps of train_step_both on a `format` model (gpu_bert_step:
@@ -333,10 +343,11 @@ static void compare_mixed_training(std::vector<KernelCheck> &out, BertModel *m, 
         if (s == 0) first = m->loss;
         last = m->loss;
     }
-    out.push_back(model_line(worst < tol.train_loss && worst_norm < tol.grads && skipped == 0 && g->step == steps && last < first,
-                             "%s: %d AdamW steps (float32 masters): worst loss rel. diff %.2g from the float32 CPU's "
-                             "(tolerance %.2g), grad norm %.2g (tolerance %.2g), %d skipped, CPU loss %.4f -> %.4f",
-                             format_name(g->format), steps, worst, tol.train_loss, worst_norm, tol.grads, skipped, first, last));
+    out.push_back(
+        model_line(worst < tol.train_loss && worst_norm < tol.grads && skipped == 0 && g->step == steps && last < first,
+                   "%s: %d AdamW steps (float32 masters): worst loss rel. diff %.2g from the float32 CPU's "
+                   "(tolerance %.2g), grad norm %.2g (tolerance %.2g), %d skipped, CPU loss %.4f -> %.4f",
+                   format_name(g->format), steps, worst, tol.train_loss, worst_norm, tol.grads, skipped, first, last));
     optimizer_free(&opt);
 }
 
@@ -364,13 +375,15 @@ static void check_fp16_overflow(std::vector<KernelCheck> &out, GpuBert *g, const
     const MixedStep r = gpu_bert_step(g, 1e-3, 1.0);
     download_state(after);
     out.push_back(model_line(!clean.skipped && clean.scale == 65536.0f && step == 1,
-                             "fp16: a step at the default scale %g is taken (grad norm %.3g)", clean.scale, clean.grad_norm));
-    out.push_back(model_line(r.skipped && !isfinite(r.grad_norm) && g->scaler.scale == ldexpf(1.0f, 99) &&
-                                 g->scaler.growth_tracker == 0 && g->step == step && !memcmp(before.data(), after.data(), sizeof(float) * 3 * n),
-                             "fp16: loss scale 2^100 overflows: skipped %d, grad norm %g, scale now 2^%g, growth tracker %d, "
-                             "masters and moments %s, step %ld", r.skipped, r.grad_norm, log2(g->scaler.scale),
-                             g->scaler.growth_tracker, memcmp(before.data(), after.data(), sizeof(float) * 3 * n) ? "CHANGED" : "bit-identical",
-                             g->step));
+                             "fp16: a step at the default scale %g is taken (grad norm %.3g)", clean.scale,
+                             clean.grad_norm));
+    out.push_back(model_line(
+        r.skipped && !isfinite(r.grad_norm) && g->scaler.scale == ldexpf(1.0f, 99) && g->scaler.growth_tracker == 0 &&
+            g->step == step && !memcmp(before.data(), after.data(), sizeof(float) * 3 * n),
+        "fp16: loss scale 2^100 overflows: skipped %d, grad norm %g, scale now 2^%g, growth tracker %d, "
+        "masters and moments %s, step %ld",
+        r.skipped, r.grad_norm, log2(g->scaler.scale), g->scaler.growth_tracker,
+        memcmp(before.data(), after.data(), sizeof(float) * 3 * n) ? "CHANGED" : "bit-identical", g->step));
 }
 
 // bert_mixed_checks: the bf16 and fp16 models on the tiny BERT, batch 2 x 6 (where MixedTolerances

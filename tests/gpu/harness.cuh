@@ -12,20 +12,20 @@
 // GPU_HELPER(name) declares a program a test starts as a separate process
 // (`gpu_tests --helper name`), for checking what a failing call prints before it exits.
 #pragma once
-#include "kernels/cuda_common.cuh"
+#include "kernels/core/cuda_common.cuh"
 
 typedef void (*GpuTestFn)(void);
 struct GpuTestReg {
     GpuTestReg(const char *name, GpuTestFn fn, bool helper);
 };
 
-#define GPU_TEST(name)                                     \
-    static void name(void);                                \
-    static GpuTestReg name##_reg(#name, name, false);      \
+#define GPU_TEST(name)                                \
+    static void name(void);                           \
+    static GpuTestReg name##_reg(#name, name, false); \
     static void name(void)
-#define GPU_HELPER(name)                                   \
-    static void name(void);                                \
-    static GpuTestReg name##_reg(#name, name, true);       \
+#define GPU_HELPER(name)                             \
+    static void name(void);                          \
+    static GpuTestReg name##_reg(#name, name, true); \
     static void name(void)
 
 // CHECK(cond, fmt, ...): when cond is false, record a failure of the running test (with the

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "kernels/matmul.cuh"
+#include "kernels/matmul/matmul.cuh"
 
 // hand_kernel_cases: the layouts every hand-written kernel must get right: single elements, odd
 // sizes, exact tiles (32, 64, 128), multiples of 4 that are not multiples of the tiles (kernel
@@ -13,7 +13,7 @@
 // alignment: kernel 6 falls back to scalar accesses) and by 4 (keeps it); alpha and beta.
 // Fills `out` (room for 32) and returns the count.
 static int hand_kernel_cases(GemmShape *out) {
-    static const int sizes[][4] = {{1, 1, 1, 1},    {77, 45, 19, 1}, {128, 128, 8, 1}, {128, 128, 128, 1},
+    static const int sizes[][4] = {{1, 1, 1, 1},      {77, 45, 19, 1},    {128, 128, 8, 1}, {128, 128, 128, 1},
                                    {132, 260, 36, 1}, {257, 129, 131, 1}, {33, 7, 1000, 1}, {65, 33, 17, 3},
                                    {64, 128, 64, 2},  {200, 4, 12, 5}};
     int n = 0;
@@ -66,9 +66,10 @@ static ProductCheck check_product(const char *label, const GemmShape &s, GemmPre
     r.check = gemm_compare(&s, got, want, bound, gemm_gamma(s.K, p));
     char found[256];
     gemm_check_line(&r.check, found, sizeof found);
-    snprintf(r.line, sizeof r.line, "%s, %s, M=%d N=%d K=%d batch=%d trans=%d%d lda=%d ldb=%d ldc=%d alpha=%g beta=%g: %s",
-             label, gemm_precision_name(p), s.M, s.N, s.K, s.batch, s.trans_a, s.trans_b, s.lda, s.ldb, s.ldc, s.alpha,
-             s.beta, found);
+    snprintf(r.line, sizeof r.line,
+             "%s, %s, M=%d N=%d K=%d batch=%d trans=%d%d lda=%d ldb=%d ldc=%d alpha=%g beta=%g: %s", label,
+             gemm_precision_name(p), s.M, s.N, s.K, s.batch, s.trans_a, s.trans_b, s.lda, s.ldb, s.ldc, s.alpha, s.beta,
+             found);
     CUDA_CHECK(cudaFree(dA));
     CUDA_CHECK(cudaFree(dB));
     CUDA_CHECK(cudaFree(dC));
@@ -76,9 +77,8 @@ static ProductCheck check_product(const char *label, const GemmShape &s, GemmPre
     return r;
 }
 
-// check_hand_kernel: kernel k (kernels/matmul.cu) at shape s.
+// check_hand_kernel: kernel k (kernels/matmul/matmul.cu) at shape s.
 static ProductCheck check_hand_kernel(const MatmulKernel *k, const GemmShape &s) {
-    return check_product(k->name, s, GEMM_FP32, [&](const float *A, const float *B, float *C) {
-        matmul_kernel_run(k, &s, A, B, C);
-    });
+    return check_product(k->name, s, GEMM_FP32,
+                         [&](const float *A, const float *B, float *C) { matmul_kernel_run(k, &s, A, B, C); });
 }

@@ -1,4 +1,4 @@
-// test_bert.cu — lesson 13 on the GPU: every kernel of kernels/bert_kernels.cu against the CPU
+// test_bert.cu — lesson 13 on the GPU: every kernel of kernels/bert/bert_kernels.cu against the CPU
 // function it mirrors (poisoned outputs, every element; tests/gpu/bert_kernels_check.h), at small
 // odd sizes and at BERT-base's (hidden 768, 12 heads, 128 tokens, feed-forward 3072); then the
 // whole GPU BERT against the CPU BERT on the tiny checkpoint of tests/fixtures/bert: logits, loss,
@@ -13,31 +13,23 @@ static void expect_all(const std::vector<KernelCheck> &results) {
     for (const KernelCheck &r : results) CHECK(r.ok, "%s", r.line);
 }
 
-GPU_TEST(bert_kernels_match_cpu_small) {
-    expect_all(bert_kernel_checks(KernelDims{2, 7, 300, 3, 44, 13, 3}, 1));
-}
+GPU_TEST(bert_kernels_match_cpu_small) { expect_all(bert_kernel_checks(KernelDims{2, 7, 300, 3, 44, 13, 3}, 1)); }
 
 GPU_TEST(bert_kernels_match_cpu_bert_base_shapes) {
     expect_all(bert_kernel_checks(KernelDims{4, 128, 768, 12, 3072, 30522, 2}, 2));
 }
 
-GPU_TEST(bert_model_matches_cpu) {
-    expect_all(bert_model_checks("tests/fixtures/bert/tiny", 3, 8, 10));
-}
+GPU_TEST(bert_model_matches_cpu) { expect_all(bert_model_checks("tests/fixtures/bert/tiny", 3, 8, 10)); }
 
 // Gradient checkpointing against the same model without (bert_model_check.h): the same loss and
 // gradient bits (the embedding tables within atomicAdd's rounding), and exactly the activation
-// bytes common/memory.h says it saves.
-GPU_TEST(bert_checkpointing_matches_plain) {
-    expect_all(bert_checkpointing_checks("tests/fixtures/bert/tiny", 4, 16));
-}
+// bytes common/model/memory.h says it saves.
+GPU_TEST(bert_checkpointing_matches_plain) { expect_all(bert_checkpointing_checks("tests/fixtures/bert/tiny", 4, 16)); }
 
 // bf16 and fp16 with float32 masters against the float32 CPU model, AdamW steps, and a forced
 // fp16 overflow (tests/gpu/bert_model_check.h; the tolerances there were measured under the CPU
 // emulation, which rounds exactly as the GPU does).
-GPU_TEST(bert_mixed_precision_matches_fp32) {
-    expect_all(bert_mixed_checks());
-}
+GPU_TEST(bert_mixed_precision_matches_fp32) { expect_all(bert_mixed_checks()); }
 
 // A failing allocation names the buffer and the batch it was for.
 GPU_HELPER(bert_too_big) {

@@ -1,9 +1,9 @@
 // test_errors.cu — a failing CUDA or cuBLAS call, or an allocation the GPU cannot hold, ends the
-// program with one error line that names the call and the reason (kernels/cuda_common.cuh).
+// program with one error line that names the call and the reason (kernels/core/cuda_common.cuh).
 // Each case runs as a separate process (a GPU_HELPER), because it exits.
 #include <string.h>
 
-#include "kernels/matmul.cuh"
+#include "kernels/matmul/matmul.cuh"
 #include "tests/gpu/harness.cuh"
 
 GPU_HELPER(alloc_too_much) { cuda_malloc((size_t)1 << 50, "a 1 PiB test buffer"); }
@@ -40,8 +40,8 @@ static void expect_error_line(const char *helper, const char *const *want, int n
 }
 
 GPU_TEST(errors_cuda_malloc_says_asked_and_free) {
-    const char *want[] = {"cudaMalloc of 1125899906842624 bytes (a 1 PiB test buffer) failed", "cudaErrorMemoryAllocation",
-                          "bytes free"};
+    const char *want[] = {"cudaMalloc of 1125899906842624 bytes (a 1 PiB test buffer) failed",
+                          "cudaErrorMemoryAllocation", "bytes free"};
     expect_error_line("alloc_too_much", want, 3);
 }
 

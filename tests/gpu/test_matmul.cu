@@ -1,8 +1,8 @@
 // test_matmul.cu — every kernel of lesson 12 and every cuBLAS precision gives the CPU product
-// (common/matmul.c sgemm) on random inputs, element by element within common/gemm_check.h's
+// (common/model/matmul.c sgemm) on random inputs, element by element within common/model/gemm_check.h's
 // tolerance (tests/gpu/matmul_check.h): sizes that are and are not multiples of the tiles,
 // batches, padded leading dimensions, alpha/beta, and (cuBLAS) every transpose combination.
-#include "kernels/cublas_gemm.cuh"
+#include "kernels/core/cublas_gemm.cuh"
 #include "tests/gpu/harness.cuh"
 #include "tests/gpu/matmul_check.h"
 
@@ -55,7 +55,7 @@ GPU_TEST(cublas_strided_batched_attention_shapes) {
     CUBLAS_CHECK(cublasCreate(&h));
     for (GemmPrecision p : {GEMM_FP32, GEMM_TF32, GEMM_BF16}) {
         GemmShape scores = gemm_shape_padded(128, 128, 64, 24, false, true, 0);  // (T,64) · (T,64)^T
-        scores.alpha = 0.125f;                                      // 1/sqrt(64)
+        scores.alpha = 0.125f;                                                   // 1/sqrt(64)
         check_cublas(h, p, scores);
         check_cublas(h, p, gemm_shape_padded(128, 64, 128, 24, false, false, 0));  // (T,T) · (T,64)
     }

@@ -1,7 +1,7 @@
 // test_memory.cu — lesson 15's accounting checked against what the GPU actually allocates:
 // cudaMemGetInfo's free bytes before and after gpu_bert_create (then gpu_bert_adamw_init, then
 // one training step), without and with gradient checkpointing, against gpu_bert_memory_bytes and
-// against common/memory.h's formula for the same config and batch.
+// against common/model/memory.h's formula for the same config and batch.
 //
 // The slack allowed, and why:
 //   - pages: the driver hands out device memory in 2 MiB pages, so a cudaMalloc of n bytes can
@@ -22,11 +22,11 @@
 
 #include <vector>
 
-#include "kernels/bert_cuda.cuh"
+#include "kernels/bert/bert_cuda.cuh"
 #include "tests/gpu/harness.cuh"
 
 extern "C" {
-#include "common/memory.h"
+#include "common/model/memory.h"
 }
 
 static const long long PAGE = 2 << 20, CREATE_SLACK = 5 * PAGE, ALIGN_SLACK = 64 << 10, STEP_SLACK = 128 << 20;
@@ -51,7 +51,8 @@ GPU_TEST(memory_matches_the_accounting) {
     BertModel m = bert_load("tests/fixtures/bert/tiny", 0, 0, NULL);
     const int B = 4096, T = 16;
     const long long handle = handle_cost();
-    printf("  cuBLAS handle: %.2f MiB; pages of 2 MiB; model: tiny BERT at %d x %d tokens, fp32\n", handle / 1048576.0, B, T);
+    printf("  cuBLAS handle: %.2f MiB; pages of 2 MiB; model: tiny BERT at %d x %d tokens, fp32\n", handle / 1048576.0,
+           B, T);
     const StateMemory state = state_memory(bert_param_count(&m.config), FMT_FP32);
     long long created[2];
     for (int ck = 0; ck < 2; ck++) {
@@ -63,22 +64,23 @@ GPU_TEST(memory_matches_the_accounting) {
         const ActivationMemory a = activation_memory(&m.config, B, T, 4, ck);
         const long long formula = (long long)(state.weights + state.grads + a.total + gpu_bert_acts_beyond_formula(&g));
         const char *name = ck ? "gradient checkpointing" : "all activations kept";
-        printf("  %s: gpu_bert_create took %.2f MiB; gpu_bert_memory_bytes %.2f MiB; common/memory.h %.2f MiB "
-               "(+ GPU-only buffers)\n", name, created[ck] / 1048576.0, held / 1048576.0, formula / 1048576.0);
+        printf("  %s: gpu_bert_create took %.2f MiB; gpu_bert_memory_bytes %.2f MiB; common/model/memory.h %.2f MiB "
+               "(+ GPU-only buffers)\n",
+               name, created[ck] / 1048576.0, held / 1048576.0, formula / 1048576.0);
         CHECK(created[ck] >= held - CREATE_SLACK && created[ck] <= held + handle + CREATE_SLACK,
               "%s: gpu_bert_create took %lld bytes, gpu_bert_memory_bytes says %lld (+ handle %lld, +- 5 pages)", name,
               created[ck], held, handle);
         CHECK(created[ck] >= formula - CREATE_SLACK && created[ck] <= formula + ALIGN_SLACK + handle + CREATE_SLACK,
-              "%s: gpu_bert_create took %lld bytes, the formula (with the GPU-only buffers) says %lld", name, created[ck],
-              formula);
+              "%s: gpu_bert_create took %lld bytes, the formula (with the GPU-only buffers) says %lld", name,
+              created[ck], formula);
 
         before = gpu_free_bytes();
         gpu_bert_adamw_init(&g, optimizer_defaults(OPT_ADAMW));
         const long long moments = dropped(before);
         printf("  %s: AdamW moments took %.2f MiB; the formula %.2f MiB\n", name, moments / 1048576.0,
                state.adam / 1048576.0);
-        CHECK(llabs(moments - (long long)state.adam) <= PAGE, "%s: the AdamW moments took %lld bytes, the formula says %zu",
-              name, moments, state.adam);
+        CHECK(llabs(moments - (long long)state.adam) <= PAGE,
+              "%s: the AdamW moments took %lld bytes, the formula says %zu", name, moments, state.adam);
 
         // one training step: nothing of activation size may be allocated on the way
         std::vector<int> ids((size_t)B * T), labels(B);
@@ -99,7 +101,7 @@ GPU_TEST(memory_matches_the_accounting) {
     const long long saved = created[0] - created[1];
     const long long formula_saved = (long long)(activation_memory(&m.config, B, T, 4, false).total -
                                                 activation_memory(&m.config, B, T, 4, true).total);
-    printf("  gradient checkpointing saved %.2f MiB; common/memory.h says %.2f MiB\n", saved / 1048576.0,
+    printf("  gradient checkpointing saved %.2f MiB; common/model/memory.h says %.2f MiB\n", saved / 1048576.0,
            formula_saved / 1048576.0);
     CHECK(llabs(saved - formula_saved) <= 2 * PAGE, "checkpointing saved %lld bytes, the formula says %lld", saved,
           formula_saved);

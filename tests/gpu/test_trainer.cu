@@ -1,4 +1,4 @@
-// test_trainer.cu — lesson 16's trainer with --device cuda (kernels/backend_gpu.cu) against the
+// test_trainer.cu — lesson 16's trainer with --device cuda (kernels/backend/backend_gpu.cu) against the
 // same run with --device cpu: the tiny fixture model with dropout off (so both sides compute the
 // same function; the GPU draws other dropout masks than the CPU), 6 optimizer steps of 2
 // accumulated micro-batches, clipping and weight decay on, evaluation at steps 3 and 6. Every
@@ -18,7 +18,7 @@
 #include "tests/gpu/harness.cuh"
 
 extern "C" {
-#include "common/util.h"
+#include "common/core/util.h"
 }
 
 // logged_values: every "loss", "grad_norm" and "eval_loss" of DIR/log_history.jsonl, in order.
@@ -40,13 +40,14 @@ static std::vector<double> logged_values(const std::string &dir) {
 // train_on: run the trainer on `device` (with `extra` flags); returns its output directory.
 static std::string train_on(const std::string &model, const char *device, const std::string &extra = "") {
     const std::string dir = "/tmp/bertstep-gpu-trainer-" + std::to_string(getpid()) + "-" + device +
-                            (extra.empty() ? "" : "-" + extra.substr(2));
+        (extra.empty() ? "" : "-" + extra.substr(2));
     const std::string cmd = "rm -rf " + dir + " && build/16_trainer train --model_name_or_path " + model +
-                            " --train_file tests/fixtures/trainer/train.tsv --validation_file tests/fixtures/trainer/dev.tsv"
-                            " --max_seq_length 64 --learning_rate 3e-3 --weight_decay 0.01 --max_grad_norm 0.2"
-                            " --per_device_train_batch_size 4 --gradient_accumulation_steps 2 --max_steps 6"
-                            " --logging_steps 1 --eval_strategy steps --eval_steps 3 --save_strategy no --threads 1"
-                            " --output_dir " + dir + " --device " + device + " " + extra + " > " + dir + ".out 2>&1";
+        " --train_file tests/fixtures/trainer/train.tsv --validation_file tests/fixtures/trainer/dev.tsv"
+        " --max_seq_length 64 --learning_rate 3e-3 --weight_decay 0.01 --max_grad_norm 0.2"
+        " --per_device_train_batch_size 4 --gradient_accumulation_steps 2 --max_steps 6"
+        " --logging_steps 1 --eval_strategy steps --eval_steps 3 --save_strategy no --threads 1"
+        " --output_dir " +
+        dir + " --device " + device + " " + extra + " > " + dir + ".out 2>&1";
     const int st = system(cmd.c_str());
     CHECK(st == 0, "--device %s exited with status %d; see %s.out", device, st, dir.c_str());
     return dir;
@@ -56,8 +57,8 @@ static std::string train_on(const std::string &model, const char *device, const 
 static std::string dropout_free_model() {
     const std::string model = "/tmp/bertstep-gpu-trainer-model-" + std::to_string(getpid());
     const std::string copy = "rm -rf " + model + " && cp -r tests/fixtures/trainer/tiny-bert " + model +
-                             " && sed -i -E 's/\"(hidden|attention_probs)_dropout_prob\": [0-9.]+/\"\\1_dropout_prob\": 0.0/' " +
-                             model + "/config.json && grep -q '\"hidden_dropout_prob\": 0.0' " + model + "/config.json";
+        " && sed -i -E 's/\"(hidden|attention_probs)_dropout_prob\": [0-9.]+/\"\\1_dropout_prob\": 0.0/' " + model +
+        "/config.json && grep -q '\"hidden_dropout_prob\": 0.0' " + model + "/config.json";
     CHECK(system(copy.c_str()) == 0, "could not make the dropout-free copy of the fixture model: %s", copy.c_str());
     return model;
 }
@@ -80,14 +81,17 @@ GPU_TEST(trainer_cuda_matches_cpu) {
 GPU_TEST(trainer_cuda_mixed_precision_follows_fp32) {
     const std::string model = dropout_free_model();
     const std::vector<double> cpu = logged_values(train_on(model, "cpu"));
-    const struct { const char *flag; double tol; } runs[] = {{"--bf16", 1.5e-2}, {"--fp16", 4e-3}};
+    const struct {
+        const char *flag;
+        double tol;
+    } runs[] = {{"--bf16", 1.5e-2}, {"--fp16", 4e-3}};
     for (const auto &run : runs) {
         const std::string dir = train_on(model, "cuda", run.flag);
         const std::vector<double> got = logged_values(dir);
         CHECK(got.size() == cpu.size(), "%s: logged values %zu, CPU %zu", run.flag, got.size(), cpu.size());
         for (size_t i = 0; i < got.size() && i < cpu.size(); i++)
-            CHECK(fabs(got[i] - cpu[i]) <= run.tol * fabs(cpu[i]), "%s: logged value %zu: GPU %.7f, CPU %.7f", run.flag, i,
-                  got[i], cpu[i]);
+            CHECK(fabs(got[i] - cpu[i]) <= run.tol * fabs(cpu[i]), "%s: logged value %zu: GPU %.7f, CPU %.7f", run.flag,
+                  i, got[i], cpu[i]);
         char *out = read_file((dir + ".out").c_str(), NULL);
         if (!strcmp(run.flag, "--fp16"))
             CHECK(strstr(out, "fp16 loss scaling: 0 optimizer steps skipped on overflow, loss scale now 65536"),
@@ -114,9 +118,9 @@ GPU_TEST(trainer_cuda_checkpointing_matches_plain) {
     const std::string model = "tests/fixtures/trainer/tiny-bert";
     const std::vector<double> plain = logged_values(train_on(model, "cuda")),
                               ckpt = logged_values(train_on(model, "cuda", "--gradient_checkpointing"));
-    CHECK(plain.size() == ckpt.size() && plain.size() == 6 * 2 + 2, "logged values: %zu without, %zu with checkpointing",
-          plain.size(), ckpt.size());
+    CHECK(plain.size() == ckpt.size() && plain.size() == 6 * 2 + 2,
+          "logged values: %zu without, %zu with checkpointing", plain.size(), ckpt.size());
     for (size_t i = 0; i < plain.size() && i < ckpt.size(); i++)
-        CHECK(fabs(ckpt[i] - plain[i]) <= 1e-5 * fabs(plain[i]), "logged value %zu: %.9f with checkpointing, %.9f without",
-              i, ckpt[i], plain[i]);
+        CHECK(fabs(ckpt[i] - plain[i]) <= 1e-5 * fabs(plain[i]),
+              "logged value %zu: %.9f with checkpointing, %.9f without", i, ckpt[i], plain[i]);
 }

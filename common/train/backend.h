@@ -1,0 +1,80 @@
+// backend.h — the model as the trainer sees it: forward, backward, an optimizer step, saving.
+// Introduced by lesson 16 (the trainer). The CPU backend (backend_cpu.c) is the BERT of lessons
+// 10-11; the GPU backend (kernels/backend/backend_gpu.cu, lesson 13's GpuBert) plugs in behind the same
+// table, so the training loop, checkpoints, evaluation and logging are written once. Which
+// backends a binary has is decided by the registry it links (backend_registry.c).
+//
+// The parameters a checkpoint saves are always the host ParamSet `ps` (fp32, Hugging Face
+// names) and the host Optimizer; a backend that keeps copies elsewhere (a GPU) copies them in
+// params_changed (after a checkpoint was loaded into ps) and out in sync_to_host (before a
+// save). The CPU backend trains ps itself and leaves both NULL.
+#pragma once
+#include <stdbool.h>
+
+#include "common/model/bert.h"
+#include "common/train/grad_scaler.h"
+#include "common/train/optim.h"
+#include "common/model/precision.h"
+#include "common/core/rng.h"
+#include "common/text/tokenizer.h"
+
+typedef struct Backend Backend;
+struct Backend {
+    const char *device;     // "cpu" or "cuda"
+    int num_labels;         // K
+    char *const *id2label;  // (K) class names (config.json's id2label)
+    int max_position_embeddings;
+    ParamSet *ps;  // every parameter and gradient, host fp32, Hugging Face names
+    void *model;   // the backend's own model struct
+
+    // forward: logits (B,K) of a padded batch (owned by the backend). labels (B) or NULL; with
+    // labels *loss gets the mean cross-entropy. training turns dropout on, masks drawn from rng.
+    const float *(*forward)(Backend *b, const Batch *batch, const int *labels, bool training, Rng *rng, double *loss);
+    // backward: ADD the gradient of sum_b example_weight * loss_b of the last forward to the grads.
+    void (*backward)(Backend *b, float example_weight);
+    void (*zero_grad)(Backend *b);
+    // step: clip the global gradient norm to max_grad_norm (0: no clipping), then one optimizer
+    // update at lr. Returns the norm before clipping (what the Trainer logs as grad_norm). With
+    // loss scaling (fp16) the gradients are unscaled first, and a step whose gradients hold inf
+    // or NaN is skipped: opt->step does not advance (the trainer then skips the scheduler step).
+    double (*step)(Backend *b, Optimizer *opt, double lr, double max_grad_norm);
+    // save_pretrained: config.json (with id2label), model.safetensors and the tokenizer files
+    // into `dir`, which must not exist yet (Hugging Face layout, loadable by transformers).
+    void (*save_pretrained)(Backend *b, const char *dir);
+    void (*params_changed)(Backend *b);                // may be NULL
+    void (*sync_to_host)(Backend *b, Optimizer *opt);  // may be NULL
+    void (*close)(Backend *b);
+    // set_format: train in mixed precision (lesson 14): activations and weight copies stored in
+    // FMT_BF16 or FMT_FP16, float32 master weights and optimizer state; called once, before the
+    // first forward. NULL: the backend trains in fp32 only (the CPU's).
+    void (*set_format)(Backend *b, FloatFormat format);
+    GradScaler *scaler;  // fp16's dynamic loss scale (saved in checkpoints); NULL without
+};
+
+// backend_open: the model in checkpoint directory `dir` for K labels named label_names[0..K)
+// (a classifier with another size is re-created from `seed`; K = 0 and label_names NULL keep
+// config.json's labels, as evaluate and predict do with a fine-tuned model), able to run batches of up to
+// max_batch sequences of max_seq_length tokens, on `device`. gradient_checkpointing: keep only
+// each layer's input and recompute the layer in the backward (lesson 15; the same gradients).
+Backend *backend_open(const char *device, const char *dir, int K, const char *const *label_names, unsigned long seed,
+                      int max_batch, int max_seq_length, bool gradient_checkpointing);
+// backend_open_cpu: the CPU BERT (common/model/bert.h).
+Backend *backend_open_cpu(const char *dir, int K, const char *const *label_names, unsigned long seed, int max_batch,
+                          int max_seq_length, bool gradient_checkpointing);
+// backend_open_gpu: lesson 13's GpuBert (kernels/backend/backend_gpu.cu); only in a build with nvcc.
+Backend *backend_open_gpu(const char *dir, int K, const char *const *label_names, unsigned long seed, int max_batch,
+                          int max_seq_length, bool gradient_checkpointing);
+// backend_cuda_unavailable: NULL when --device cuda can run here, else why not, for one error
+// line ("this build has no CUDA ...", "no CUDA device: ..."). --device defaults to cuda when NULL.
+const char *backend_cuda_unavailable(void);
+// backend_gpu_unavailable: the GPU backend's own check (a CUDA device is present), behind the
+// one above in a build with nvcc.
+const char *backend_gpu_unavailable(void);
+
+// backend_load_bert: what every backend starts from: the host BertModel of checkpoint `dir`
+// (bert_load), its config checked against max_seq_length, its id2label set to label_names.
+BertModel *backend_load_bert(const char *dir, int K, const char *const *label_names, unsigned long seed,
+                             int max_seq_length);
+// backend_of_bert: a Backend table over host model m (ps, labels and sizes filled in from it);
+// the caller sets device, model and the functions.
+Backend *backend_of_bert(BertModel *m);

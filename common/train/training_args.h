@@ -1,0 +1,69 @@
+// training_args.h — the trainer's flags: Hugging Face TrainingArguments names and defaults,
+// plus the run_glue.py data flags, and the checks that refuse impossible combinations.
+// Introduced by lesson 16 (the trainer). Every default below is the one in transformers'
+// training_args.py (checked against transformers 5.x), except where a comment says otherwise.
+//
+// Validation follows TrainingArguments.__post_init__: one error line, at start, before any
+// data or model is read:
+//   load_best_model_at_end  needs eval_strategy == save_strategy (and not "no"), and with
+//                           "steps" save_steps a multiple of eval_steps
+//   fp16 and bf16           at most one of them
+//   fp16 / bf16 / cuda /    need the GPU path (lessons 13-15); a CPU build says so
+//   gradient_checkpointing
+//   eval_steps unset        takes logging_steps (eval_strategy steps)
+//   metric_for_best_model   defaults to "loss" when load_best_model_at_end or early stopping
+//                           is on; greater_is_better to false for a "...loss" metric
+#pragma once
+#include <stdbool.h>
+
+#include "common/core/args.h"
+#include "common/train/steps.h"
+
+typedef enum { MODE_TRAIN, MODE_EVALUATE, MODE_PREDICT } TrainerMode;
+
+typedef struct {
+    // model and data (run_glue.py's names)
+    const char *model_name_or_path;
+    const char *train_file, *validation_file, *test_file;
+    const char *text_column;  // "sentence", or "a,b" for sentence pairs
+    const char *label_column;
+    int max_seq_length;     // 128 as run_glue.py
+    int max_train_samples;  // > 0: the first N training examples only (run_glue.py)
+    int max_eval_samples;   // > 0: the first N validation examples only
+    // optimizer and schedule
+    double learning_rate, weight_decay, adam_beta1, adam_beta2, adam_epsilon, max_grad_norm;
+    const char *lr_scheduler_type;
+    double warmup_ratio;  // transformers 4.x name; 5.x reads warmup_steps < 1 as a ratio
+    int warmup_steps;
+    // length and batching
+    int per_device_train_batch_size, per_device_eval_batch_size, gradient_accumulation_steps;
+    double num_train_epochs;
+    int max_steps;
+    bool dataloader_drop_last;
+    int seed, data_seed;  // data_seed < 0: the same as seed
+    // logging, evaluation, saving
+    const char *logging_strategy, *eval_strategy, *save_strategy;
+    int logging_steps, eval_steps, save_steps, save_total_limit;
+    bool load_best_model_at_end, greater_is_better;
+    const char *metric_for_best_model;
+    int early_stopping_patience;  // EarlyStoppingCallback; 0 = off
+    double early_stopping_threshold;
+    double overfit_gap;  // warn when train accuracy exceeds eval accuracy by this much
+    // precision, memory, device
+    bool fp16, bf16, gradient_checkpointing;
+    const char *device;
+    int threads;  // CPU threads (OpenMP); 0 = all cores
+    // output
+    const char *output_dir, *resume_from_checkpoint, *predictions_file;
+    bool plots;
+} TrainingArguments;
+
+// training_args_parse: defaults, --config FILE.json, the command line, then the checks above.
+// Returns the mode (the first positional word). `p` receives the parser, for args_was_set.
+TrainerMode training_args_parse(TrainingArguments *a, int argc, char **argv, ArgParser *p);
+// training_args_validate: the checks alone (mode decides which files are required).
+void training_args_validate(TrainingArguments *a, TrainerMode mode, const ArgParser *p);
+// training_args_intervals: logging, evaluation and saving as common/train/steps.h Intervals.
+void training_args_intervals(const TrainingArguments *a, Interval *log, Interval *eval, Interval *save);
+// training_args_data_seed: data_seed, or seed when data_seed was not given.
+int training_args_data_seed(const TrainingArguments *a);

@@ -1,0 +1,48 @@
+// cuda_common.cuh — what every CUDA program of bertstep starts with: the C headers of common/,
+// checked CUDA and cuBLAS calls, checked device allocation, and the "is there a GPU?" question.
+// Introduced by lesson 12 (cuda_matmul); lesson 13 on and the GPU tests use it.
+//
+// Every error is one line, as everywhere in bertstep (common/core/util.h die()):
+//   error: cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost) failed: an illegal memory access
+//          was encountered (cudaErrorIllegalAddress) at lessons/12_cuda_matmul.cu:123
+//   error: cudaMalloc of 17179869184 bytes (C, 4096x4096 floats) failed: out of memory
+//          (cudaErrorMemoryAllocation); the GPU had 1073741824 of 85899345920 bytes free
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+// common/ is C; _Noreturn is C11's spelling of C++'s [[noreturn]] (util.h declares die() so).
+#define _Noreturn [[noreturn]]
+extern "C" {
+#include "common/core/args.h"
+#include "common/core/rng.h"
+#include "common/core/util.h"
+}
+#undef _Noreturn
+
+// CUDA_CHECK(call): run a CUDA runtime call; on failure die naming the call, the reason and
+// where. Kernel launches are checked with CUDA_CHECK(cudaGetLastError()) right after them.
+#define CUDA_CHECK(call)   cuda_check((call), #call, __FILE__, __LINE__)
+// CUBLAS_CHECK(call): the same for cuBLAS, whose status has no message, only a name.
+#define CUBLAS_CHECK(call) cublas_check((call), #call, __FILE__, __LINE__)
+
+void cuda_check(cudaError_t err, const char *call, const char *file, int line);
+void cublas_check(cublasStatus_t st, const char *call, const char *file, int line);
+// cublas_status_name: "CUBLAS_STATUS_NOT_SUPPORTED" and so on.
+const char *cublas_status_name(cublasStatus_t st);
+
+// cuda_malloc: device memory of `bytes`; `what` names it in the error, which also says how
+// much memory the GPU had free (cudaMemGetInfo), so an out-of-memory line explains itself.
+void *cuda_malloc(size_t bytes, const char *what);
+// gpu_free_bytes: the device's free memory now (cudaMemGetInfo after a synchronize). Lesson 13
+// and tests/gpu/test_memory.cu measure what an allocation really takes as the drop in it.
+size_t gpu_free_bytes(void);
+
+// gpu_available: true when a CUDA device can be used. When not, `why` (n bytes) gets the
+// runtime's reason (no device, no driver, driver too old for this runtime).
+bool gpu_available(char *why, size_t n);
+// gpu_describe: "NVIDIA H100 80GB HBM3, compute capability 9.0, 132 SMs, 79.1 GiB, driver 13.0,
+// runtime 13.0" for device 0.
+void gpu_describe(char *out, size_t n);
