@@ -38,6 +38,8 @@
 
 extern "C" {
 #include "common/core/args.h"
+#include "common/model/bert_io.h"
+#include "common/model/compare.h"
 #include "common/model/memory.h"
 #include "common/model/safetensors.h"
 }
@@ -289,7 +291,7 @@ static bool compare_checkpointing(GpuBert *g, BertModel *m, const Batch *b, cons
     size_t took;
     GpuBert k = create_measured(m, b->B, b->T, prec, g_format, sc, &took);
     step_grads(&k, b, seed, got);
-    const GradDiff d = gpu_bert_diff(m, got, want);
+    const TensorDiff d = bert_tensor_diff(m, got, want);
     float loss = 0;
     MixedStep last = {};
     int skipped = 0;
@@ -325,11 +327,11 @@ static bool compare_with_cpu(GpuBert *g, BertModel *m, const Batch *b, const Ste
     for (size_t i = 0; i < m->ps.numel; i++) grads[i] *= unscale;
     const double e_logits = max_relative_error(logits, m->logits, (size_t)b->B * K);
     const double e_loss = fabs(loss - m->loss) / fabs(m->loss);
-    const GradDiff d = gpu_bert_diff(m, grads, cpu_grads);
+    const TensorDiff d = bert_tensor_diff(m, grads, cpu_grads);
     const MixedStep r = gpu_bert_step(g, sc->lr, sc->max_grad_norm);
     const double norm = r.grad_norm, e_norm = fabs(norm - cpu_norm) / cpu_norm;
     CUDA_CHECK(cudaMemcpy(grads, g->params, sizeof(float) * m->ps.numel, cudaMemcpyDeviceToHost));
-    const GradDiff dp = gpu_bert_diff(m, grads, m->ps.params);  // grads now holds the updated parameters
+    const TensorDiff dp = bert_tensor_diff(m, grads, m->ps.params);  // grads now holds the updated parameters
     printf("check, GPU (%s) against CPU (float32; same batch, same dropout masks):\n", precision);
     printf("  logits      max rel. error %.2g\n", e_logits);
     printf("  loss        GPU %.6f  CPU %.6f  rel. error %.2g\n", loss, m->loss, e_loss);

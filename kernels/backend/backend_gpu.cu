@@ -23,6 +23,7 @@
 #include "kernels/bert/bert_cuda.cuh"
 
 extern "C" {
+#include "common/model/bert_io.h"
 #include "common/train/backend.h"
 }
 
