@@ -22,6 +22,14 @@ extern "C" {
 }
 #undef _Noreturn
 
+// LAUNCH(kernel, grid, block)(args...): kernel<<<grid, block>>>(args...), the launch every kernel of
+// bertstep is started with. A macro, so that a C++ compiler without CUDA can build the same sources
+// and run the kernels on the CPU: the emulated test build defines it first (in its stand-in for
+// cuda_runtime.h, tests/emulate/).
+#ifndef LAUNCH
+#define LAUNCH(kernel, grid, block) kernel<<<grid, block>>>
+#endif
+
 // CUDA_CHECK(call): run a CUDA runtime call; on failure die naming the call, the reason and
 // where. Kernel launches are checked with CUDA_CHECK(cudaGetLastError()) right after them.
 #define CUDA_CHECK(call)   cuda_check((call), #call, __FILE__, __LINE__)

@@ -24,12 +24,6 @@ __device__ __forceinline__ void store_c(float *c, float acc, float alpha, float 
 
 static int cdiv(int a, int b) { return (a + b - 1) / b; }
 
-// LAUNCH(kernel, grid, block)(args): kernel<<<grid, block>>>(args). tests/emulate/cuda_on_cpu.h
-// defines it otherwise, to run the same kernels on the CPU.
-#ifndef LAUNCH
-#define LAUNCH(kernel, grid, block) kernel<<<grid, block>>>
-#endif
-
 // ---------------------------------------------------------------------------------------------
 // Kernels 1 and 2: one thread per element of C, 32x32 threads per block:
 //   C[i][j] = sum_k A[i][k] B[k][j]: 2K loads from global memory for 2K flops.

@@ -9,11 +9,7 @@
 // row-major with leading dimensions lda, ldb, ldc and batch strides, no transposes (a GemmShape
 // with trans_a or trans_b set is refused). beta = 0 ignores what C held, NaN included, as BLAS does.
 #pragma once
-#ifdef BERTSTEP_CPU_EMULATION
-#include "tests/emulate/cuda_on_cpu.h"  // the CPU test suite runs these kernels on the CPU
-#else
 #include "kernels/core/cuda_common.cuh"
-#endif
 
 extern "C" {
 #include "common/model/gemm_check.h"

@@ -25,6 +25,22 @@ ParameterizedTest(int *k, emulated_kernels, match_cpu, .timeout = 300) {
     }
 }
 
+// The product's cuBLAS calls (kernels/core/cublas_gemm.cu, and its f32_to_bf16 kernel for bf16):
+// the row-major mapping onto column-major cuBLAS, which the emulated cuBLAS computes column-major and
+// checks (leading dimensions) as the library does.
+Test(emulated_cublas, row_major_mapping_matches_cpu, .timeout = 300) {
+    cublasHandle_t h;
+    CUBLAS_CHECK(cublasCreate(&h));
+    GemmShape cases[16];
+    const int n = cublas_cases(cases);
+    for (GemmPrecision p : {GEMM_FP32, GEMM_TF32, GEMM_BF16})
+        for (int c = 0; c < n; c++) {
+            ProductCheck r = check_cublas_product(h, p, cases[c]);
+            cr_expect(r.check.bad == 0, "%s", r.line);
+        }
+    CUBLAS_CHECK(cublasDestroy(h));
+}
+
 // The float4 path of kernel 6 needs aligned rows; the emulation must take both paths too.
 Test(emulated_kernels, vectorized_kernel_takes_both_paths) {
     float *p = (float *)aligned_alloc(16, 64 * sizeof(float));
