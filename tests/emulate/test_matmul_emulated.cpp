@@ -1,5 +1,5 @@
 // test_matmul_emulated.cpp — lesson 12's six kernels, the same source the GPU runs
-// (kernels/matmul/matmul.cu), executed on the CPU by tests/emulate/cuda_on_cpu.h, give the CPU
+// (kernels/matmul/1_naive.cuh ... 6_vectorized.cuh), executed on the CPU by tests/emulate/cuda_on_cpu.h, give the CPU
 // product at every layout of tests/gpu/matmul_check.h (odd sizes, partial tiles, batches,
 // padded rows, alpha/beta), element by element. This is how a machine without a GPU (CI)
 // checks the kernels' index arithmetic, edge handling and barriers; the GPU tests check the
@@ -7,7 +7,6 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
-#include "kernels/matmul/matmul.cu"
 #include "tests/gpu/matmul_check.h"
 
 ParameterizedTestParameters(emulated_kernels, match_cpu) {
@@ -45,8 +44,8 @@ Test(emulated_cublas, row_major_mapping_matches_cpu, .timeout = 300) {
 Test(emulated_kernels, vectorized_kernel_takes_both_paths) {
     float *p = (float *)aligned_alloc(16, 64 * sizeof(float));
     GemmShape aligned = gemm_shape(4, 8, 4, 1), odd = gemm_shape(3, 5, 7, 1);
-    cr_expect(float4_ok(&aligned, p, p, p));
-    cr_expect(!float4_ok(&odd, p, p, p));
-    cr_expect(!float4_ok(&aligned, p + 1, p, p));
+    cr_expect(matmul_float4_ok(&aligned, p, p, p));
+    cr_expect(!matmul_float4_ok(&odd, p, p, p));
+    cr_expect(!matmul_float4_ok(&aligned, p + 1, p, p));
     free(p);
 }

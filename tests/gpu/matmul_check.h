@@ -110,7 +110,7 @@ static ProductCheck check_cublas_product(cublasHandle_t h, GemmPrecision p, cons
     });
 }
 
-// check_hand_kernel: kernel k (kernels/matmul/matmul.cu) at shape s.
+// check_hand_kernel: kernel k (kernels/matmul/, run by matmul_kernel_run) at shape s.
 static ProductCheck check_hand_kernel(const MatmulKernel *k, const GemmShape &s) {
     return check_product(k->name, s, GEMM_FP32,
                          [&](const float *A, const float *B, float *C) { matmul_kernel_run(k, &s, A, B, C); });
