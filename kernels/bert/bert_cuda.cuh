@@ -3,6 +3,11 @@
 // kernels/bert/bert_kernels.cuh and cuBLAS. Introduced by lesson 13 (bert_cuda), which checks it
 // against the CPU model; the trainer (lesson 16) runs it behind --device cuda.
 //
+// Layers: kernels/bert (this file, bert_kernels.cuh) includes kernels/core, common/core,
+// common/model and, of common/train, only the optimizer and loss-scaler headers (optim.h,
+// mixed_precision.h with grad_scaler.h); never kernels/matmul (lesson 12's teaching kernels) or
+// kernels/backend, which includes it.
+//
 // Memory, as in llm.c: ONE device allocation for the parameters, ONE for the gradients (same
 // layout as the CPU model's ParamSet: same tensors, same offsets), ONE for the AdamW moments, and
 // ONE for everything a step computes (inputs, activations, scratch), carved into the buffers

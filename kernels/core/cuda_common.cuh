@@ -7,6 +7,10 @@
 //          was encountered (cudaErrorIllegalAddress) at lessons/12_cuda_matmul.cu:123
 //   error: cudaMalloc of 17179869184 bytes (C, 4096x4096 floats) failed: out of memory
 //          (cudaErrorMemoryAllocation); the GPU had 1073741824 of 85899345920 bytes free
+//
+// Layers: kernels/core (this file, cublas_gemm.cuh) is the bottom of kernels/: it includes CUDA's
+// headers and, of bertstep, only common/core and common/model. kernels/matmul and kernels/bert
+// include it, kernels/backend through kernels/bert; it includes none of them.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>

@@ -19,8 +19,8 @@
 // row-major with leading dimensions lda, ldb, ldc and batch strides, no transposes (a GemmShape
 // with trans_a or trans_b set is refused). beta = 0 ignores what C held, NaN included, as BLAS does.
 //
-// Layers: kernels/matmul includes kernels/core (and common/core, common/model below it), never
-// kernels/bert or kernels/backend; nothing but lesson 12 and the tests includes it.
+// Layers: kernels/matmul includes kernels/core, common/core and common/model only, never
+// kernels/bert or kernels/backend; only lesson 12 (and the tests) include it.
 #pragma once
 #include "kernels/core/cuda_common.cuh"
 
