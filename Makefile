@@ -33,10 +33,8 @@ B := build
 export OMP_WAIT_POLICY ?= passive
 
 # Header dependencies: every compile writes a .d file next to its object (-MMD -MP) listing the
-# headers it read, included at the end of this file; the multi-file GPU and emulated test programs,
-# whose sources #include .cu files, depend on every header instead (ALL_HEADERS).
+# headers (and #included sources) it read, included at the end of this file.
 DEPFLAGS := -MMD -MP
-ALL_HEADERS := $(sort $(wildcard common/*/*.h kernels/*/*.cuh tests/*.h tests/gpu/*.h tests/gpu/*.cuh tests/emulate/*.h))
 
 COMMON_SRC := $(sort $(wildcard common/*/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)
@@ -125,36 +123,47 @@ $(B)/tests/run_tests: $(TEST_SRC:%.c=$(B)/obj/%.o) $(B)/libbertstep.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(filter %.o,$^) -o $@ $(B)/libbertstep.a $(LDLIBS) -lcriterion
 
-# Lessons 12 and 13's CUDA kernels (and lesson 13's whole GPU BERT, cuBLAS standing in as the CPU
-# sgemm), compiled by the C++ compiler against tests/emulate/cuda_on_cpu.h and run on the CPU:
-# the suite checks their index arithmetic and results without a GPU or nvcc.
+# The emulated build: the product's CUDA sources (kernels/, lesson 13) as they are, compiled by the C++
+# compiler with tests/emulate/cuda/ first on the include path. Its stand-ins for cuda_runtime.h,
+# cublas_v2.h, cuda_bf16.h and cuda_fp16.h are tests/emulate/cuda_on_cpu.h, which runs kernels on the
+# CPU and cuBLAS as the CPU sgemm: the suite checks the kernels' index arithmetic and results, the GPU
+# BERT against the CPU's, and the trainer's GPU backend without a GPU or nvcc. Objects in build/emu/.
 # (-Wno-unknown-pragmas: `#pragma unroll` is nvcc's.)
+EMU := $(B)/emu
+EMU_FLAGS := -std=c++20 -O2 -g -Wall -Wextra -Wno-missing-field-initializers -Wno-unknown-pragmas -pthread -I. \
+             -Itests/emulate/cuda
 EMU_TEST_SRC := $(sort $(wildcard tests/emulate/test_*.cpp))
-EMU_FLAGS := -std=c++20 -O2 -g -Wall -Wextra -Wno-missing-field-initializers -Wno-unknown-pragmas -pthread \
-             -DBERTSTEP_CPU_EMULATION -I.
+$(EMU)/%.o: %.cu | deps
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_FLAGS) $(DEPFLAGS) -x c++ -c $< -o $@
+$(EMU)/%.o: %.cpp | deps
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_FLAGS) $(DEPFLAGS) -c $< -o $@
+$(EMU)/libbertstep_cuda.a: $(KERNEL_SRC:%.cu=$(EMU)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
 # (tests/emulate/test_trainer_emulated.cpp runs build/tests/emulated_trainer, built first.)
-$(B)/tests/emulated_kernels: $(EMU_TEST_SRC) $(KERNEL_SRC) $(B)/libbertstep.a $(ALL_HEADERS) \
+$(B)/tests/emulated_kernels: $(EMU_TEST_SRC:%.cpp=$(EMU)/%.o) $(EMU)/libbertstep_cuda.a $(B)/libbertstep.a \
                              | $(B)/tests/emulated_trainer
 	@mkdir -p $(dir $@)
-	$(CXX) $(EMU_FLAGS) $(EMU_TEST_SRC) -o $@ $(B)/libbertstep.a $(LDLIBS) -lcriterion
+	$(CXX) $(EMU_FLAGS) $(filter %.o,$^) -o $@ $(EMU)/libbertstep_cuda.a $(B)/libbertstep.a $(LDLIBS) -lcriterion
 
-# Lesson 16's trainer linked with its GPU backend compiled the same way: --device cuda (--bf16,
-# --fp16) on the CPU, run by tests/emulate/test_trainer_emulated.cpp.
-$(B)/tests/emulated_trainer: tests/emulate/emulated_gpu_backend.cpp $(B)/obj/lessons/16_trainer.o \
-                             $(B)/obj/common/backend_registry_cuda.o $(KERNEL_SRC) $(B)/libbertstep.a \
-                             $(ALL_HEADERS)
+# Lesson 16's trainer linked with the emulated GPU backend: --device cuda (--bf16, --fp16) on the CPU,
+# run by tests/emulate/test_trainer_emulated.cpp.
+$(B)/tests/emulated_trainer: $(B)/obj/lessons/16_trainer.o $(B)/obj/common/backend_registry_cuda.o \
+                             $(EMU)/libbertstep_cuda.a $(B)/libbertstep.a
 	@mkdir -p $(dir $@)
-	$(CXX) $(EMU_FLAGS) $< $(B)/obj/lessons/16_trainer.o $(B)/obj/common/backend_registry_cuda.o -o $@ \
-	    $(B)/libbertstep.a $(LDLIBS)
+	$(CXX) $(EMU_FLAGS) $(filter %.o,$^) -o $@ $(EMU)/libbertstep_cuda.a $(B)/libbertstep.a $(LDLIBS)
 
 # The suite runs lessons as programs, so they are built (and data fetched) first.
 test: lessons data $(B)/tests/run_tests $(B)/tests/emulated_kernels $(B)/tests/emulated_trainer
 	$(B)/tests/run_tests --jobs 2
 	$(B)/tests/emulated_kernels --jobs 2
 
-$(B)/tests/gpu_tests: $(GPU_TEST_SRC) $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(ALL_HEADERS)
+$(B)/tests/gpu_tests: $(GPU_TEST_SRC:%.cu=$(B)/obj/%.o) $(B)/libbertstep_cuda.a $(B)/libbertstep.a
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVFLAGS) $(GPU_TEST_SRC) -o $@ $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(NV_LDLIBS)
+	$(NVCC) $(NVFLAGS) $(filter %.o,$^) -o $@ $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(NV_LDLIBS)
 
 test-gpu: lessons $(B)/tests/gpu_tests
 	$(B)/tests/gpu_tests

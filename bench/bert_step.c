@@ -6,6 +6,7 @@
 
 #include "common/core/args.h"
 #include "common/model/bert.h"
+#include "common/model/bert_io.h"
 #include "common/train/optim.h"
 #include "common/core/util.h"
 

@@ -4,10 +4,11 @@
 //   config.json         the sizes (layers, hidden size, heads, ...) as JSON        -> BertConfig
 //   model.safetensors   every weight by name: "encoder.layer.0.attention.self.query.weight" ...
 //   vocab.txt           the WordPiece vocabulary (lesson 07's tokenizer)
-// common/model/bert.c registers the tensors BertForSequenceClassification has, finds each in the file
-// (with or without the "bert." prefix, F32/F16/BF16), checks its shape against config.json, and
-// creates what the checkpoint lacks: all-MiniLM-L6-v2 is a sentence-embedding model, so it has a
-// pooler but no classifier; a new one is drawn from --seed, as transformers would.
+// common/model/bert.c registers the tensors BertForSequenceClassification has; common/model/bert_io.c
+// finds each in the file (with or without the "bert." prefix, F32/F16/BF16), checks its shape
+// against config.json, and creates what the checkpoint lacks: all-MiniLM-L6-v2 is a
+// sentence-embedding model, so it has a pooler but no classifier; a new one is drawn from --seed,
+// as transformers would.
 //
 // Then: text -> ids (tokenizer) -> embeddings -> L encoder layers -> pooler on [CLS] ->
 // classifier -> logits. With a fresh classifier the logits mean nothing yet (lesson 11 trains
@@ -24,6 +25,7 @@
 
 #include "common/core/args.h"
 #include "common/model/bert.h"
+#include "common/model/bert_io.h"
 #include "common/text/tokenizer.h"
 #include "common/core/util.h"
 

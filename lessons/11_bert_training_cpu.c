@@ -4,7 +4,7 @@
 // Everything here was built in earlier lessons; this one puts it together:
 //   data       SST-2 sentences (common/text/dataset.c, lesson 06) -> ids (common/text/tokenizer.c, lesson 07),
 //              batches padded to their longest sentence (dynamic padding)
-//   model      BertForSequenceClassification loaded from a checkpoint (common/model/bert.c, lesson 10)
+//   model      BertForSequenceClassification loaded from a checkpoint (common/model/bert_io.c, lesson 10)
 //   loss       cross-entropy on the classifier over the pooled [CLS] token (common/model/loss.c)
 //   backward   bert_backward: every layer of lesson 09 in reverse, into one flat gradient buffer
 //   update     clip the global norm (lesson 05), lr from the schedule (lesson 03),
@@ -23,6 +23,7 @@
 
 #include "common/core/args.h"
 #include "common/model/bert.h"
+#include "common/model/bert_io.h"
 #include "common/text/dataset.h"
 #include "common/model/loss.h"
 #include "common/train/metrics.h"

@@ -2,10 +2,11 @@
 //
 // A BERT training step is mostly matrix products: every Linear layer (Q, K, V, attention output,
 // the two feed-forward layers) and, per sequence and head, the attention products Q·K^T and P·V.
-// This lesson times six hand-written CUDA kernels for C = A·B (kernels/matmul/matmul.cu, each fixing
-// what limited the one before) against cuBLAS in float32, then cuBLAS on the tensor cores in
-// TF32 and BF16, at BERT-base's real shapes (B = 32 sequences of T = 128 tokens, hidden 768,
-// feed-forward 3072, 12 heads of size 64) and at 4096^3:
+// This lesson times six hand-written CUDA kernels for C = A·B (kernels/matmul/1_naive.cuh ...
+// 6_vectorized.cuh, each fixing what limited the one before; kernels/matmul/matmul.cu runs them)
+// against cuBLAS in float32, then cuBLAS on the tensor cores in TF32 and BF16, at BERT-base's real
+// shapes (B = 32 sequences of T = 128 tokens, hidden 768, feed-forward 3072, 12 heads of size 64)
+// and at 4096^3:
 //
 //   TFLOP/s = 2 M N K batch / seconds / 1e12          % of cuBLAS = cuBLAS fp32 time / kernel time
 //

@@ -38,6 +38,8 @@
 
 extern "C" {
 #include "common/core/args.h"
+#include "common/model/bert_io.h"
+#include "common/model/compare.h"
 #include "common/model/memory.h"
 #include "common/model/safetensors.h"
 }
@@ -289,7 +291,7 @@ static bool compare_checkpointing(GpuBert *g, BertModel *m, const Batch *b, cons
     size_t took;
     GpuBert k = create_measured(m, b->B, b->T, prec, g_format, sc, &took);
     step_grads(&k, b, seed, got);
-    const GradDiff d = gpu_bert_diff(m, got, want);
+    const TensorDiff d = bert_tensor_diff(m, got, want);
     float loss = 0;
     MixedStep last = {};
     int skipped = 0;
@@ -325,11 +327,11 @@ static bool compare_with_cpu(GpuBert *g, BertModel *m, const Batch *b, const Ste
     for (size_t i = 0; i < m->ps.numel; i++) grads[i] *= unscale;
     const double e_logits = max_relative_error(logits, m->logits, (size_t)b->B * K);
     const double e_loss = fabs(loss - m->loss) / fabs(m->loss);
-    const GradDiff d = gpu_bert_diff(m, grads, cpu_grads);
+    const TensorDiff d = bert_tensor_diff(m, grads, cpu_grads);
     const MixedStep r = gpu_bert_step(g, sc->lr, sc->max_grad_norm);
     const double norm = r.grad_norm, e_norm = fabs(norm - cpu_norm) / cpu_norm;
     CUDA_CHECK(cudaMemcpy(grads, g->params, sizeof(float) * m->ps.numel, cudaMemcpyDeviceToHost));
-    const GradDiff dp = gpu_bert_diff(m, grads, m->ps.params);  // grads now holds the updated parameters
+    const TensorDiff dp = bert_tensor_diff(m, grads, m->ps.params);  // grads now holds the updated parameters
     printf("check, GPU (%s) against CPU (float32; same batch, same dropout masks):\n", precision);
     printf("  logits      max rel. error %.2g\n", e_logits);
     printf("  loss        GPU %.6f  CPU %.6f  rel. error %.2g\n", loss, m->loss, e_loss);
@@ -356,32 +358,38 @@ static bool compare_with_cpu(GpuBert *g, BertModel *m, const Batch *b, const Ste
     return ok;
 }
 
-int main(int argc, char **argv) {
-    const char *model_dir = dir_exists(MINILM) ? MINILM : TINY, *random_shape = "none";
-    int batch = 8, max_len = 64, steps = 10, warmup = 2, seed = 42;
-    double lr = 2e-5, wd = 0.01, max_grad_norm = 1.0;
-    bool compare_cpu = true, checkpointing = false;
-    const char *precision = "fp32";
+// ---------------------------------------------------------------------------------------------
+// the lesson's steps
+
+typedef struct {
+    const char *model_dir, *random_shape, *precision;
+    int batch, max_len, steps, warmup, seed;
+    double lr, wd, max_grad_norm;
+    bool compare_cpu, checkpointing;
+} Options;
+
+static Options parse_options(int argc, char **argv) {
+    Options o = {dir_exists(MINILM) ? MINILM : TINY, "none", "fp32", 8, 64, 10, 2, 42, 2e-5, 0.01, 1.0, true, false};
     ArgSpec specs[] = {
-        {"model_name_or_path", ARG_STRING, &model_dir,
+        {"model_name_or_path", ARG_STRING, &o.model_dir,
          "BERT checkpoint directory (all-MiniLM-L6-v2 when fetched, else the tests' tiny BERT)", "Model"},
-        {"random_shape", ARG_CHOICE, &random_shape, "random weights at a named shape instead of a checkpoint", NULL,
+        {"random_shape", ARG_CHOICE, &o.random_shape, "random weights at a named shape instead of a checkpoint", NULL,
          "none|bert-base|minilm"},
-        {"per_device_train_batch_size", ARG_INT, &batch, "sequences per step", "Step"},
-        {"max_seq_length", ARG_INT, &max_len, "tokens per sequence (capped at the model's max_position_embeddings)",
+        {"per_device_train_batch_size", ARG_INT, &o.batch, "sequences per step", "Step"},
+        {"max_seq_length", ARG_INT, &o.max_len, "tokens per sequence (capped at the model's max_position_embeddings)",
          NULL},
-        {"learning_rate", ARG_FLOAT, &lr, "AdamW learning rate", NULL},
-        {"weight_decay", ARG_FLOAT, &wd, "AdamW decoupled weight decay (not on biases and LayerNorm)", NULL},
-        {"max_grad_norm", ARG_FLOAT, &max_grad_norm, "clip the global gradient norm to this", NULL},
-        {"precision", ARG_CHOICE, &precision,
+        {"learning_rate", ARG_FLOAT, &o.lr, "AdamW learning rate", NULL},
+        {"weight_decay", ARG_FLOAT, &o.wd, "AdamW decoupled weight decay (not on biases and LayerNorm)", NULL},
+        {"max_grad_norm", ARG_FLOAT, &o.max_grad_norm, "clip the global gradient norm to this", NULL},
+        {"precision", ARG_CHOICE, &o.precision,
          "the GPU step: fp32 (TF32 off), tf32 products, or bf16/fp16 mixed precision (fp32 masters)", "GPU",
          "fp32|tf32|bf16|fp16"},
-        {"steps", ARG_INT, &steps, "timed GPU steps (the mean is reported)", NULL},
-        {"warmup", ARG_INT, &warmup, "untimed GPU steps before timing", NULL},
-        {"compare_cpu", ARG_BOOL, &compare_cpu, "run the CPU step (timed, and compared with the GPU's)", NULL},
-        {"gradient_checkpointing", ARG_BOOL, &checkpointing,
+        {"steps", ARG_INT, &o.steps, "timed GPU steps (the mean is reported)", NULL},
+        {"warmup", ARG_INT, &o.warmup, "untimed GPU steps before timing", NULL},
+        {"compare_cpu", ARG_BOOL, &o.compare_cpu, "run the CPU step (timed, and compared with the GPU's)", NULL},
+        {"gradient_checkpointing", ARG_BOOL, &o.checkpointing,
          "then the step with gradient checkpointing: gradients, memory, time", NULL},
-        {"seed", ARG_INT, &seed, "seed of the batch, the new classifier and dropout", "Run"},
+        {"seed", ARG_INT, &o.seed, "seed of the batch, the new classifier and dropout", "Run"},
     };
     ArgParser parser = {"13_bert_cuda",
                         "BERT on the GPU: one training step (forward with dropout, backward, clipping, AdamW) on the\n"
@@ -390,104 +398,143 @@ int main(int argc, char **argv) {
                         "then both step times and the GPU's FLOP rate against cuBLAS. Without a GPU: the CPU half.",
                         NULL, specs, (int)ARRAY_LEN(specs)};
     args_parse(&parser, argc, argv, NULL, 0);
-    if (batch < 1 || max_len < 2 || steps < 1 || warmup < 0)
+    if (o.batch < 1 || o.max_len < 2 || o.steps < 1 || o.warmup < 0)
         die("need --per_device_train_batch_size >= 1, --max_seq_length >= 2, --steps >= 1, --warmup >= 0");
+    return o;
+}
 
-    char label[512];
-    BertModel m = load_model(model_dir, random_shape, (uint64_t)seed, label, sizeof label);
-    const BertConfig *c = &m.config;
-    const int T = max_len < c->max_position_embeddings ? max_len : c->max_position_embeddings;
-    const Batch b = make_batch(c, batch, T, (uint64_t)seed);
-    StepConfig sc = {lr, max_grad_norm, optimizer_defaults(OPT_ADAMW)};
-    sc.opt.weight_decay = wd;
+// gemm_precision_of / format_of: what --precision means for the products and for storage.
+static GemmPrecision gemm_precision_of(const char *precision) {
+    return !strcmp(precision, "tf32") ? GEMM_TF32 : GEMM_FP32;
+}
+static FloatFormat format_of(const char *precision) {
+    return !strcmp(precision, "bf16") ? FMT_BF16 : !strcmp(precision, "fp16") ? FMT_FP16 : FMT_FP32;
+}
+
+// print_setup: the model, the batch, the step; returns the step's model FLOPs (printed too).
+static double print_setup(const BertModel *m, const char *label, const Batch *b, const Options *o) {
+    const BertConfig *c = &m->config;
     printf("model: %s: %d layers, hidden %d, %d heads, intermediate %d, %d labels, %zu parameters\n", label,
            c->num_hidden_layers, c->hidden_size, c->num_attention_heads, c->intermediate_size, c->num_labels,
-           m.ps.numel);
-    printf("batch: %d sequences x %d tokens (%d..%d real, the rest padding), random ids and labels (seed %d)\n", b.B, T,
-           b.shortest, T, seed);
+           m->ps.numel);
+    printf("batch: %d sequences x %d tokens (%d..%d real, the rest padding), random ids and labels (seed %d)\n", b->B,
+           b->T, b->shortest, b->T, o->seed);
     printf("step: forward (dropout %g) + backward + clip to %g + AdamW (lr %g, weight decay %g)\n",
-           c->hidden_dropout_prob, max_grad_norm, lr, wd);
-    const double flops = 3 * forward_flops(c, b.B, T);
+           c->hidden_dropout_prob, o->max_grad_norm, o->lr, o->wd);
+    const double flops = 3 * forward_flops(c, b->B, b->T);
     printf("model FLOPs per step: %.4g GFLOP (3 x forward; see the lesson's header)\n", flops / 1e9);
+    return flops;
+}
+
+typedef struct {
+    double seconds, norm;  // the step's time; the gradient norm before clipping
+    float *grads;          // (numel) the gradients before clipping, for the comparison
+} CpuStep;
+
+// cpu_step: lesson 11's training step on the batch, timed (dropout masks from the seed's stream 2,
+// kept in m for gpu_bert_use_dropout_masks).
+static CpuStep cpu_step(BertModel *m, const Batch *b, const StepConfig *sc, uint64_t seed) {
+    Optimizer opt;
+    optimizer_init(&opt, sc->opt, &m->ps);
+    bert_alloc_acts(m, b->B, b->T);  // (only here: at bert-base 32 x 512 they are gigabytes)
+    Rng rng;
+    rng_seed(&rng, seed, 2);
+    params_zero_grad(&m->ps);
+    CpuStep r = {};
+    double t0 = now_seconds();
+    bert_forward(m, b->ids, NULL, b->mask, b->labels, b->B, b->T, true, &rng);
+    bert_backward(m, 1.0f / b->B);
+    r.seconds = now_seconds() - t0;
+    r.grads = (float *)xmalloc(sizeof(float) * m->ps.numel);
+    memcpy(r.grads, m->ps.grads, sizeof(float) * m->ps.numel);
+    t0 = now_seconds();
+    r.norm = clip_grad_norm(&m->ps, sc->max_grad_norm);
+    optimizer_step(&opt, &m->ps, sc->lr);
+    r.seconds += now_seconds() - t0;
+    // 3 decimals: the 4th follows the summation order of the machine's sgemm (as lesson 11)
+    printf("CPU step: loss %.3f, grad norm %.3f, %.1f ms, %.1f samples/s\n", m->loss, r.norm, r.seconds * 1e3,
+           b->B / r.seconds);
+    optimizer_free(&opt);
+    return r;
+}
+
+static void report_no_gpu(const char *why) {
+    printf("no CUDA device found: the GPU half was not run (bench/gpu.sh runs it on a GPU machine)\n");
+    fflush(stdout);
+    fprintf(stderr, "note: %s\n", why);
+}
+
+static void print_gpu(const GpuBert *g, size_t took) {
+    char gpu[256];
+    gpu_describe(gpu, sizeof gpu);
+    printf("GPU: %s\n", gpu);
+    print_memory(g, took);
+}
+
+// time_gpu_step: the timed GPU steps (masks drawn on the GPU) and what they reach: samples/s, the
+// speed-up over the CPU step (when it ran), and the model FLOP rate as a fraction of cuBLAS's on
+// this model's largest product in this run. Returns the mean seconds of a step.
+static double time_gpu_step(GpuBert *g, const Batch *b, const StepConfig *sc, const Options *o, double flops,
+                            double cpu_seconds) {
+    MixedStep r = {};
+    float loss = 0;
+    int skipped = 0;
+    const double gpu_seconds = time_steps(g, b, sc, (uint64_t)o->seed, o->warmup, o->steps, &loss, &r, &skipped);
+    const BertConfig *c = &g->config;
+    const double rate =
+        cublas_tflops(g->cublas, g->precision, g->format, b->B * b->T, c->hidden_size, c->intermediate_size);
+    const double achieved = flops / gpu_seconds / 1e12;
+    const char *what = !strcmp(o->precision, "fp32") ? "float32 (TF32 off)"
+        : !strcmp(o->precision, "tf32")              ? "TF32"
+        : !strcmp(o->precision, "bf16")              ? "bf16 (float32 master weights)"
+                                                     : "fp16 (float32 master weights, dynamic loss scaling)";
+    printf("timing: %d warm-up step(s), then the mean of %d; %s\n", o->warmup, o->steps, what);
+    printf("GPU step: %.2f ms, %.1f samples/s (last loss %.4f, grad norm %.4f)\n", gpu_seconds * 1e3,
+           b->B / gpu_seconds, loss, r.grad_norm);
+    if (g->format == FMT_FP16)
+        printf("fp16: %d of the timed steps skipped on overflow, loss scale now %g\n", skipped, g->scaler.scale);
+    if (o->compare_cpu) printf("GPU step is %.1fx the CPU step\n", cpu_seconds / gpu_seconds);
+    printf("cuBLAS %s on %dx%dx%d (this model's feed-forward product): %.2f TFLOP/s in this run\n",
+           g->format == FMT_FP32 ? gemm_precision_name(g->precision) : format_name(g->format), b->B * b->T,
+           c->intermediate_size, c->hidden_size, rate);
+    printf("GPU step: %.2f TFLOP/s of model FLOPs = %.1f%% of that cuBLAS rate (MFU against cuBLAS)\n", achieved,
+           100 * achieved / rate);
+    return gpu_seconds;
+}
+
+int main(int argc, char **argv) {
+    const Options o = parse_options(argc, argv);
+    char label[512];
+    BertModel m = load_model(o.model_dir, o.random_shape, (uint64_t)o.seed, label, sizeof label);
+    const int T = o.max_len < m.config.max_position_embeddings ? o.max_len : m.config.max_position_embeddings;
+    const Batch b = make_batch(&m.config, o.batch, T, (uint64_t)o.seed);
+    StepConfig sc = {o.lr, o.max_grad_norm, optimizer_defaults(OPT_ADAMW)};
+    sc.opt.weight_decay = o.wd;
+    const double flops = print_setup(&m, label, &b, &o);
 
     // The GPU model is created before the CPU step changes the parameters: both start equal.
     char why[256];
     const bool have_gpu = gpu_available(why, sizeof why);
-    const GemmPrecision prec = !strcmp(precision, "tf32") ? GEMM_TF32 : GEMM_FP32;
-    const FloatFormat format = !strcmp(precision, "bf16") ? FMT_BF16 : !strcmp(precision, "fp16") ? FMT_FP16 : FMT_FP32;
     GpuBert g = {};
     size_t took = 0;
-    if (have_gpu) g = create_measured(&m, b.B, T, prec, format, &sc, &took);
+    if (have_gpu) g = create_measured(&m, b.B, T, gemm_precision_of(o.precision), format_of(o.precision), &sc, &took);
 
-    // ---- the CPU step (lesson 11) ----
-    double cpu_seconds = 0, cpu_norm = 0;
-    float *cpu_grads = NULL;
-    Optimizer opt;
-    optimizer_init(&opt, sc.opt, &m.ps);
-    if (compare_cpu) {
-        bert_alloc_acts(&m, b.B, T);  // (only then: at bert-base 32 x 512 they are gigabytes)
-        Rng rng;
-        rng_seed(&rng, (uint64_t)seed, 2);
-        params_zero_grad(&m.ps);
-        double t0 = now_seconds();
-        bert_forward(&m, b.ids, NULL, b.mask, b.labels, b.B, T, true, &rng);
-        bert_backward(&m, 1.0f / b.B);
-        cpu_seconds = now_seconds() - t0;
-        cpu_grads = (float *)xmalloc(sizeof(float) * m.ps.numel);  // before clipping, for the comparison
-        memcpy(cpu_grads, m.ps.grads, sizeof(float) * m.ps.numel);
-        t0 = now_seconds();
-        cpu_norm = clip_grad_norm(&m.ps, max_grad_norm);
-        optimizer_step(&opt, &m.ps, lr);
-        cpu_seconds += now_seconds() - t0;
-        // 3 decimals: the 4th follows the summation order of the machine's sgemm (as lesson 11)
-        printf("CPU step: loss %.3f, grad norm %.3f, %.1f ms, %.1f samples/s\n", m.loss, cpu_norm, cpu_seconds * 1e3,
-               b.B / cpu_seconds);
-    }
-    if (!have_gpu) {
-        printf("no CUDA device found: the GPU half was not run (bench/gpu.sh runs it on a GPU machine)\n");
-        fflush(stdout);
-        fprintf(stderr, "note: %s\n", why);
-        return 0;
-    }
-    char gpu[256];
-    gpu_describe(gpu, sizeof gpu);
-    printf("GPU: %s\n", gpu);
-    print_memory(&g, took);
-
-    // ---- the GPU step on the same batch and masks, compared ----
+    const CpuStep cpu = o.compare_cpu ? cpu_step(&m, &b, &sc, (uint64_t)o.seed) : CpuStep{};
     bool ok = true;
-    if (compare_cpu) ok = compare_with_cpu(&g, &m, &b, &sc, cpu_norm, cpu_grads, precision);
-
-    // ---- timing: masks drawn on the GPU ----
-    MixedStep r = {};
-    float loss = 0;
-    int skipped = 0;
-    const double gpu_seconds = time_steps(&g, &b, &sc, (uint64_t)seed, warmup, steps, &loss, &r, &skipped);
-    const double rate = cublas_tflops(g.cublas, prec, format, b.B * T, c->hidden_size, c->intermediate_size);
-    const double achieved = flops / gpu_seconds / 1e12;
-    const char *what = !strcmp(precision, "fp32") ? "float32 (TF32 off)"
-        : !strcmp(precision, "tf32")              ? "TF32"
-        : !strcmp(precision, "bf16")              ? "bf16 (float32 master weights)"
-                                                  : "fp16 (float32 master weights, dynamic loss scaling)";
-    printf("timing: %d warm-up step(s), then the mean of %d; %s\n", warmup, steps, what);
-    printf("GPU step: %.2f ms, %.1f samples/s (last loss %.4f, grad norm %.4f)\n", gpu_seconds * 1e3, b.B / gpu_seconds,
-           loss, r.grad_norm);
-    if (format == FMT_FP16)
-        printf("fp16: %d of the timed steps skipped on overflow, loss scale now %g\n", skipped, g.scaler.scale);
-    if (compare_cpu) printf("GPU step is %.1fx the CPU step\n", cpu_seconds / gpu_seconds);
-    printf("cuBLAS %s on %dx%dx%d (this model's feed-forward product): %.2f TFLOP/s in this run\n",
-           format == FMT_FP32 ? gemm_precision_name(prec) : format_name(format), b.B * T, c->intermediate_size,
-           c->hidden_size, rate);
-    printf("GPU step: %.2f TFLOP/s of model FLOPs = %.1f%% of that cuBLAS rate (MFU against cuBLAS)\n", achieved,
-           100 * achieved / rate);
-
-    if (checkpointing) ok &= compare_checkpointing(&g, &m, &b, &sc, (uint64_t)seed, warmup, steps, gpu_seconds);
-    else gpu_bert_free(&g);
-    optimizer_free(&opt);
+    if (!have_gpu) {
+        report_no_gpu(why);
+    } else {
+        print_gpu(&g, took);
+        if (o.compare_cpu) ok = compare_with_cpu(&g, &m, &b, &sc, cpu.norm, cpu.grads, o.precision);
+        const double gpu_seconds = time_gpu_step(&g, &b, &sc, &o, flops, cpu.seconds);
+        if (o.checkpointing)
+            ok &= compare_checkpointing(&g, &m, &b, &sc, (uint64_t)o.seed, o.warmup, o.steps, gpu_seconds);
+        else gpu_bert_free(&g);
+    }
     bert_free(&m);
-    free(cpu_grads), free(b.ids), free(b.mask), free(b.labels);
+    free(cpu.grads), free(b.ids), free(b.mask), free(b.labels);
     if (!ok)
         die("the GPU step disagrees with the CPU step%s (see the lines above)",
-            checkpointing ? " or with itself under gradient checkpointing" : "");
+            o.checkpointing ? " or with itself under gradient checkpointing" : "");
     return 0;
 }

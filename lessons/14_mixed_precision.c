@@ -26,6 +26,7 @@
 
 #include "common/core/args.h"
 #include "common/model/bert.h"
+#include "common/model/bert_io.h"
 #include "common/text/dataset.h"
 #include "common/train/grad_scaler.h"
 #include "common/train/mixed_precision.h"

@@ -22,6 +22,7 @@
 
 #include "common/core/args.h"
 #include "common/model/bert.h"
+#include "common/model/bert_io.h"
 #include "common/text/dataset.h"
 #include "common/model/memory.h"
 #include "common/train/optim.h"

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "common/core/args.h"
+#include "common/model/bert_io.h"
 #include "common/train/backend.h"
 #include "common/train/checkpoint.h"
 #include "common/text/dataset.h"

@@ -15,6 +15,7 @@
 
 #include "common/core/args.h"
 #include "common/model/bert.h"
+#include "common/model/bert_io.h"
 #include "common/train/checkpoint.h"
 #include "common/text/dataset.h"
 #include "common/model/safetensors.h"

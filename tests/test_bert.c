@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "common/model/bert.h"
+#include "common/model/bert_io.h"
+#include "common/model/compare.h"
 #include "common/train/optim.h"
 #include "common/model/safetensors.h"
 #include "common/train/schedule.h"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/model/bert.h"
+#include "common/model/bert_io.h"
 #include "common/model/memory.h"
 #include "common/core/util.h"
 

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "common/model/bert.h"
+#include "common/model/bert_io.h"
+#include "common/model/compare.h"
 #include "common/train/grad_scaler.h"
 #include "common/train/mixed_precision.h"
 #include "common/model/precision.h"

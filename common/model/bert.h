@@ -1,8 +1,9 @@
-// bert.h — BERT for sequence classification on the CPU: config, checkpoint loading, forward,
-// backward, saving in Hugging Face layout.
-// Introduced by lesson 10 (bert_forward: loading and the forward pass) and lesson 11
-// (bert_training_cpu: the backward pass); reused by the GPU BERT (lesson 13, which is checked
-// against it) and the trainer (lesson 16). The layers themselves are common/model/layers.h (lesson 09).
+// bert.h — BERT for sequence classification on the CPU: config, parameters, activations,
+// forward, backward. Reading it from and writing it to Hugging Face's files (config.json,
+// model.safetensors, save_pretrained's layout) is common/model/bert_io.h.
+// Introduced by lesson 10 (bert_forward: the forward pass) and lesson 11 (bert_training_cpu: the
+// backward pass); reused by the GPU BERT (lesson 13, which is checked against it) and the trainer
+// (lesson 16). The layers themselves are common/model/layers.h (lesson 09).
 //
 // The model is transformers' BertForSequenceClassification:
 //
@@ -133,22 +134,13 @@ typedef struct {
     float *dhead;     // 3 x (B,C): gradients in the pooler/classifier head
 } BertModel;
 
-// bert_config_load: read DIR/config.json; missing keys take BERT-base defaults except the sizes,
-// which are required. num_labels: >0 overrides the file's id2label/num_labels; 0 keeps them
-// (2 when the file has none, as transformers). Dies naming the file and key on bad values.
-BertConfig bert_config_load(const char *dir, int num_labels);
-void bert_config_free(BertConfig *c);
-
-// bert_load: the model in checkpoint directory DIR (config.json + model.safetensors).
-// Tensor names may carry the "bert." prefix or not; F32, F16 and BF16 are read; unknown extra
-// tensors (e.g. embeddings.position_ids, MLM heads) are skipped; every tensor's shape is checked
-// against config.json (one error line naming file, tensor, expected and found shapes). The
-// pooler and classifier are optional: when absent they are created as transformers does
-// (weights ~ normal(0, initializer_range) from `seed`, biases 0) and a line on stderr says so.
-// A classifier with a different number of labels than num_labels (when >0) is re-created the
-// same way. *created (may be NULL) gets a bit mask: 1 = pooler created, 2 = classifier created.
-BertModel bert_load(const char *dir, int num_labels, uint64_t seed, int *created);
+// bert_create: a model of `config` (taken over: bert_free frees its id2label) with every tensor
+// of BertForSequenceClassification registered under its Hugging Face name, allocated and zeroed,
+// its gradient too, and the typed views w and g bound; no activations yet (bert_alloc_acts).
+// bert_load (common/model/bert_io.h) creates the model this way and fills it from a checkpoint.
+BertModel bert_create(BertConfig config);
 void bert_free(BertModel *m);
+void bert_config_free(BertConfig *c);
 
 // bert_alloc_acts: activation buffers for batches of up to B sequences of up to T tokens
 // (a second call frees the old ones and allocates for the new shape).
@@ -188,17 +180,3 @@ void bert_backward_from_dlogits(BertModel *m, const float *dlogits);
 // as bert_forward set them. dx must not alias dout or the model's scratch buffers.
 void bert_layer_forward(BertModel *m, int l, const float *x, int B, int T, bool training, Rng *rng);
 void bert_layer_backward(BertModel *m, int l, const float *x, const float *dout, float *dx, int B, int T);
-
-// bert_save_hf: write DIR/config.json (the loaded config, with architectures
-// BertForSequenceClassification and the model's id2label/label2id) and DIR/model.safetensors
-// (F32, "bert."-prefixed names), plus the tokenizer files of the source directory, so that
-// BertForSequenceClassification.from_pretrained(DIR) gives the same logits. Written into a
-// temporary directory that is renamed over DIR, so DIR is never half-written.
-void bert_save_hf(const BertModel *m, const char *dir);
-
-// max_relative_error: how far a tensor is from a reference one (the GPU model against the CPU's,
-// a narrow-format model against float32, the tests against transformers):
-//   max_i |got_i - want_i| / max_i |want_i|
-// a tolerance on the tensor's scale, so elements that happen to be near 0 do not blow it up.
-// NaN counts as infinitely wrong; an all-zero reference gives the absolute difference.
-double max_relative_error(const float *got, const float *want, size_t n);

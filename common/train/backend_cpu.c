@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/model/bert.h"
+#include "common/model/bert_io.h"
 #include "common/core/util.h"
 
 static BertModel *bert_of(Backend *b) { return b->model; }

@@ -20,9 +20,14 @@
 //     format, keeps float32 masters and moments, and (fp16) scales the loss, exposing its
 //     GradScaler as b->scaler for checkpoints; a step that overflowed is skipped (opt->step
 //     stays).
+//
+// Layers: kernels/backend is the top of kernels/: it includes kernels/bert (and so kernels/core)
+// and common/ up to common/train's backend.h. No product file includes it: the trainer reaches it
+// through backend.h's backend_open_gpu, linked from build/libbertstep_cuda.a.
 #include "kernels/bert/bert_cuda.cuh"
 
 extern "C" {
+#include "common/model/bert_io.h"
 #include "common/train/backend.h"
 }
 

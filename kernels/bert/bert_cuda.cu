@@ -519,25 +519,3 @@ void gpu_bert_use_dropout_masks(GpuBert *g, const BertModel *m) {
     g->masks_given = true;
     g->B = m->B, g->T = m->T;
 }
-
-// ---------------------------------------------------------------------------------------------
-// comparing with the CPU
-
-GradDiff gpu_bert_diff(const BertModel *m, const float *gpu, const float *want) {
-    GradDiff d = {};
-    double scale = 0;
-    for (size_t i = 0; i < m->ps.numel; i++) scale = fmax(scale, fabs(want[i]));
-    for (int i = 0; i < m->ps.n_tensors; i++) {
-        const ParamTensor *p = &m->ps.tensors[i];
-        const float *g = gpu + p->offset, *w = want + p->offset;
-        d.tensors++;
-        if (strstr(p->name, "attention.self.key.bias")) {
-            for (size_t j = 0; j < p->numel; j++)
-                d.key_bias = fmax(d.key_bias, isnan(g[j]) ? INFINITY : fmax(fabs(g[j]), fabs(w[j])) / scale);
-            continue;
-        }
-        const double e = max_relative_error(g, w, p->numel);
-        if (!(e <= d.worst)) d.worst = e, snprintf(d.worst_name, sizeof d.worst_name, "%s", p->name);
-    }
-    return d;
-}

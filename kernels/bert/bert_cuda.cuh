@@ -3,6 +3,11 @@
 // kernels/bert/bert_kernels.cuh and cuBLAS. Introduced by lesson 13 (bert_cuda), which checks it
 // against the CPU model; the trainer (lesson 16) runs it behind --device cuda.
 //
+// Layers: kernels/bert (this file, bert_kernels.cuh) includes kernels/core, common/core,
+// common/model and, of common/train, only the optimizer and loss-scaler headers (optim.h,
+// mixed_precision.h with grad_scaler.h); never kernels/matmul (lesson 12's teaching kernels) or
+// kernels/backend, which includes it.
+//
 // Memory, as in llm.c: ONE device allocation for the parameters, ONE for the gradients (same
 // layout as the CPU model's ParamSet: same tensors, same offsets), ONE for the AdamW moments, and
 // ONE for everything a step computes (inputs, activations, scratch), carved into the buffers
@@ -189,20 +194,3 @@ void gpu_bert_upload_optimizer(GpuBert *g, const Optimizer *opt);
 // dropout masks; upload them so that the next GPU forward drops the same elements. Not with
 // gradient checkpointing (an error): its layers share one set of mask buffers.
 void gpu_bert_use_dropout_masks(GpuBert *g, const BertModel *m);
-
-// Comparing with the CPU model (lesson 13 and the tests): relative errors as common/model/bert.h's
-// max_relative_error.
-// GradDiff: the GPU's gradients (or parameters) against the CPU model's, tensor by tensor.
-// The key biases are set apart: their gradient is exactly 0 in exact arithmetic (adding b to every
-// key adds q.b to every score of a softmax row, which softmax ignores), so both sides hold
-// rounding noise there, which must be tiny (key_bias: largest |value| / largest |CPU gradient|)
-// rather than relatively close.
-typedef struct {
-    double worst;  // the largest relative error of a tensor, key biases left out
-    char worst_name[128];
-    double key_bias;
-    int tensors;
-} GradDiff;
-// gpu_bert_diff: host arrays `gpu` (numel, downloaded) against m's gradients (want = m->ps.grads)
-// or parameters (want = m->ps.params).
-GradDiff gpu_bert_diff(const BertModel *m, const float *gpu, const float *want);

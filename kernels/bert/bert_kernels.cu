@@ -13,12 +13,6 @@
 
 #include <math.h>
 
-// LAUNCH(kernel, grid, block)(args): kernel<<<grid, block>>>(args). tests/emulate/cuda_on_cpu.h
-// defines it otherwise, to run the same kernels on the CPU.
-#ifndef LAUNCH
-#define LAUNCH(kernel, grid, block) kernel<<<grid, block>>>
-#endif
-
 // THREADS: threads of an element-wise block, and the most of a row block (the CPU emulation of
 // tests/emulate runs the same blocks).
 constexpr int THREADS = 256;

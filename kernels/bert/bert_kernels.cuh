@@ -18,20 +18,16 @@
 // cuBLAS product of narrow inputs into a float32 C, bias and LayerNorm gradients are float sums.
 // With S = float every kernel computes exactly what it did before the templates.
 //
-// The same source also compiles with g++ against tests/emulate/cuda_on_cpu.h, which runs the
-// kernels on the CPU (and cuBLAS as the CPU sgemm): `make test` checks every kernel against
-// its CPU function that way, on a machine without a GPU.
+// The same source also compiles with g++ against stand-ins for CUDA's headers that run the
+// kernels on the CPU (and cuBLAS as the CPU sgemm; tests/emulate/): `make test` checks every
+// kernel against its CPU function that way, on a machine without a GPU.
 #pragma once
 #include <stdint.h>
 extern "C" {
 #include "common/train/optim.h"  // AdamCoefs
 }
 
-#ifdef BERTSTEP_CPU_EMULATION
-#include "tests/emulate/cuda_on_cpu.h"
-#else
 #include "kernels/core/cublas_gemm.cuh"
-#endif
 
 // to_float / from_float<S>: a stored element into float32 (exact), a float32 into storage type S
 // (round to nearest even: the GPU's cvt.rn instructions; inf on fp16 overflow).

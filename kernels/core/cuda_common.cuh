@@ -7,6 +7,10 @@
 //          was encountered (cudaErrorIllegalAddress) at lessons/12_cuda_matmul.cu:123
 //   error: cudaMalloc of 17179869184 bytes (C, 4096x4096 floats) failed: out of memory
 //          (cudaErrorMemoryAllocation); the GPU had 1073741824 of 85899345920 bytes free
+//
+// Layers: kernels/core (this file, cublas_gemm.cuh) is the bottom of kernels/: it includes CUDA's
+// headers and, of bertstep, only common/core and common/model. kernels/matmul and kernels/bert
+// include it, kernels/backend through kernels/bert; it includes none of them.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -21,6 +25,14 @@ extern "C" {
 #include "common/core/util.h"
 }
 #undef _Noreturn
+
+// LAUNCH(kernel, grid, block)(args...): kernel<<<grid, block>>>(args...), the launch every kernel of
+// bertstep is started with. A macro, so that a C++ compiler without CUDA can build the same sources
+// and run the kernels on the CPU: the emulated test build defines it first (in its stand-in for
+// cuda_runtime.h, tests/emulate/).
+#ifndef LAUNCH
+#define LAUNCH(kernel, grid, block) kernel<<<grid, block>>>
+#endif
 
 // CUDA_CHECK(call): run a CUDA runtime call; on failure die naming the call, the reason and
 // where. Kernel launches are checked with CUDA_CHECK(cudaGetLastError()) right after them.

@@ -1,10 +1,14 @@
-// cuda_on_cpu.h — just enough CUDA to run lesson 12's kernels (kernels/matmul/matmul.cu) and lesson
-// 13's (kernels/bert/bert_kernels.cu, and the GPU BERT of kernels/bert/bert_cuda.cu) on the CPU, so that
+// cuda_on_cpu.h — just enough of CUDA's runtime, of cuBLAS and of the 16-bit float types to run
+// lesson 12's kernels (kernels/matmul/), lesson 13's (kernels/bert/bert_kernels.cu), its GPU BERT
+// (kernels/bert/bert_cuda.cu) and the trainer's GPU backend (kernels/backend/) on the CPU, so that
 // the CPU test suite, which has no GPU, still checks their index arithmetic, their bounds at the
-// edges of the matrices, the placement of their barriers, and lesson 13's whole model.
+// edges of the matrices, the placement of their barriers, lesson 13's whole model, and
+// kernels/core's own code (checked calls, cuda_malloc, the row-major cuBLAS mapping).
 //
-// kernels/matmul/matmul.cuh and kernels/bert/bert_kernels.cuh include this instead of kernels/core/cuda_common.cuh
-// when compiled with -DBERTSTEP_CPU_EMULATION (tests/emulate/test_*.cpp, by g++). Emulation model:
+// It wraps the product code from the outside: no product file names it. The emulated build
+// (the Makefile's build/tests/emulated_*) compiles the product's .cu files as they are with the
+// C++ compiler and -Itests/emulate/cuda, where the stand-ins cuda_runtime.h, cublas_v2.h,
+// cuda_bf16.h and cuda_fp16.h each include this header in place of CUDA's. Emulation model:
 //   - the threads of a block are fibers (ucontext) on the launching CPU thread: each runs until it
 //     reaches __syncthreads() or returns, then the next one does; when every thread of the block
 //     waits at the barrier, all go on. The order alternates from block to block (0..n-1, then
@@ -13,15 +17,20 @@
 //     most launches) is then run as a plain loop over its threads;
 //   - blocks run one after another, so a kernel's __shared__ arrays can be function statics
 //     (one copy, shared by the running block's threads);
-//   - LAUNCH(kernel, grid, block)(args...) stands for kernel<<<grid, block>>>(args...);
-//   - atomicAdd is a C++20 atomic_ref add;
+//   - LAUNCH(kernel, grid, block)(args...) (kernels/core/cuda_common.cuh spells kernel<<<grid,
+//     block>>>(args...) so) is defined here first; a launch CUDA would refuse (more than 1024
+//     threads a block, a grid's y or z over 65535) runs nothing and leaves
+//     cudaErrorInvalidConfiguration for cudaGetLastError, as on a GPU;
+//   - atomicAdd is a plain add (one CPU thread runs every block);
+//   - device memory is host memory, counted against a pretend 80 GB device (cudaMemGetInfo);
 //   - __nv_bfloat16 and __half are 16-bit structs; the conversion intrinsics the kernels call
 //     (__float2bfloat16_rn, __half2float, ...) are common/model/precision.h's round-to-nearest-even
 //     conversions, bit for bit what the GPU's conversion instructions do;
-//   - cuBLAS (gemm_cublas_ex of kernels/core/cublas_gemm.cuh) is the CPU sgemm, once per matrix of a
-//     batch: bf16/fp16 inputs are widened to float (exactly), the products and sums are float32
-//     as in the tensor cores (TF32's input rounding is not emulated), and a bf16/fp16 output is
-//     rounded once, to nearest even, as cuBLAS stores it.
+//   - cuBLAS's cublasGemmEx and cublasGemmStridedBatchedEx are column-major, as the real ones,
+//     and checked as the real ones check their leading dimensions; a product is the CPU sgemm, once
+//     per matrix of a batch: bf16/fp16 inputs are widened to float (exactly), the products and
+//     sums are float32 as in the tensor cores (TF32's input rounding is not emulated), and a
+//     bf16/fp16 output is rounded once, to nearest even, as cuBLAS stores it.
 // It cannot show speed, warp behaviour, or what the GPU's memory model would do with threads
 // that really run at the same time; bench/gpu.sh runs compute-sanitizer for those.
 #pragma once
@@ -39,7 +48,6 @@
 
 #define _Noreturn [[noreturn]]
 extern "C" {
-#include "common/model/gemm_check.h"
 #include "common/model/matmul.h"
 #include "common/model/precision.h"
 #include "common/core/rng.h"
@@ -106,82 +114,175 @@ inline float atomicAdd(float *address, float value) {  // one CPU thread runs th
     return old;
 }
 
-// Device memory is host memory; the calls the kernels and tests/gpu/matmul_check.h make.
-#define CUDA_CHECK(call) (void)(call)
-enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
-inline int cudaGetLastError() { return 0; }
-inline int cudaDeviceSynchronize() { return 0; }
-// The device's memory is a pretend 80 GB of which cuda_malloc's blocks are taken, so that
-// gpu_free_bytes drops by what an allocation holds, as cudaMemGetInfo does on a GPU.
+// ---- the runtime: errors, device memory, the device ----
+enum cudaError_t {
+    cudaSuccess = 0,
+    cudaErrorInvalidValue = 1,
+    cudaErrorMemoryAllocation = 2,
+    cudaErrorInvalidConfiguration = 9,
+};
+inline const char *cudaGetErrorName(cudaError_t e) {
+    switch (e) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    }
+    return "cudaErrorUnknown";
+}
+inline const char *cudaGetErrorString(cudaError_t e) {
+    switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    }
+    return "unknown error";
+}
+// The last launch's error (cudaGetLastError returns it and resets it, as CUDA does).
+inline cudaError_t emulated_last_error = cudaSuccess;
+inline cudaError_t cudaGetLastError() {
+    const cudaError_t e = emulated_last_error;
+    emulated_last_error = cudaSuccess;
+    return e;
+}
+inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+
+// The device's memory is a pretend 80 GB of which cudaMalloc's blocks are taken, so that
+// cudaMemGetInfo's free bytes drop by what an allocation holds, as on a GPU.
+constexpr size_t EMULATED_DEVICE_BYTES = 80000000000;
 inline std::atomic<size_t> emulated_device_used{0};
-inline void *cuda_malloc(size_t bytes, const char *what) {
-    (void)what;
-    void *p = xmalloc(bytes);
-    emulated_device_used += malloc_usable_size(p);
-    return p;
+inline cudaError_t cudaMalloc(void **p, size_t bytes) {
+    *p = bytes <= EMULATED_DEVICE_BYTES - emulated_device_used ? malloc(bytes ? bytes : 1) : NULL;
+    if (!*p) return cudaErrorMemoryAllocation;
+    emulated_device_used += malloc_usable_size(*p);
+    return cudaSuccess;
 }
-inline size_t gpu_free_bytes() { return (size_t)80e9 - emulated_device_used; }
-inline int cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind) {
-    memcpy(dst, src, n);
-    return 0;
-}
-inline int cudaMemset(void *dst, int byte, size_t n) {
-    memset(dst, byte, n);
-    return 0;
-}
-inline int cudaFree(void *p) {
+inline cudaError_t cudaFree(void *p) {
     if (p) emulated_device_used -= malloc_usable_size(p);
     free(p);
-    return 0;
+    return cudaSuccess;
 }
-// gpu_available / gpu_describe (kernels/core/cuda_common.cuh): the CPU is always there.
-inline bool gpu_available(char *why, size_t n) {
-    (void)why, (void)n;
-    return true;
+inline cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
+    *free_bytes = EMULATED_DEVICE_BYTES - emulated_device_used, *total_bytes = EMULATED_DEVICE_BYTES;
+    return cudaSuccess;
 }
-inline void gpu_describe(char *out, size_t n) {
-    snprintf(out, n, "the CPU emulating CUDA (tests/emulate/cuda_on_cpu.h)");
+enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
+inline cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind) {
+    memcpy(dst, src, n);
+    return cudaSuccess;
 }
-inline int cudaMemcpy2D(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height,
-                        cudaMemcpyKind) {
+inline cudaError_t cudaMemcpy2D(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height,
+                                cudaMemcpyKind) {
     for (size_t r = 0; r < height; r++) memcpy((char *)dst + r * dpitch, (const char *)src + r * spitch, width);
-    return 0;
+    return cudaSuccess;
+}
+inline cudaError_t cudaMemset(void *dst, int byte, size_t n) {
+    memset(dst, byte, n);
+    return cudaSuccess;
 }
 
-// cuBLAS: a handle is nothing; a product is common/model/matmul.c's sgemm per matrix of the batch.
-typedef void *cublasHandle_t;
-#define CUBLAS_CHECK(call) (void)(call)
-inline int cublasCreate(cublasHandle_t *h) {
-    *h = NULL;
-    return 0;
+// One device: the CPU, which runs one block at a time (one "SM").
+struct cudaDeviceProp {
+    char name[256];
+    int major, minor, multiProcessorCount;
+    size_t totalGlobalMem;
+};
+inline cudaError_t cudaGetDeviceCount(int *count) {
+    *count = 1;
+    return cudaSuccess;
 }
-inline int cublasDestroy(cublasHandle_t) { return 0; }
-// widen: n elements of format f at p, as floats (exact).
-inline std::vector<float> widen(const void *p, long n, FloatFormat f) {
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int device) {
+    if (device != 0) return cudaErrorInvalidValue;
+    *p = cudaDeviceProp{};
+    snprintf(p->name, sizeof p->name, "the CPU emulating CUDA (tests/emulate/cuda_on_cpu.h)");
+    p->multiProcessorCount = 1, p->totalGlobalMem = EMULATED_DEVICE_BYTES;
+    return cudaSuccess;
+}
+inline cudaError_t cudaDriverGetVersion(int *v) {
+    *v = 0;
+    return cudaSuccess;
+}
+inline cudaError_t cudaRuntimeGetVersion(int *v) {
+    *v = 0;
+    return cudaSuccess;
+}
+
+// ---- cuBLAS (column-major, as the library): a product is common/model/matmul.c's sgemm ----
+enum cublasStatus_t {
+    CUBLAS_STATUS_SUCCESS = 0,
+    CUBLAS_STATUS_NOT_INITIALIZED = 1,
+    CUBLAS_STATUS_ALLOC_FAILED = 3,
+    CUBLAS_STATUS_INVALID_VALUE = 7,
+    CUBLAS_STATUS_ARCH_MISMATCH = 8,
+    CUBLAS_STATUS_MAPPING_ERROR = 11,
+    CUBLAS_STATUS_EXECUTION_FAILED = 13,
+    CUBLAS_STATUS_INTERNAL_ERROR = 14,
+    CUBLAS_STATUS_NOT_SUPPORTED = 15,
+    CUBLAS_STATUS_LICENSE_ERROR = 16,
+};
+typedef void *cublasHandle_t;
+enum cublasOperation_t { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 };
+enum cudaDataType_t { CUDA_R_32F = 0, CUDA_R_16F = 2, CUDA_R_16BF = 14 };
+enum cublasComputeType_t { CUBLAS_COMPUTE_32F = 68, CUBLAS_COMPUTE_32F_FAST_TF32 = 77 };
+enum cublasGemmAlgo_t { CUBLAS_GEMM_DEFAULT = -1 };
+inline cublasStatus_t cublasCreate(cublasHandle_t *h) {
+    *h = NULL;
+    return CUBLAS_STATUS_SUCCESS;
+}
+inline cublasStatus_t cublasDestroy(cublasHandle_t) { return CUBLAS_STATUS_SUCCESS; }
+
+// widen: n elements of type t at p, as floats (exact).
+inline std::vector<float> widen(const void *p, long n, cudaDataType_t t) {
     std::vector<float> x(n);
     for (long i = 0; i < n; i++)
-        x[i] = f == FMT_FP32 ? ((const float *)p)[i]
-            : f == FMT_BF16  ? bf16_to_fp32(((const uint16_t *)p)[i])
-                             : fp16_to_fp32(((const uint16_t *)p)[i]);
+        x[i] = t == CUDA_R_32F ? ((const float *)p)[i]
+            : t == CUDA_R_16BF ? bf16_to_fp32(((const uint16_t *)p)[i])
+                               : fp16_to_fp32(((const uint16_t *)p)[i]);
     return x;
 }
-inline void gemm_cublas_ex(cublasHandle_t, const GemmShape *s, const void *A, const void *B, FloatFormat ab, void *C,
-                           FloatFormat c, bool) {
-    const std::vector<float> a = widen(A, gemm_elements_a(s), ab), b = widen(B, gemm_elements_b(s), ab);
-    const long nc = gemm_elements_c(s);
-    std::vector<float> out = widen(C, nc, c);  // sgemm leaves the padding between rows as it was
-    for (int k = 0; k < s->batch; k++)
-        sgemm(s->trans_a, s->trans_b, s->M, s->N, s->K, s->alpha, a.data() + k * s->stride_a, s->lda,
-              b.data() + k * s->stride_b, s->ldb, s->beta, out.data() + k * s->stride_c, s->ldc);
-    for (long i = 0; i < nc; i++) {  // stored in C's format: rounded once
-        if (c == FMT_FP32) ((float *)C)[i] = out[i];
-        else ((uint16_t *)C)[i] = c == FMT_BF16 ? fp32_to_bf16(out[i]) : fp32_to_fp16(out[i]);
+
+// cublasGemmStridedBatchedEx: for each of `batch` matrices, column-major
+//   C (m,n) = alpha op(A) op(B) + beta C,   op(A) (m,k), op(B) (k,n)
+// where a column-major matrix with leading dimension ld is, read row-major with the same ld, its
+// transpose: C^T (n,m) = alpha op(B)^T op(A)^T + beta C^T, one row-major sgemm whose operands
+// are B (transposed when transb) and A (when transa). Refused as cuBLAS refuses them: negative
+// sizes, a leading dimension shorter than its column. A and B share one type (as the product's
+// calls do); alpha and beta are float (CUBLAS_COMPUTE_32F).
+inline cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOperation_t transa, cublasOperation_t transb,
+                                                 int m, int n, int k, const void *alpha, const void *A,
+                                                 cudaDataType_t a_type, int lda, long long stride_a, const void *B,
+                                                 cudaDataType_t b_type, int ldb, long long stride_b, const void *beta,
+                                                 void *C, cudaDataType_t c_type, int ldc, long long stride_c, int batch,
+                                                 cublasComputeType_t, cublasGemmAlgo_t) {
+    const int a_rows = transa == CUBLAS_OP_N ? m : k, b_rows = transb == CUBLAS_OP_N ? k : n;
+    if (m < 0 || n < 0 || k < 0 || batch < 0 || lda < (a_rows > 1 ? a_rows : 1) || ldb < (b_rows > 1 ? b_rows : 1) ||
+        ldc < (m > 1 ? m : 1) || a_type != b_type)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    const long a_cols = transa == CUBLAS_OP_N ? k : m, b_cols = transb == CUBLAS_OP_N ? n : k;
+    const long na = batch ? (batch - 1) * stride_a + (a_cols - 1) * lda + a_rows : 0;
+    const long nb = batch ? (batch - 1) * stride_b + (b_cols - 1) * ldb + b_rows : 0;
+    const long nc = batch ? (batch - 1) * stride_c + (long)(n - 1) * ldc + m : 0;
+    const std::vector<float> a = widen(A, na, a_type), b = widen(B, nb, b_type);
+    std::vector<float> out = widen(C, nc, c_type);  // sgemm leaves the padding between columns as it was
+    for (int i = 0; i < batch; i++)
+        sgemm(transb == CUBLAS_OP_T, transa == CUBLAS_OP_T, n, m, k, *(const float *)alpha, b.data() + i * stride_b,
+              ldb, a.data() + i * stride_a, lda, *(const float *)beta, out.data() + i * stride_c, ldc);
+    for (long i = 0; i < nc; i++) {  // stored in C's type: rounded once
+        if (c_type == CUDA_R_32F) ((float *)C)[i] = out[i];
+        else ((uint16_t *)C)[i] = c_type == CUDA_R_16BF ? fp32_to_bf16(out[i]) : fp32_to_fp16(out[i]);
     }
+    return CUBLAS_STATUS_SUCCESS;
 }
-inline void gemm_cublas(cublasHandle_t h, GemmPrecision p, const GemmShape *s, const void *A, const void *B, float *C) {
-    gemm_cublas_ex(h, s, A, B, p == GEMM_BF16 ? FMT_BF16 : FMT_FP32, C, FMT_FP32, p == GEMM_TF32);
+inline cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
+                                   int k, const void *alpha, const void *A, cudaDataType_t a_type, int lda,
+                                   const void *B, cudaDataType_t b_type, int ldb, const void *beta, void *C,
+                                   cudaDataType_t c_type, int ldc, cublasComputeType_t compute, cublasGemmAlgo_t algo) {
+    return cublasGemmStridedBatchedEx(h, transa, transb, m, n, k, alpha, A, a_type, lda, 0, B, b_type, ldb, 0, beta, C,
+                                      c_type, ldc, 0, 1, compute, algo);
 }
 
+// ---- running kernels ----
 // fiber_main: a thread's fiber: the launch's kernel call, then back to the scheduler (uc_link).
 inline void fiber_main() {
     fibers.body();
@@ -218,10 +319,22 @@ inline void run_block(unsigned n, bool reverse) {
 // launches) runs from then on as a plain loop over blocks and threads: the same results, faster.
 inline std::map<const void *, bool> kernel_syncs;  // kernel -> its first launch called __syncthreads
 
+// launch_fits: CUDA's limits on a launch (compute capability 3.0 on): at most 1024 threads a block
+// (x, y <= 1024, z <= 64), a grid's y and z at most 65535, no dimension 0.
+inline bool launch_fits(dim3 grid, dim3 block) {
+    const unsigned long threads = (unsigned long)block.x * block.y * block.z;
+    return threads >= 1 && threads <= 1024 && block.z <= 64 && grid.x >= 1 && grid.y >= 1 && grid.z >= 1 &&
+        grid.y <= 65535 && grid.z <= 65535;
+}
+
 template <typename... Args> struct EmulatedLaunch {
     dim3 grid, block;
     void (*kernel)(Args...);
     void operator()(Args... args) const {
+        if (!launch_fits(grid, block)) {
+            emulated_last_error = cudaErrorInvalidConfiguration;
+            return;
+        }
         gridDim = grid, blockDim = block;
         const unsigned n = block.x * block.y * block.z;
         const auto seen = kernel_syncs.find((const void *)kernel);

@@ -9,6 +9,10 @@
 
 #include "kernels/backend/backend_gpu.cu"
 
+extern "C" {
+#include "common/model/compare.h"
+}
+
 #define FIX "tests/fixtures/trainer/tiny-bert"  // 2 layers, hidden 32, 4 heads, 50 tokens
 enum { B = 3, T = 5, MICRO = 2, STEPS = 3 };
 static const char *const LABELS[] = {"negative", "positive"};
@@ -83,7 +87,7 @@ static void expect_same_runs(const Run *gpu, const Run *cpu, const char *when) {
 static void expect_same_state(const Backend *gpu, const Optimizer *gopt, const Backend *cpu, const Optimizer *copt,
                               const char *when) {
     const size_t n = cpu->ps->numel;
-    const GradDiff d = gpu_bert_diff((const BertModel *)cpu->model, gpu->ps->params, cpu->ps->params);
+    const TensorDiff d = bert_tensor_diff((const BertModel *)cpu->model, gpu->ps->params, cpu->ps->params);
     const double em = max_relative_error(gopt->m, copt->m, n), ev = max_relative_error(gopt->v, copt->v, n);
     cr_expect(d.worst < 1e-4 && em < 1e-4 && ev < 1e-4, "%s: relative errors params %.2e (%s), m %.2e, v %.2e", when,
               d.worst, d.worst_name, em, ev);

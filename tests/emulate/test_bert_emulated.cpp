@@ -8,8 +8,6 @@
 // what only a GPU can show (the real cuBLAS, races, speed) is left to make test-gpu.
 #include <criterion/criterion.h>
 
-#include "kernels/bert/bert_cuda.cu"
-#include "kernels/bert/bert_kernels.cu"
 #include "tests/gpu/bert_model_check.h"
 
 // Small and odd: 300 channels (more than a row block's 256 threads), 7 tokens, 3 heads of 100.

@@ -1,5 +1,5 @@
 // test_trainer_emulated.cpp — lesson 16's trainer with --device cuda --fp16 / --bf16, its GPU
-// backend running on the CPU (build/tests/emulated_trainer: tests/emulate/emulated_gpu_backend.cpp),
+// backend running on the CPU (build/tests/emulated_trainer: the emulated build of kernels/, Makefile),
 // on the tiny fixture run: what only the mixed-precision GPU path does in the trainer.
 //   - fp16: the loss scaler's state is saved in each checkpoint's trainer_state.json
 //     ("grad_scaler", torch's scaler.pt keys) and restored on --resume_from_checkpoint;

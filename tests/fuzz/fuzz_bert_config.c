@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/model/bert.h"
+#include "common/model/bert_io.h"
 #include "tests/fuzz/fuzz.h"
 
 static void parse(const char *path) {

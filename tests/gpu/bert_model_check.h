@@ -16,6 +16,8 @@
 #include "tests/gpu/bert_kernels_check.h"
 
 extern "C" {
+#include "common/model/bert_io.h"
+#include "common/model/compare.h"
 #include "common/model/memory.h"
 }
 
@@ -53,11 +55,11 @@ static KernelCheck model_line(bool ok, const char *fmt, ...) {
     return r;
 }
 
-// compare_grads: every gradient tensor (gpu_bert_diff; the key biases must be ~0 on both sides).
+// compare_grads: every gradient tensor (bert_tensor_diff; the key biases must be ~0 on both sides).
 static void compare_grads(std::vector<KernelCheck> &out, const char *label, const BertModel *m, const GpuBert *g) {
     std::vector<float> got(m->ps.numel);
     gpu_bert_download_grads(g, got.data());
-    const GradDiff d = gpu_bert_diff(m, got.data(), m->ps.grads);
+    const TensorDiff d = bert_tensor_diff(m, got.data(), m->ps.grads);
     out.push_back(model_line(d.worst < BERT_MODEL_TOL, "%s: %d gradient tensors, worst %s rel. error %.2g", label,
                              d.tensors, d.worst_name, d.worst));
     out.push_back(model_line(d.key_bias < 1e-6,
@@ -130,7 +132,7 @@ static void compare_training(std::vector<KernelCheck> &out, BertModel *m, GpuBer
     }
     std::vector<float> params(m->ps.numel);
     CUDA_CHECK(cudaMemcpy(params.data(), g->params, sizeof(float) * m->ps.numel, cudaMemcpyDeviceToHost));
-    const double ep = gpu_bert_diff(m, params.data(), m->ps.params).worst;  // key biases: see below
+    const double ep = bert_tensor_diff(m, params.data(), m->ps.params).worst;  // key biases: see below
     // Parameters: AdamW's m / sqrt(v) turns the last-bit differences of elements whose gradient
     // is near 0 into differences of up to lr per step (the key biases, whose gradient is pure
     // rounding noise, are left out entirely), so they get a looser bound than the loss; the AdamW
@@ -143,7 +145,7 @@ static void compare_training(std::vector<KernelCheck> &out, BertModel *m, GpuBer
     Optimizer gopt;
     optimizer_init(&gopt, oc, &m->ps);
     gpu_bert_download_optimizer(g, &gopt);
-    const double em = gpu_bert_diff(m, gopt.m, opt.m).worst, ev = gpu_bert_diff(m, gopt.v, opt.v).worst;
+    const double em = bert_tensor_diff(m, gopt.m, opt.m).worst, ev = bert_tensor_diff(m, gopt.v, opt.v).worst;
     out.push_back(model_line(gopt.step == opt.step && em < BERT_MODEL_TOL && ev < BERT_MODEL_TOL,
                              "AdamW state after %ld steps (GPU %ld): moments m rel. error %.2g, v %.2g", opt.step,
                              gopt.step, em, ev));
@@ -309,7 +311,7 @@ static void compare_mixed_step(std::vector<KernelCheck> &out, const BertModel *m
     for (float &x : grads) x *= unscale;
     const double el = max_relative_error(logits.data(), m->logits, logits.size());
     const double eloss = fabs(loss - m->loss) / fabs(m->loss);
-    const GradDiff d = gpu_bert_diff(m, grads.data(), m->ps.grads);
+    const TensorDiff d = bert_tensor_diff(m, grads.data(), m->ps.grads);
     out.push_back(model_line(el < tol.logits, "%s: logits relative error %.2g (tolerance %.2g)", name, el, tol.logits));
     out.push_back(model_line(eloss < tol.loss, "%s: loss GPU %.7f, CPU float32 %.7f: rel. error %.2g (tolerance %.2g)",
                              name, loss, m->loss, eloss, tol.loss));

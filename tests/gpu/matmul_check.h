@@ -1,10 +1,11 @@
-// matmul_check.h — one product checked against the CPU, and the shapes lesson 12's kernels are
-// checked at; shared by the GPU tests (test_matmul.cu) and the CPU emulation of the same
+// matmul_check.h — one product checked against the CPU, and the shapes lesson 12's kernels and the
+// cuBLAS calls are checked at; shared by the GPU tests (test_matmul.cu) and the CPU emulation of the same
 // kernels (tests/emulate/test_matmul_emulated.cpp), where "device" memory is host memory.
 #pragma once
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "kernels/core/cublas_gemm.cuh"
 #include "kernels/matmul/matmul.cuh"
 
 // hand_kernel_cases: the layouts every hand-written kernel must get right: single elements, odd
@@ -77,7 +78,39 @@ static ProductCheck check_product(const char *label, const GemmShape &s, GemmPre
     return r;
 }
 
-// check_hand_kernel: kernel k (kernels/matmul/matmul.cu) at shape s.
+// cublas_cases: the layouts gemm_cublas (kernels/core/cublas_gemm.cu) must map onto column-major
+// cuBLAS: all four transpose combinations, each plain, at a BERT-like size, and padded and batched
+// with alpha/beta. Fills `out` (room for 16) and returns the count.
+static int cublas_cases(GemmShape *out) {
+    int n = 0;
+    for (int t = 0; t < 4; t++) {
+        const bool ta = t & 1, tb = t & 2;
+        out[n++] = gemm_shape_padded(77, 45, 19, 1, ta, tb, 0);
+        out[n++] = gemm_shape_padded(256, 192, 768, 1, ta, tb, 0);
+        GemmShape s = gemm_shape_padded(65, 33, 70, 3, ta, tb, 5);
+        s.alpha = 0.125f, s.beta = 2.0f;
+        out[n++] = s;
+    }
+    return n;
+}
+
+// check_cublas_product: gemm_cublas in precision p at shape s (bf16: the operands converted on the
+// device by f32_to_bf16 first).
+static ProductCheck check_cublas_product(cublasHandle_t h, GemmPrecision p, const GemmShape &s) {
+    return check_product("gemm_cublas", s, p, [&](const float *A, const float *B, float *C) {
+        if (p != GEMM_BF16) return gemm_cublas(h, p, &s, A, B, C);
+        const long na = gemm_elements_a(&s), nb = gemm_elements_b(&s);
+        __nv_bfloat16 *A16 = (__nv_bfloat16 *)cuda_malloc(sizeof(__nv_bfloat16) * na, "A16");
+        __nv_bfloat16 *B16 = (__nv_bfloat16 *)cuda_malloc(sizeof(__nv_bfloat16) * nb, "B16");
+        f32_to_bf16(A16, A, na);
+        f32_to_bf16(B16, B, nb);
+        gemm_cublas(h, p, &s, A16, B16, C);
+        CUDA_CHECK(cudaFree(A16));
+        CUDA_CHECK(cudaFree(B16));
+    });
+}
+
+// check_hand_kernel: kernel k (kernels/matmul/, run by matmul_kernel_run) at shape s.
 static ProductCheck check_hand_kernel(const MatmulKernel *k, const GemmShape &s) {
     return check_product(k->name, s, GEMM_FP32,
                          [&](const float *A, const float *B, float *C) { matmul_kernel_run(k, &s, A, B, C); });

@@ -26,6 +26,7 @@
 #include "tests/gpu/harness.cuh"
 
 extern "C" {
+#include "common/model/bert_io.h"
 #include "common/model/memory.h"
 }
 
