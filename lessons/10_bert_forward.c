@@ -24,6 +24,7 @@
 
 #include "common/core/args.h"
 #include "common/model/bert.h"
+#include "common/text/batch.h"
 #include "common/text/tokenizer.h"
 #include "common/core/util.h"
 

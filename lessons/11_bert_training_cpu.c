@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "common/core/args.h"
+#include "common/text/batch.h"
 #include "common/model/bert.h"
 #include "common/text/dataset.h"
 #include "common/model/loss.h"
@@ -33,29 +34,18 @@
 #include "common/text/tokenizer.h"
 #include "common/core/util.h"
 
-typedef struct {
-    TokenizedSet set;
-    int *label;
-    int n;
-} Split;
-
-// load_split: the first `max` rows of a TSV (all when max <= 0), tokenized once.
-static Split load_split(const char *path, int max, const Tokenizer *tok, const LabelSet *labels, LabelSet *labels_out) {
+// load_split: the first `max` rows of a TSV (all when max <= 0), tokenized once, with their labels.
+static TokenizedSet load_split(const char *path, int max, const Tokenizer *tok, const LabelSet *labels,
+                               LabelSet *labels_out) {
     DatasetOptions o = dataset_default_options();
     o.labels = labels;
+    o.max_samples = max;
     TextDataset d = dataset_load(path, &o);
-    int n = max > 0 && max < d.n ? max : d.n;
-    printf("  %s: %d of %d examples\n", path, n, d.n);
-    Split s = {tokenize_texts(tok, (const char *const *)d.text, NULL, n), xmalloc(sizeof(int) * (size_t)n), n};
-    memcpy(s.label, d.label, sizeof(int) * (size_t)n);
+    printf("  %s: %d of %d examples\n", path, d.n, d.n_rows);
+    TokenizedSet s = tokenize_dataset(tok, &d);
     if (labels_out) labelset_copy(labels_out, &d.labels);
     dataset_free(&d);
     return s;
-}
-
-// gather_labels: labels of rows[0..n).
-static void gather_labels(const Split *s, const int *rows, int n, int *out) {
-    for (int i = 0; i < n; i++) out[i] = s->label[rows[i]];
 }
 
 typedef struct {
@@ -71,11 +61,10 @@ static int by_length(const void *a, const void *b) {
 
 // evaluate: mean loss and accuracy over the split, dropout off. The order of evaluation does
 // not change the result, so the examples go by length: each batch pads to nearly its own size.
-static Eval evaluate(BertModel *m, const Tokenizer *tok, const Split *s, int batch, const EncodeOptions *eo) {
-    int *order = xmalloc(sizeof(int) * (size_t)s->n), *labels = xmalloc(sizeof(int) * (size_t)batch);
-    int *pred = xmalloc(sizeof(int) * (size_t)batch);
+static Eval evaluate(BertModel *m, const Tokenizer *tok, const TokenizedSet *s, int batch, const EncodeOptions *eo) {
+    int *order = xmalloc(sizeof(int) * (size_t)s->n), *pred = xmalloc(sizeof(int) * (size_t)batch);
     for (int i = 0; i < s->n; i++) order[i] = i;
-    sort_set = &s->set;
+    sort_set = s;
     qsort(order, (size_t)s->n, sizeof(int), by_length);
     Batch b = {0};
     double loss = 0;
@@ -83,15 +72,14 @@ static Eval evaluate(BertModel *m, const Tokenizer *tok, const Split *s, int bat
     for (int first = 0; first < s->n; first += batch) {
         int n = s->n - first < batch ? s->n - first : batch;
         const int *rows = order + first;
-        collate(tok, &s->set, rows, n, eo, &b);
-        gather_labels(s, rows, n, labels);
-        float *logits = bert_forward(m, b.input_ids, b.token_type_ids, b.attention_mask, labels, n, b.T, false, NULL);
+        collate(tok, s, rows, n, eo, &b);
+        float *logits = bert_forward(m, b.input_ids, b.token_type_ids, b.attention_mask, b.labels, n, b.T, false, NULL);
         loss += m->loss * n;
         argmax_rows(logits, n, m->config.num_labels, pred);
-        for (int i = 0; i < n; i++) correct += pred[i] == labels[i];
+        for (int i = 0; i < n; i++) correct += pred[i] == b.labels[i];
     }
     batch_free(&b);
-    free(order), free(labels), free(pred);
+    free(order), free(pred);
     return (Eval){loss / s->n, (double)correct / s->n};
 }
 
@@ -153,8 +141,8 @@ int main(int argc, char **argv) {
     Tokenizer *tok = tokenizer_from_pretrained(model_dir);
     printf("data:\n");
     LabelSet labels = {0};
-    Split train = load_split(train_file, max_train, tok, NULL, &labels);
-    Split dev = load_split(dev_file, max_eval, tok, &labels, NULL);
+    TokenizedSet train = load_split(train_file, max_train, tok, NULL, &labels);
+    TokenizedSet dev = load_split(dev_file, max_eval, tok, &labels, NULL);
     int created = 0;
     BertModel m = bert_load(model_dir, labels.n, (uint64_t)seed, &created);
     printf("model: %s, %zu parameters (%.1f MB), %d labels%s\n", model_dir, m.ps.numel, m.ps.numel * 4.0 / 1e6,
@@ -192,7 +180,6 @@ int main(int argc, char **argv) {
     Rng dropout_rng;
     rng_seed(&dropout_rng, (uint64_t)seed, 2);
     int *order = xmalloc(sizeof(int) * (size_t)train.n), order_epoch = -1;
-    int *labels_buf = xmalloc(sizeof(int) * (size_t)batch);
     double *xs = xmalloc(sizeof(double) * (size_t)plan.total_steps),
            *ys = xmalloc(sizeof(double) * (size_t)plan.total_steps);
     Batch b = {0};
@@ -211,9 +198,8 @@ int main(int argc, char **argv) {
         if (mb.index_in_group == 0) params_zero_grad(&m.ps), group_loss = 0;
 
         double t0 = now_seconds();
-        collate(tok, &train.set, order + first, n, &eo, &b);
-        gather_labels(&train, order + first, n, labels_buf);
-        bert_forward(&m, b.input_ids, b.token_type_ids, b.attention_mask, labels_buf, n, b.T, true, &dropout_rng);
+        collate(tok, &train, order + first, n, &eo, &b);
+        bert_forward(&m, b.input_ids, b.token_type_ids, b.attention_mask, b.labels, n, b.T, true, &dropout_rng);
         bert_backward(&m, 1.0f / (float)(group_end - group_first));
         group_loss += m.loss * n / (double)(group_end - group_first);
         log_samples += n, total_samples += n;
@@ -263,12 +249,11 @@ int main(int argc, char **argv) {
         printf("wrote %s (BertForSequenceClassification.from_pretrained loads it)\n", dir);
         free(dir);
     }
-    free(png), free(xs), free(ys), free(order), free(labels_buf);
+    free(png), free(xs), free(ys), free(order);
     batch_free(&b);
     optimizer_free(&opt);
     bert_free(&m);
-    tokenized_set_free(&train.set), tokenized_set_free(&dev.set);
-    free(train.label), free(dev.label);
+    tokenized_set_free(&train), tokenized_set_free(&dev);
     labelset_free(&labels);
     tokenizer_free(tok);
     return 0;

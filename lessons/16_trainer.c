@@ -8,7 +8,8 @@
 //   flags, defaults, checks      common/train/training_args.h (TrainingArguments names, lesson 02's rules)
 //   the run's arithmetic         common/train/steps.h          (lesson 02; the banner is lesson 02's printout)
 //   data, labels                 common/text/dataset.h        (lesson 06)
-//   tokens, dynamic padding      common/text/tokenizer.h      (lesson 07)
+//   tokens                       common/text/tokenizer.h      (lesson 07)
+//   batches, dynamic padding     common/text/batch.h          (lesson 07; each batch carries its labels)
 //   the model                    common/train/backend.h        (BERT of lessons 10-11 on the CPU, lesson 13's on cuda)
 //   AdamW, no-decay group, clip  common/train/optim.h          (lessons 04-05)
 //   the schedule                 common/train/schedule.h       (lesson 03)
@@ -25,6 +26,7 @@
 
 #include "common/core/args.h"
 #include "common/train/backend.h"
+#include "common/text/batch.h"
 #include "common/train/checkpoint.h"
 #include "common/text/dataset.h"
 #include "common/train/evaluation.h"
@@ -66,18 +68,9 @@ typedef struct {
     TokenizedSet tok;
 } Split;
 
-// keep_first: only the first n examples (run_glue.py's max_train_samples / max_eval_samples).
-static void keep_first(TextDataset *d, int n) {
-    if (n <= 0 || n >= d->n) return;
-    for (int i = n; i < d->n; i++) {
-        free(d->text[i]);
-        if (d->text_b) free(d->text_b[i]);
-    }
-    d->n = n;
-}
-
-// load_split: a TSV/CSV with the run's columns, tokenized once. labels: the label set to map
-// names with (NULL: build it from this file); with_labels false reads no label column (predict).
+// load_split: a TSV/CSV with the run's columns (its first max_samples rows when > 0, as run_glue.py's
+// max_train_samples / max_eval_samples), tokenized once. labels: the label set to map names with
+// (NULL: build it from this file); with_labels false reads no label column (predict).
 static Split load_split(const TrainingArguments *a, const char *path, const LabelSet *labels, bool with_labels,
                         int max_samples, const Tokenizer *tok) {
     DatasetOptions o = dataset_default_options();
@@ -89,9 +82,9 @@ static Split load_split(const TrainingArguments *a, const char *path, const Labe
     o.text_column = columns;
     o.label_column = with_labels ? a->label_column : NULL;
     o.labels = labels;
+    o.max_samples = max_samples;
     Split s = {.text = dataset_load(path, &o)};
     free(columns);
-    keep_first(&s.text, max_samples);
     s.tok = tokenize_dataset(tok, &s.text);
     return s;
 }
@@ -113,7 +106,7 @@ static float *forward_all(Backend *be, const Tokenizer *tok, const Split *s, con
         int B = start + batch <= n ? batch : n - start;
         for (int r = 0; r < B; r++) rows[r] = start + r;
         collate(tok, &s->tok, rows, B, eo, &x);
-        const float *logits = be->forward(be, &x, NULL, false, NULL, NULL);
+        const float *logits = be->forward(be, &x, false, NULL, NULL);
         memcpy(all + (size_t)start * K, logits, sizeof(float) * (size_t)B * K);
     }
     batch_free(&x);
@@ -125,7 +118,7 @@ static EvalResult evaluate(Backend *be, const Tokenizer *tok, const Split *s, co
     float *logits = forward_all(be, tok, s, eo, batch);
     EvalResult r;
     eval_begin(&r, be->num_labels);
-    eval_add_batch(&r, logits, s->text.label, s->text.n);
+    eval_add_batch(&r, logits, s->tok.label, s->tok.n);
     eval_finish(&r);
     free(logits);
     return r;
@@ -408,7 +401,6 @@ static void train_loop(Run *r) {
     const int B = a->per_device_train_batch_size, N = r->train.text.n;
     const int data_seed = training_args_data_seed(a);
     int *order = xmalloc(sizeof(int) * (size_t)N), order_epoch = -1, *pred = xmalloc(sizeof(int) * (size_t)B);
-    int *labels = xmalloc(sizeof(int) * (size_t)B);
     Batch x = {0};
     long group_examples = 0;
     r->prog = progress_begin(r->plan.total_steps, r->state.global_step, 0);
@@ -428,14 +420,13 @@ static void train_loop(Run *r) {
             group_examples = (last < N ? last : N) - first;
             r->be->zero_grad(r->be);
         }
-        for (int i = 0; i < n; i++) labels[i] = r->train.text.label[order[first + i]];
         collate(r->tok, &r->train.tok, order + first, n, &r->eo, &x);
         double loss;
-        const float *logits = r->be->forward(r->be, &x, labels, true, &r->state.rng, &loss);
+        const float *logits = r->be->forward(r->be, &x, true, &r->state.rng, &loss);
         die_on_bad_loss(r, loss, mb.global_step);
         r->be->backward(r->be, 1.0f / (float)group_examples);
         argmax_rows(logits, n, r->be->num_labels, pred);
-        for (int i = 0; i < n; i++) r->acc_correct += pred[i] == labels[i];
+        for (int i = 0; i < n; i++) r->acc_correct += pred[i] == x.labels[i];
         r->acc_seen += n;
         r->log_loss_sum += loss * n;
         r->log_examples += n;
@@ -466,7 +457,6 @@ static void train_loop(Run *r) {
     batch_free(&x);
     free(order);
     free(pred);
-    free(labels);
 }
 
 // ---- plots and the end of the run ----------------------------------------------------------

@@ -24,10 +24,14 @@ typedef struct {
     const char *label_column;   // name or index; default "label"; NULL = no labels (predict)
     bool no_header;             // the first row is data; columns must then be indices
     const LabelSet *labels;     // fixed label set (dev/test files), or NULL to build one
+    int max_samples;            // > 0: keep only the first N examples (run_glue.py's max_train_samples,
+                                // max_eval_samples: select(range(N))); every row is still read and
+                                // checked, and a label set built from the file covers all rows. 0: all
 } DatasetOptions;
 
 typedef struct {
     int n;            // examples
+    int n_rows;       // examples in the file (more than n under max_samples)
     char **text;      // (n)
     char **text_b;    // (n) or NULL
     int *label;       // (n) class ids, or NULL without a label column

@@ -11,12 +11,12 @@
 #pragma once
 #include <stdbool.h>
 
+#include "common/text/batch.h"
 #include "common/model/bert.h"
 #include "common/train/grad_scaler.h"
 #include "common/train/optim.h"
 #include "common/model/precision.h"
 #include "common/core/rng.h"
-#include "common/text/tokenizer.h"
 
 typedef struct Backend Backend;
 struct Backend {
@@ -27,9 +27,10 @@ struct Backend {
     ParamSet *ps;  // every parameter and gradient, host fp32, Hugging Face names
     void *model;   // the backend's own model struct
 
-    // forward: logits (B,K) of a padded batch (owned by the backend). labels (B) or NULL; with
-    // labels *loss gets the mean cross-entropy. training turns dropout on, masks drawn from rng.
-    const float *(*forward)(Backend *b, const Batch *batch, const int *labels, bool training, Rng *rng, double *loss);
+    // forward: logits (B,K) of a padded batch (owned by the backend). loss NULL: logits only;
+    // else *loss gets the mean cross-entropy against batch->labels (which the batch must carry),
+    // and the backward may follow. training turns dropout on, masks drawn from rng.
+    const float *(*forward)(Backend *b, const Batch *batch, bool training, Rng *rng, double *loss);
     // backward: ADD the gradient of sum_b example_weight * loss_b of the last forward to the grads.
     void (*backward)(Backend *b, float example_weight);
     void (*zero_grad)(Backend *b);
