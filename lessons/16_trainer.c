@@ -719,9 +719,13 @@ static void evaluate_or_predict(const TrainingArguments *a, TrainerMode mode) {
 }
 
 int main(int argc, char **argv) {
+    // The device: cuda by default where this binary can train on a GPU (what it was linked with
+    // decides: common/train/backend.c); asking for cuda where it cannot is one line, before any work.
+    const char *no_gpu = backend_gpu_unavailable();
     TrainingArguments a;
     ArgParser parser;
-    TrainerMode mode = training_args_parse(&a, argc, argv, &parser);
+    TrainerMode mode = training_args_parse(&a, argc, argv, &parser, no_gpu ? "cpu" : "cuda");
+    if (!strcmp(a.device, "cuda") && no_gpu) die("--device cuda: %s", no_gpu);
     if (a.threads > 0) omp_set_num_threads(a.threads);
     if (mode == MODE_TRAIN) train(&a);
     else evaluate_or_predict(&a, mode);
