@@ -47,6 +47,8 @@
 #define DROPOUT_STREAM 0x64726f70u
 
 // ---- SIGINT: finish the current step, save a checkpoint, exit ------------------------------
+// The handler only sets a flag; the loop looks at it after each optimizer step (after_step),
+// saves a checkpoint there and unwinds: everything is freed and main returns 130.
 
 static volatile sig_atomic_t interrupted = 0;
 static void on_sigint(int sig) {
@@ -198,6 +200,7 @@ typedef struct {
     double run_loss_sum;
     long run_examples;
     bool warned_overfit, stop;
+    bool interrupted;  // stopped by SIGINT: a checkpoint was saved, the run is not finished
     EvalResult last_eval;
     long last_eval_step;  // the latest evaluation (0: none yet)
     long skipped_steps;   // fp16: optimizer steps skipped on overflow
@@ -385,13 +388,12 @@ static void after_step(Run *r, const MicroBatch *mb, long step, double grad_norm
         saved = true;
     }
     if (interrupted) {
-        char *dir = saved ? NULL : save_checkpoint(r);
+        if (!saved) free(save_checkpoint(r));
         progress_end(&r->prog);
         printf("interrupted (SIGINT) at step %ld: checkpoint %s/checkpoint-%ld saved; continue with "
                "--resume_from_checkpoint %s/checkpoint-%ld\n",
                step, r->a->output_dir, step, r->a->output_dir, step);
-        free(dir);
-        exit(130);
+        r->stop = r->interrupted = true;
     }
 }
 
@@ -628,7 +630,8 @@ static char *resolve_resume(const TrainingArguments *a) {
     return latest;
 }
 
-static void train(const TrainingArguments *a) {
+// train: the training run; returns the program's exit status (130 when SIGINT stopped it).
+static int train(const TrainingArguments *a) {
     Run r = {.a = a};
     r.tok = tokenizer_from_pretrained(a->model_name_or_path);
     r.eo = (EncodeOptions){.max_length = a->max_seq_length};
@@ -680,8 +683,12 @@ static void train(const TrainingArguments *a) {
     const long start_step = r.state.global_step;
     const double t0 = now_seconds();
     train_loop(&r);
-    finish_run(&r, now_seconds() - t0, start_step);
-    if (a->test_file) predict(a, r.be, r.tok, &r.eo);
+    if (!r.interrupted) {
+        finish_run(&r, now_seconds() - t0, start_step);
+        if (a->test_file) predict(a, r.be, r.tok, &r.eo);
+    } else if (r.last_eval_step) {
+        eval_result_free(&r.last_eval);
+    }
 
     free(resume);
     trainer_state_free(&r.state);
@@ -690,6 +697,7 @@ static void train(const TrainingArguments *a) {
     if (r.has_dev) split_free(&r.dev);
     split_free(&r.train);
     tokenizer_free(r.tok);
+    return r.interrupted ? 130 : 0;  // 128 + SIGINT, what a shell reports for a run stopped by Ctrl-C
 }
 
 // evaluate_or_predict: a trained model (its config.json names the labels) on a file.
@@ -727,8 +735,9 @@ int main(int argc, char **argv) {
     TrainerMode mode = training_args_parse(&a, argc, argv, &parser, no_gpu ? "cpu" : "cuda");
     if (!strcmp(a.device, "cuda") && no_gpu) die("--device cuda: %s", no_gpu);
     if (a.threads > 0) omp_set_num_threads(a.threads);
-    if (mode == MODE_TRAIN) train(&a);
+    int status = 0;
+    if (mode == MODE_TRAIN) status = train(&a);
     else evaluate_or_predict(&a, mode);
     free(parser.specs);  // the flag table training_args_parse built
-    return 0;
+    return status;
 }
