@@ -306,7 +306,7 @@ typedef struct {
 static Run start_run(const Config *c, const Data *d, const StepPlan *plan) {
     Run r;
     Rng rng;
-    rng_seed(&rng, (uint64_t)c->seed, 0);
+    rng_seed(&rng, (uint64_t)c->seed, RNG_STREAM_INIT);
     logreg_init(&r.model, d->n_words, d->K, &rng, 0.0f);
     OptimizerConfig oc = optimizer_defaults(OPT_ADAMW);
     oc.weight_decay = c->weight_decay;

@@ -262,7 +262,7 @@ static void log_step(Log *log, const Config *c, const StepPlan *plan, long step,
 static double *train(const Config *c, const Data *d, const StepPlan *plan, BertModel *m, Update *u) {
     const int B = c->batch, N = d->train.n;
     Rng dropout_rng;
-    rng_seed(&dropout_rng, (uint64_t)c->seed, 2);
+    rng_seed(&dropout_rng, (uint64_t)c->seed, RNG_STREAM_DROPOUT);
     int *order = xmalloc(sizeof(int) * (size_t)N), order_epoch = -1;
     double *losses = xmalloc(sizeof(double) * (size_t)plan->total_steps), group_loss = 0, train_seconds = 0;
     Batch b = {0};

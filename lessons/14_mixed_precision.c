@@ -219,7 +219,7 @@ static RunResult train_recipe(const char *model_dir, Recipe r, const Batches *da
     optimizer_init(&opt, oc, &m.ps);
     Schedule sched = schedule_make(SCHED_LINEAR, lr, (long)ceil(warmup_ratio * data->n), data->n);
     Rng dropout;
-    rng_seed(&dropout, (uint64_t)seed, 2);
+    rng_seed(&dropout, (uint64_t)seed, RNG_STREAM_DROPOUT);
     size_t lo, hi;
     encoder_range(&m, &lo, &hi);
     float *before = xmalloc(sizeof(float) * m.ps.numel);

@@ -107,7 +107,7 @@ static CkptRun run_step(const char *model_dir, bool ckpt, const Batch *b, int re
     CkptRun r = {xmalloc(sizeof(float) * m.ps.numel), m.act_bytes, INFINITY};
     for (int i = 0; i < reps; i++) {
         Rng rng;
-        rng_seed(&rng, (uint64_t)seed, 2);  // the same dropout masks in both runs
+        rng_seed(&rng, (uint64_t)seed, RNG_STREAM_DROPOUT);  // the same dropout masks in both runs
         params_zero_grad(&m.ps);
         double t0 = now_seconds();
         bert_forward(&m, b->input_ids, b->token_type_ids, b->attention_mask, b->labels, b->B, b->T, true, &rng);

@@ -43,9 +43,6 @@
 #include "common/train/training_args.h"
 #include "common/core/util.h"
 
-// The dropout generator's stream; data order uses streams 0, 1, 2, ... (one per epoch, epoch_order).
-#define DROPOUT_STREAM 0x64726f70u
-
 // ---- SIGINT: finish the current step, save a checkpoint, exit ------------------------------
 // The handler only sets a flag; the loop looks at it after each optimizer step (after_step),
 // saves a checkpoint there and unwinds: everything is freed and main returns 130.
@@ -666,7 +663,7 @@ static int train(const TrainingArguments *a) {
     optimizer_init(&r.opt, oc, r.be->ps);
     r.sched = schedule_make(schedule_kind(a->lr_scheduler_type), a->learning_rate, r.plan.warmup, r.plan.total_steps);
     trainer_state_init(&r.state);
-    rng_seed(&r.state.rng, (uint64_t)a->seed, DROPOUT_STREAM);
+    rng_seed(&r.state.rng, (uint64_t)a->seed, RNG_STREAM_DROPOUT);
     catch_sigint();
     print_banner(&r, labels);
     if (resume) {

@@ -292,7 +292,9 @@ void dataset_free(TextDataset *d) {
 }
 
 void epoch_order(uint64_t seed, int epoch, int *perm, int n) {
+    if (epoch < 0 || epoch >= RNG_EPOCH_STREAMS)
+        die("epoch %d: the data order has streams for epochs 0..%d (common/core/rng.h)", epoch, RNG_EPOCH_STREAMS - 1);
     Rng r;
-    rng_seed(&r, seed, (uint64_t)epoch);
+    rng_seed(&r, seed, (uint64_t)epoch);  // stream e: epoch e's order (common/core/rng.h)
     rng_permutation(&r, perm, n);
 }

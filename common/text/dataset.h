@@ -50,7 +50,8 @@ void labelset_copy(LabelSet *dst, const LabelSet *src);
 void labelset_free(LabelSet *s);
 // epoch_order: the order in which epoch `epoch` visits n examples: a permutation drawn from
 // PCG32 seeded with (seed, stream = epoch), so every epoch differs, every run with the same
-// seed repeats, and a resumed run can recompute the order of any epoch.
+// seed repeats, and a resumed run can recompute the order of any epoch. The epoch streams lie
+// below every named stream of common/core/rng.h.
 void epoch_order(uint64_t seed, int epoch, int *perm, int n);
 // utf8_valid: true when s[0..len) is well-formed UTF-8.
 bool utf8_valid(const char *s, long len);
