@@ -36,10 +36,15 @@ export OMP_WAIT_POLICY ?= passive
 # headers (and #included sources) it read, included at the end of this file.
 DEPFLAGS := -MMD -MP
 
-COMMON_SRC := $(sort $(wildcard common/*/*.c))
+# The GPU backend's two definitions (common/train/backend.c explains): the trainer links
+# kernels/backend/backend_gpu.cu with nvcc and common/train/backend_no_cuda.c without, each as an
+# object of its own, so neither is in a library.
+NO_CUDA_SRC := common/train/backend_no_cuda.c
+COMMON_SRC := $(filter-out $(NO_CUDA_SRC),$(sort $(wildcard common/*/*.c)))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)
 KERNEL_SRC := $(sort $(wildcard kernels/*/*.cu))
-KERNEL_OBJ := $(KERNEL_SRC:%.cu=$(B)/obj/%.o)
+GPU_BACKEND_SRC := $(sort $(wildcard kernels/backend/*.cu))
+KERNEL_OBJ := $(filter-out $(GPU_BACKEND_SRC:%.cu=$(B)/obj/%.o),$(KERNEL_SRC:%.cu=$(B)/obj/%.o))
 CPU_LESSONS := $(patsubst lessons/%.c,$(B)/%,$(sort $(wildcard lessons/*.c)))
 GPU_LESSONS := $(patsubst lessons/%.cu,$(B)/%,$(sort $(wildcard lessons/*.cu)))
 TEST_SRC    := $(sort $(wildcard tests/test_*.c)) tests/fixture.c
@@ -88,27 +93,22 @@ $(B)/libbertstep_cuda.a: $(KERNEL_OBJ)
 	ar rcs $@ $^
 
 # The trainer (lesson 16) runs its model behind common/train/backend.h. With nvcc it is linked by nvcc
-# with the GPU backend (kernels/backend/backend_gpu.cu in libbertstep_cuda.a) and the CUDA build of the
-# backend registry (common/train/backend_registry.c, which explains the two builds); without nvcc it
-# is a C program like the others and --device cuda is refused.
+# with the GPU backend (kernels/backend/*.cu, lesson 13's GpuBert in libbertstep_cuda.a); without
+# nvcc it is a C program like the others, linked with common/train/backend_no_cuda.c, and
+# --device cuda is refused.
 BACKEND_LESSONS := $(B)/16_trainer
-ifeq ($(HAVE_NVCC),yes)
-  CC_LESSONS := $(filter-out $(BACKEND_LESSONS),$(CPU_LESSONS))
-else
-  CC_LESSONS := $(CPU_LESSONS)
-endif
+CC_LESSONS := $(filter-out $(BACKEND_LESSONS),$(CPU_LESSONS))
 
 $(CC_LESSONS): $(B)/%: $(B)/obj/lessons/%.o $(B)/libbertstep.a
 	$(CC) $(CFLAGS) $< -o $@ $(B)/libbertstep.a $(LDLIBS)
 
-$(B)/obj/common/backend_registry_cuda.o: common/train/backend_registry.c | deps
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEPFLAGS) -DBERTSTEP_HAVE_CUDA=1 -c $< -o $@
-
 ifeq ($(HAVE_NVCC),yes)
-$(BACKEND_LESSONS): $(B)/%: $(B)/obj/lessons/%.o $(B)/obj/common/backend_registry_cuda.o $(B)/libbertstep_cuda.a $(B)/libbertstep.a
-	$(NVCC) $(NVFLAGS) $(B)/obj/lessons/$*.o $(B)/obj/common/backend_registry_cuda.o -o $@ $(B)/libbertstep_cuda.a \
-	    $(B)/libbertstep.a $(NV_LDLIBS)
+$(BACKEND_LESSONS): $(B)/%: $(B)/obj/lessons/%.o $(GPU_BACKEND_SRC:%.cu=$(B)/obj/%.o) $(B)/libbertstep_cuda.a \
+                            $(B)/libbertstep.a
+	$(NVCC) $(NVFLAGS) $(filter %.o,$^) -o $@ $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(NV_LDLIBS)
+else
+$(BACKEND_LESSONS): $(B)/%: $(B)/obj/lessons/%.o $(NO_CUDA_SRC:%.c=$(B)/obj/%.o) $(B)/libbertstep.a
+	$(CC) $(CFLAGS) $(filter %.o,$^) -o $@ $(B)/libbertstep.a $(LDLIBS)
 endif
 
 $(GPU_LESSONS): $(B)/%: $(B)/obj/lessons/%.o $(B)/libbertstep_cuda.a $(B)/libbertstep.a
@@ -149,10 +149,9 @@ $(B)/tests/emulated_kernels: $(EMU_TEST_SRC:%.cpp=$(EMU)/%.o) $(EMU)/libbertstep
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_FLAGS) $(filter %.o,$^) -o $@ $(EMU)/libbertstep_cuda.a $(B)/libbertstep.a $(LDLIBS) -lcriterion
 
-# Lesson 16's trainer linked with the emulated GPU backend: --device cuda (--bf16, --fp16) on the CPU,
-# run by tests/emulate/test_trainer_emulated.cpp.
-$(B)/tests/emulated_trainer: $(B)/obj/lessons/16_trainer.o $(B)/obj/common/backend_registry_cuda.o \
-                             $(EMU)/libbertstep_cuda.a $(B)/libbertstep.a
+# Lesson 16's trainer linked with the emulated GPU backend (kernels/backend/ in build/emu's library):
+# --device cuda (--bf16, --fp16) on the CPU, run by tests/emulate/test_trainer_emulated.cpp.
+$(B)/tests/emulated_trainer: $(B)/obj/lessons/16_trainer.o $(EMU)/libbertstep_cuda.a $(B)/libbertstep.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_FLAGS) $(filter %.o,$^) -o $@ $(EMU)/libbertstep_cuda.a $(B)/libbertstep.a $(LDLIBS)
 

@@ -27,7 +27,7 @@ int main(int argc, char **argv) {
     BertModel m = bert_load(model_dir, 2, 0, NULL);
     bert_alloc_acts(&m, B, T);
     Rng rng;
-    rng_seed(&rng, 1, 0);
+    rng_seed(&rng, 1, RNG_STREAM_EXAMPLES);
     int *ids = xmalloc(sizeof(int) * (size_t)B * T), *labels = xmalloc(sizeof(int) * (size_t)B);
     for (int i = 0; i < B * T; i++) ids[i] = 1000 + (int)rng_below(&rng, (uint32_t)(m.config.vocab_size - 1000));
     for (int b = 0; b < B; b++) ids[b * T] = 101, labels[b] = (int)rng_below(&rng, 2);
@@ -35,7 +35,7 @@ int main(int argc, char **argv) {
     Optimizer opt;
     optimizer_init(&opt, oc, &m.ps);
     Rng dropout;
-    rng_seed(&dropout, 1, 2);
+    rng_seed(&dropout, 1, RNG_STREAM_DROPOUT);
     double total = 0;
     for (int s = 0; s < warmup + steps; s++) {
         double t0 = now_seconds();

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/text/dataset.h"
+#include "common/text/batch.h"
 #include "common/text/tokenizer.h"
 #include "common/core/util.h"
 

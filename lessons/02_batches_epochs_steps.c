@@ -28,8 +28,9 @@ typedef struct {
 // train_for_real: softmax regression on synthetic data, driven by the plan's cursor, AdamW
 // and a linear schedule; counts updates and events instead of trusting the arithmetic.
 static Counts train_for_real(const StepPlan *p, Interval log, Interval eval, Interval save, double lr, int seed) {
-    Rng rng;
-    rng_seed(&rng, (uint64_t)seed, 0);
+    Rng rng, init;  // the examples and their shuffles; the model's initial weights
+    rng_seed(&rng, (uint64_t)seed, RNG_STREAM_EXAMPLES);
+    rng_seed(&init, (uint64_t)seed, RNG_STREAM_INIT);
     const long N = p->num_examples;
     float *x = xmalloc(sizeof(float) * (size_t)N * D);
     int *y = xmalloc(sizeof(int) * (size_t)N), *order = xmalloc(sizeof(int) * (size_t)N);
@@ -39,7 +40,7 @@ static Counts train_for_real(const StepPlan *p, Interval log, Interval eval, Int
         y[i] = s > 0;
     }
     LogReg m;
-    logreg_init(&m, D, K, &rng, 0.0f);
+    logreg_init(&m, D, K, &init, 0.0f);
     Optimizer opt;
     optimizer_init(&opt, optimizer_defaults(OPT_ADAMW), &m.ps);
     Schedule sched = schedule_make(SCHED_LINEAR, lr, p->warmup, p->total_steps);

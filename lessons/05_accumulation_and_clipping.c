@@ -146,11 +146,12 @@ int main(int argc, char **argv) {
         die("--num_examples (%d) must hold at least one full group of %d x %d = %d", num_examples, micro, accum, group);
     if (max_grad_norm <= 0) die("--max_grad_norm must be positive (got %g)", max_grad_norm);
 
-    Rng rng;
-    rng_seed(&rng, (uint64_t)seed, 0);
-    Data data = make_data(num_examples, (float)feature_scale, &rng);
+    Rng examples, init;
+    rng_seed(&examples, (uint64_t)seed, RNG_STREAM_EXAMPLES);
+    rng_seed(&init, (uint64_t)seed, RNG_STREAM_INIT);
+    Data data = make_data(num_examples, (float)feature_scale, &examples);
     LogReg model;
-    logreg_init(&model, D, K, &rng, 0.5f);
+    logreg_init(&model, D, K, &init, 0.5f);
     const size_t n = model.ps.numel;
     float *big = xmalloc(sizeof(float) * n), *acc = xmalloc(sizeof(float) * n), *wrong = xmalloc(sizeof(float) * n);
 

@@ -19,6 +19,7 @@
 #include "common/core/args.h"
 #include "common/text/dataset.h"
 #include "common/core/plot.h"
+#include "common/text/batch.h"
 #include "common/text/tokenizer.h"
 #include "common/core/util.h"
 

@@ -201,7 +201,7 @@ static void dropout_demo(void) {
     uint8_t *keep = xmalloc((size_t)n), *keep2 = xmalloc((size_t)n);
     for (long i = 0; i < n; i++) in[i] = 1.0f;
     Rng r1, r2;
-    rng_seed(&r1, seed, 2), rng_seed(&r2, seed, 2);
+    rng_seed(&r1, seed, RNG_STREAM_DROPOUT), rng_seed(&r2, seed, RNG_STREAM_DROPOUT);
     dropout_forward(out, keep, in, n, dropout_p, &r1);
     dropout_forward(again, keep2, in, n, dropout_p, &r2);
     long kept = 0;
@@ -222,7 +222,7 @@ static int *pad_mask;
 // att_loss: re-seeding the dropout stream on every call keeps the mask fixed while x moves.
 static double att_loss(void) {
     Rng r;
-    rng_seed(&r, seed, 3);
+    rng_seed(&r, seed, RNG_STREAM_DROPOUT);
     attention_forward(ctx, att, att_keep, attd, q, k, v, pad_mask, B, T, C, NH, dropout_p, &r);
     return dot(ctx, R_att, (long)B * T * C);
 }
@@ -269,7 +269,7 @@ int main(int argc, char **argv) {
         die("need batch_size >= 1, seq_len >= 3, hidden_size a multiple of num_attention_heads");
     if (h <= 0 || p < 0 || p >= 1) die("need fd_step > 0 and 0 <= attention_probs_dropout_prob < 1");
     h_step = (float)h, dropout_p = (float)p, seed = (uint64_t)seed_arg;
-    rng_seed(&rng, seed, 1);
+    rng_seed(&rng, seed, RNG_STREAM_EXAMPLES);
     printf("Finite-difference checks, h = %g: max rel error = max |analytic - numeric| / max |numeric|\n\n", h_step);
     embeddings_demo();
     layernorm_demo();

@@ -26,6 +26,7 @@
 #include "common/core/args.h"
 #include "common/model/bert.h"
 #include "common/model/bert_io.h"
+#include "common/text/batch.h"
 #include "common/text/tokenizer.h"
 #include "common/core/util.h"
 

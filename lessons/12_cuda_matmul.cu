@@ -297,7 +297,7 @@ int main(int argc, char **argv) {
     cublasHandle_t handle;
     CUBLAS_CHECK(cublasCreate(&handle));
     Rng rng;
-    rng_seed(&rng, (uint64_t)seed, 0);
+    rng_seed(&rng, (uint64_t)seed, RNG_STREAM_EXAMPLES);
     int wrong = 0;
     for (int i = 0; i < n_sizes; i++) wrong += run_size(&sizes[i], cs, nc, baseline, handle, warmup, repeats, &rng);
     CUBLAS_CHECK(cublasDestroy(handle));

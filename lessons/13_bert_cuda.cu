@@ -115,7 +115,7 @@ static void write_random_checkpoint(const char *dir, const Shape *s, uint64_t se
         }
     }
     Rng rng;
-    rng_seed(&rng, seed, 1);
+    rng_seed(&rng, seed, RNG_STREAM_CHECKPOINT);
     StWrite *w = (StWrite *)xmalloc(sizeof(StWrite) * n);
     for (int i = 0; i < n; i++) {
         const long numel = (long)t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1);
@@ -163,7 +163,7 @@ static Batch make_batch(const BertConfig *c, int B, int T, uint64_t seed) {
         B, T, (int *)xmalloc(sizeof(int) * B * T), (int *)xmalloc(sizeof(int) * B * T), (int *)xmalloc(sizeof(int) * B),
         T};
     Rng rng;
-    rng_seed(&rng, seed, 3);
+    rng_seed(&rng, seed, RNG_STREAM_EXAMPLES);
     for (int i = 0; i < B; i++) {
         const int len = T - i * T / (2 * B);
         b.shortest = len;
@@ -438,7 +438,7 @@ static CpuStep cpu_step(BertModel *m, const Batch *b, const StepConfig *sc, uint
     optimizer_init(&opt, sc->opt, &m->ps);
     bert_alloc_acts(m, b->B, b->T);  // (only here: at bert-base 32 x 512 they are gigabytes)
     Rng rng;
-    rng_seed(&rng, seed, 2);
+    rng_seed(&rng, seed, RNG_STREAM_DROPOUT);
     params_zero_grad(&m->ps);
     CpuStep r = {};
     double t0 = now_seconds();

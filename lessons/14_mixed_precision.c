@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "common/core/args.h"
+#include "common/text/batch.h"
 #include "common/model/bert.h"
 #include "common/model/bert_io.h"
 #include "common/text/dataset.h"
@@ -72,18 +73,12 @@ static void print_numbers(void) {
 
 // ---- data -------------------------------------------------------------------------------------
 
-typedef struct {
-    TokenizedSet set;
-    int *label;
-    int n;
-} Examples;
-
-static Examples load_examples(const char *path, int max, const Tokenizer *tok) {
+// load_examples: the first `max` rows of a TSV (all when max <= 0), tokenized once, with their labels.
+static TokenizedSet load_examples(const char *path, int max, const Tokenizer *tok) {
     DatasetOptions o = dataset_default_options();
+    o.max_samples = max;
     TextDataset d = dataset_load(path, &o);
-    int n = max > 0 && max < d.n ? max : d.n;
-    Examples e = {tokenize_texts(tok, (const char *const *)d.text, NULL, n), xmalloc(sizeof(int) * (size_t)n), n};
-    memcpy(e.label, d.label, sizeof(int) * (size_t)n);
+    TokenizedSet e = tokenize_dataset(tok, &d);
     dataset_free(&d);
     return e;
 }
@@ -91,22 +86,19 @@ static Examples load_examples(const char *path, int max, const Tokenizer *tok) {
 // The training batches, collated once so every recipe sees the very same tensors.
 typedef struct {
     Batch *b;
-    int **labels;
     int n, B, maxT;
 } Batches;
 
-static Batches make_batches(const Tokenizer *tok, const Examples *ex, int B, int steps, const EncodeOptions *eo,
+static Batches make_batches(const Tokenizer *tok, const TokenizedSet *ex, int B, int steps, const EncodeOptions *eo,
                             int seed) {
-    Batches s = {xcalloc((size_t)steps, sizeof(Batch)), xcalloc((size_t)steps, sizeof(int *)), steps, B, 0};
+    Batches s = {xcalloc((size_t)steps, sizeof(Batch)), steps, B, 0};
     int *order = xmalloc(sizeof(int) * (size_t)ex->n);
     for (int i = 0, epoch = -1; i < steps; i++) {
         int first = (int)(((long)i * B) % ex->n);
         if (first + B > ex->n) first = 0;
         if ((long)i * B / ex->n != epoch)
             epoch = (int)((long)i * B / ex->n), epoch_order((uint64_t)seed, epoch, order, ex->n);
-        collate(tok, &ex->set, order + first, B, eo, &s.b[i]);
-        s.labels[i] = xmalloc(sizeof(int) * (size_t)B);
-        for (int j = 0; j < B; j++) s.labels[i][j] = ex->label[order[first + j]];
+        collate(tok, ex, order + first, B, eo, &s.b[i]);
         if (s.b[i].T > s.maxT) s.maxT = s.b[i].T;
     }
     free(order);
@@ -124,10 +116,10 @@ static void encoder_range(const BertModel *m, size_t *begin, size_t *end) {
 
 // batch_gradients: one micro-batch's gradient in a recipe, its loss divided by `div` as the HF
 // Trainer divides it by gradient_accumulation_steps (unscaled again when the recipe scales).
-static void batch_gradients(BertModel *m, MixedPrecision mp, const Batch *b, const int *labels, int div, float *out) {
+static void batch_gradients(BertModel *m, MixedPrecision mp, const Batch *b, int div, float *out) {
     mixed_init(&mp, m, 0);
     params_zero_grad(&m->ps);
-    bert_forward(m, b->input_ids, b->token_type_ids, b->attention_mask, labels, b->B, b->T, false, NULL);
+    bert_forward(m, b->input_ids, b->token_type_ids, b->attention_mask, b->labels, b->B, b->T, false, NULL);
     mixed_backward(&mp, m, 1.0f / (float)(b->B * div));
     if (mp.loss_scaling) grad_scaler_unscale(&mp.scaler, m->ps.grads, m->ps.numel);
     memcpy(out, m->ps.grads, sizeof(float) * m->ps.numel);
@@ -156,13 +148,13 @@ static double zero_share(const float *g, const float *ref, size_t lo, size_t hi)
     return 100.0 * z / n;
 }
 
-static void print_gradient_ranges(BertModel *m, const Batch *b, const int *labels, int accum) {
+static void print_gradient_ranges(BertModel *m, const Batch *b, int accum) {
     printf("\n== 3. the gradients of one batch (%d sentences, %d tokens) against fp16's range ==\n", b->B, b->T);
     const size_t n = m->ps.numel;
     float *g32 = xmalloc(sizeof(float) * n), *g16 = xmalloc(sizeof(float) * n);
     size_t lo, hi;
     encoder_range(m, &lo, &hi);
-    batch_gradients(m, (MixedPrecision){.format = FMT_FP32}, b, labels, 1, g32);
+    batch_gradients(m, (MixedPrecision){.format = FMT_FP32}, b, 1, g32);
     double gmin = INFINITY, gmax = 0;
     long total = 0;
     for (size_t i = lo; i < hi; i++)
@@ -179,12 +171,12 @@ static void print_gradient_ranges(BertModel *m, const Batch *b, const int *label
         printf("%-28s  %6.2f%%  %6.2f%%                  %6.2f%%\n", rows[r], f[0][r], f[1][r], f[2][r]);
     printf("after the emulated fp16 backward (activation gradients rounded too, layer after layer),\n"
            "the share of them that is exactly 0:\n");
-    batch_gradients(m, (MixedPrecision){.format = FMT_FP16, .master_weights = true}, b, labels, 1, g16);
+    batch_gradients(m, (MixedPrecision){.format = FMT_FP16, .master_weights = true}, b, 1, g16);
     printf("  loss as is, no scaling              : %6.2f%%\n", zero_share(g16, g32, lo, hi));
-    batch_gradients(m, (MixedPrecision){.format = FMT_FP16, .master_weights = true}, b, labels, accum, g16);
+    batch_gradients(m, (MixedPrecision){.format = FMT_FP16, .master_weights = true}, b, accum, g16);
     printf("  loss / %-2d, no scaling               : %6.2f%%\n", accum, zero_share(g16, g32, lo, hi));
-    batch_gradients(m, (MixedPrecision){.format = FMT_FP16, .master_weights = true, .loss_scaling = true}, b, labels,
-                    accum, g16);
+    batch_gradients(m, (MixedPrecision){.format = FMT_FP16, .master_weights = true, .loss_scaling = true}, b, accum,
+                    g16);
     printf("  loss / %-2d, x 2^16 (GradScaler)      : %6.2f%%\n", accum, zero_share(g16, g32, lo, hi));
     free(g32), free(g16);
 }
@@ -228,7 +220,7 @@ static RunResult train_recipe(const char *model_dir, Recipe r, const Batches *da
     optimizer_init(&opt, oc, &m.ps);
     Schedule sched = schedule_make(SCHED_LINEAR, lr, (long)ceil(warmup_ratio * data->n), data->n);
     Rng dropout;
-    rng_seed(&dropout, (uint64_t)seed, 2);
+    rng_seed(&dropout, (uint64_t)seed, RNG_STREAM_DROPOUT);
     size_t lo, hi;
     encoder_range(&m, &lo, &hi);
     float *before = xmalloc(sizeof(float) * m.ps.numel);
@@ -238,8 +230,7 @@ static RunResult train_recipe(const char *model_dir, Recipe r, const Batches *da
     for (int s = 0; s < data->n; s++) {
         const Batch *b = &data->b[s];
         params_zero_grad(&m.ps);
-        bert_forward(&m, b->input_ids, b->token_type_ids, b->attention_mask, data->labels[s], b->B, b->T, true,
-                     &dropout);
+        bert_forward(&m, b->input_ids, b->token_type_ids, b->attention_mask, b->labels, b->B, b->T, true, &dropout);
         mixed_backward(&r.mp, &m, 1.0f / (float)b->B);
         double zeros = zero_fraction(m.ps.grads, lo, hi);
         memcpy(before, m.ps.params, sizeof(float) * m.ps.numel);
@@ -316,14 +307,14 @@ int main(int argc, char **argv) {
         return 0;
     }
     Tokenizer *tok = tokenizer_from_pretrained(model_dir);
-    Examples ex = load_examples(train_file, max_train, tok);
+    TokenizedSet ex = load_examples(train_file, max_train, tok);
     if (ex.n < batch) die("%s: %d examples, fewer than one batch of %d", train_file, ex.n, batch);
     EncodeOptions eo = {.max_length = max_len};
     Batches data = make_batches(tok, &ex, batch, steps > 0 ? steps : 1, &eo, seed);
 
     BertModel m = bert_load(model_dir, 2, (uint64_t)seed, NULL);
     bert_alloc_acts(&m, batch, data.maxT);
-    print_gradient_ranges(&m, &data.b[0], data.labels[0], accum);
+    print_gradient_ranges(&m, &data.b[0], accum);
     float *start = xmalloc(sizeof(float) * m.ps.numel);
     memcpy(start, m.ps.params, sizeof(float) * m.ps.numel);
     size_t lo, hi;
@@ -368,10 +359,9 @@ int main(int argc, char **argv) {
     plot_free(&p);
     free(png), free(xs), free(start);
     for (int r = 0; r < R; r++) free(res[r].loss), free(res[r].final_params);
-    for (int i = 0; i < data.n; i++) batch_free(&data.b[i]), free(data.labels[i]);
-    free(data.b), free(data.labels);
-    tokenized_set_free(&ex.set);
-    free(ex.label);
+    for (int i = 0; i < data.n; i++) batch_free(&data.b[i]);
+    free(data.b);
+    tokenized_set_free(&ex);
     tokenizer_free(tok);
     return 0;
 }

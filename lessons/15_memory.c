@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "common/core/args.h"
+#include "common/text/batch.h"
 #include "common/model/bert.h"
 #include "common/model/bert_io.h"
 #include "common/text/dataset.h"
@@ -100,17 +101,17 @@ typedef struct {
     double seconds;  // the fastest of `reps` forward+backward passes
 } CkptRun;
 
-static CkptRun run_step(const char *model_dir, bool ckpt, const Batch *b, const int *labels, int reps, int seed) {
+static CkptRun run_step(const char *model_dir, bool ckpt, const Batch *b, int reps, int seed) {
     BertModel m = bert_load(model_dir, 2, (uint64_t)seed, NULL);
     m.gradient_checkpointing = ckpt;
     bert_alloc_acts(&m, b->B, b->T);
     CkptRun r = {xmalloc(sizeof(float) * m.ps.numel), m.act_bytes, INFINITY};
     for (int i = 0; i < reps; i++) {
         Rng rng;
-        rng_seed(&rng, (uint64_t)seed, 2);  // the same dropout masks in both runs
+        rng_seed(&rng, (uint64_t)seed, RNG_STREAM_DROPOUT);  // the same dropout masks in both runs
         params_zero_grad(&m.ps);
         double t0 = now_seconds();
-        bert_forward(&m, b->input_ids, b->token_type_ids, b->attention_mask, labels, b->B, b->T, true, &rng);
+        bert_forward(&m, b->input_ids, b->token_type_ids, b->attention_mask, b->labels, b->B, b->T, true, &rng);
         bert_backward(&m, 1.0f / (float)b->B);
         r.seconds = fmin(r.seconds, now_seconds() - t0);
     }
@@ -119,11 +120,10 @@ static CkptRun run_step(const char *model_dir, bool ckpt, const Batch *b, const 
     return r;
 }
 
-static void measure_checkpointing(const char *model_dir, const Batch *b, const int *labels, int reps, int seed) {
+static void measure_checkpointing(const char *model_dir, const Batch *b, int reps, int seed) {
     printf("\n== 3. gradient checkpointing on the CPU (%s, a real SST-2 batch: B %d, T %d, dropout on) ==\n", model_dir,
            b->B, b->T);
-    CkptRun plain = run_step(model_dir, false, b, labels, reps, seed),
-            ck = run_step(model_dir, true, b, labels, reps, seed);
+    CkptRun plain = run_step(model_dir, false, b, reps, seed), ck = run_step(model_dir, true, b, reps, seed);
     BertConfig c = bert_config_load(model_dir, 2);
     size_t n = bert_param_count(&c);
     bert_config_free(&c);
@@ -247,9 +247,7 @@ int main(int argc, char **argv) {
     memcpy(rows, perm, sizeof(int) * (size_t)batch);
     Batch b = {0};
     collate(tok, &set, rows, batch, &eo, &b);
-    int *labels = xmalloc(sizeof(int) * (size_t)batch);
-    for (int i = 0; i < batch; i++) labels[i] = d.label[rows[i]];
-    measure_checkpointing(model_dir, &b, labels, reps, seed);
+    measure_checkpointing(model_dir, &b, reps, seed);
 
     printf("\n== 4. out of memory: what to do, as numbers (%s) ==\n", model_dir);
     remedy_accumulation(&minilm, max_len);
@@ -257,7 +255,7 @@ int main(int argc, char **argv) {
     remedy_padding(&minilm, len, d.n, 32, max_len, seed);
 
     batch_free(&b);
-    free(len), free(full), free(rows), free(perm), free(labels);
+    free(len), free(full), free(rows), free(perm);
     tokenized_set_free(&set);
     dataset_free(&d);
     tokenizer_free(tok);

@@ -8,7 +8,8 @@
 //   flags, defaults, checks      common/train/training_args.h (TrainingArguments names, lesson 02's rules)
 //   the run's arithmetic         common/train/steps.h          (lesson 02; the banner is lesson 02's printout)
 //   data, labels                 common/text/dataset.h        (lesson 06)
-//   tokens, dynamic padding      common/text/tokenizer.h      (lesson 07)
+//   tokens                       common/text/tokenizer.h      (lesson 07)
+//   batches, dynamic padding     common/text/batch.h          (lesson 07; each batch carries its labels)
 //   the model                    common/train/backend.h        (BERT of lessons 10-11 on the CPU, lesson 13's on cuda)
 //   AdamW, no-decay group, clip  common/train/optim.h          (lessons 04-05)
 //   the schedule                 common/train/schedule.h       (lesson 03)
@@ -26,6 +27,7 @@
 #include "common/core/args.h"
 #include "common/model/bert_io.h"
 #include "common/train/backend.h"
+#include "common/text/batch.h"
 #include "common/train/checkpoint.h"
 #include "common/text/dataset.h"
 #include "common/train/evaluation.h"
@@ -42,10 +44,9 @@
 #include "common/train/training_args.h"
 #include "common/core/util.h"
 
-// The dropout generator's stream; data order uses streams 0, 1, 2, ... (one per epoch, epoch_order).
-#define DROPOUT_STREAM 0x64726f70u
-
 // ---- SIGINT: finish the current step, save a checkpoint, exit ------------------------------
+// The handler only sets a flag; the loop looks at it after each optimizer step (after_step),
+// saves a checkpoint there and unwinds: everything is freed and main returns 130.
 
 static volatile sig_atomic_t interrupted = 0;
 static void on_sigint(int sig) {
@@ -67,18 +68,9 @@ typedef struct {
     TokenizedSet tok;
 } Split;
 
-// keep_first: only the first n examples (run_glue.py's max_train_samples / max_eval_samples).
-static void keep_first(TextDataset *d, int n) {
-    if (n <= 0 || n >= d->n) return;
-    for (int i = n; i < d->n; i++) {
-        free(d->text[i]);
-        if (d->text_b) free(d->text_b[i]);
-    }
-    d->n = n;
-}
-
-// load_split: a TSV/CSV with the run's columns, tokenized once. labels: the label set to map
-// names with (NULL: build it from this file); with_labels false reads no label column (predict).
+// load_split: a TSV/CSV with the run's columns (its first max_samples rows when > 0, as run_glue.py's
+// max_train_samples / max_eval_samples), tokenized once. labels: the label set to map names with
+// (NULL: build it from this file); with_labels false reads no label column (predict).
 static Split load_split(const TrainingArguments *a, const char *path, const LabelSet *labels, bool with_labels,
                         int max_samples, const Tokenizer *tok) {
     DatasetOptions o = dataset_default_options();
@@ -90,9 +82,9 @@ static Split load_split(const TrainingArguments *a, const char *path, const Labe
     o.text_column = columns;
     o.label_column = with_labels ? a->label_column : NULL;
     o.labels = labels;
+    o.max_samples = max_samples;
     Split s = {.text = dataset_load(path, &o)};
     free(columns);
-    keep_first(&s.text, max_samples);
     s.tok = tokenize_dataset(tok, &s.text);
     return s;
 }
@@ -114,7 +106,7 @@ static float *forward_all(Backend *be, const Tokenizer *tok, const Split *s, con
         int B = start + batch <= n ? batch : n - start;
         for (int r = 0; r < B; r++) rows[r] = start + r;
         collate(tok, &s->tok, rows, B, eo, &x);
-        const float *logits = be->forward(be, &x, NULL, false, NULL, NULL);
+        const float *logits = be->forward(be, &x, false, NULL, NULL);
         memcpy(all + (size_t)start * K, logits, sizeof(float) * (size_t)B * K);
     }
     batch_free(&x);
@@ -126,7 +118,7 @@ static EvalResult evaluate(Backend *be, const Tokenizer *tok, const Split *s, co
     float *logits = forward_all(be, tok, s, eo, batch);
     EvalResult r;
     eval_begin(&r, be->num_labels);
-    eval_add_batch(&r, logits, s->text.label, s->text.n);
+    eval_add_batch(&r, logits, s->tok.label, s->tok.n);
     eval_finish(&r);
     free(logits);
     return r;
@@ -206,6 +198,7 @@ typedef struct {
     double run_loss_sum;
     long run_examples;
     bool warned_overfit, stop;
+    bool interrupted;  // stopped by SIGINT: a checkpoint was saved, the run is not finished
     EvalResult last_eval;
     long last_eval_step;  // the latest evaluation (0: none yet)
     long skipped_steps;   // fp16: optimizer steps skipped on overflow
@@ -393,13 +386,12 @@ static void after_step(Run *r, const MicroBatch *mb, long step, double grad_norm
         saved = true;
     }
     if (interrupted) {
-        char *dir = saved ? NULL : save_checkpoint(r);
+        if (!saved) free(save_checkpoint(r));
         progress_end(&r->prog);
         printf("interrupted (SIGINT) at step %ld: checkpoint %s/checkpoint-%ld saved; continue with "
                "--resume_from_checkpoint %s/checkpoint-%ld\n",
                step, r->a->output_dir, step, r->a->output_dir, step);
-        free(dir);
-        exit(130);
+        r->stop = r->interrupted = true;
     }
 }
 
@@ -409,7 +401,6 @@ static void train_loop(Run *r) {
     const int B = a->per_device_train_batch_size, N = r->train.text.n;
     const int data_seed = training_args_data_seed(a);
     int *order = xmalloc(sizeof(int) * (size_t)N), order_epoch = -1, *pred = xmalloc(sizeof(int) * (size_t)B);
-    int *labels = xmalloc(sizeof(int) * (size_t)B);
     Batch x = {0};
     long group_examples = 0;
     r->prog = progress_begin(r->plan.total_steps, r->state.global_step, 0);
@@ -429,14 +420,13 @@ static void train_loop(Run *r) {
             group_examples = (last < N ? last : N) - first;
             r->be->zero_grad(r->be);
         }
-        for (int i = 0; i < n; i++) labels[i] = r->train.text.label[order[first + i]];
         collate(r->tok, &r->train.tok, order + first, n, &r->eo, &x);
         double loss;
-        const float *logits = r->be->forward(r->be, &x, labels, true, &r->state.rng, &loss);
+        const float *logits = r->be->forward(r->be, &x, true, &r->state.rng, &loss);
         die_on_bad_loss(r, loss, mb.global_step);
         r->be->backward(r->be, 1.0f / (float)group_examples);
         argmax_rows(logits, n, r->be->num_labels, pred);
-        for (int i = 0; i < n; i++) r->acc_correct += pred[i] == labels[i];
+        for (int i = 0; i < n; i++) r->acc_correct += pred[i] == x.labels[i];
         r->acc_seen += n;
         r->log_loss_sum += loss * n;
         r->log_examples += n;
@@ -467,7 +457,6 @@ static void train_loop(Run *r) {
     batch_free(&x);
     free(order);
     free(pred);
-    free(labels);
 }
 
 // ---- plots and the end of the run ----------------------------------------------------------
@@ -639,7 +628,8 @@ static char *resolve_resume(const TrainingArguments *a) {
     return latest;
 }
 
-static void train(const TrainingArguments *a) {
+// train: the training run; returns the program's exit status (130 when SIGINT stopped it).
+static int train(const TrainingArguments *a) {
     Run r = {.a = a};
     r.tok = tokenizer_from_pretrained(a->model_name_or_path);
     r.eo = (EncodeOptions){.max_length = a->max_seq_length};
@@ -674,7 +664,7 @@ static void train(const TrainingArguments *a) {
     optimizer_init(&r.opt, oc, r.be->ps);
     r.sched = schedule_make(schedule_kind(a->lr_scheduler_type), a->learning_rate, r.plan.warmup, r.plan.total_steps);
     trainer_state_init(&r.state);
-    rng_seed(&r.state.rng, (uint64_t)a->seed, DROPOUT_STREAM);
+    rng_seed(&r.state.rng, (uint64_t)a->seed, RNG_STREAM_DROPOUT);
     catch_sigint();
     print_banner(&r, labels);
     if (resume) {
@@ -691,8 +681,12 @@ static void train(const TrainingArguments *a) {
     const long start_step = r.state.global_step;
     const double t0 = now_seconds();
     train_loop(&r);
-    finish_run(&r, now_seconds() - t0, start_step);
-    if (a->test_file) predict(a, r.be, r.tok, &r.eo);
+    if (!r.interrupted) {
+        finish_run(&r, now_seconds() - t0, start_step);
+        if (a->test_file) predict(a, r.be, r.tok, &r.eo);
+    } else if (r.last_eval_step) {
+        eval_result_free(&r.last_eval);
+    }
 
     free(resume);
     trainer_state_free(&r.state);
@@ -701,6 +695,7 @@ static void train(const TrainingArguments *a) {
     if (r.has_dev) split_free(&r.dev);
     split_free(&r.train);
     tokenizer_free(r.tok);
+    return r.interrupted ? 130 : 0;  // 128 + SIGINT, what a shell reports for a run stopped by Ctrl-C
 }
 
 // evaluate_or_predict: a trained model (its config.json names the labels) on a file.
@@ -730,12 +725,17 @@ static void evaluate_or_predict(const TrainingArguments *a, TrainerMode mode) {
 }
 
 int main(int argc, char **argv) {
+    // The device: cuda by default where this binary can train on a GPU (what it was linked with
+    // decides: common/train/backend.c); asking for cuda where it cannot is one line, before any work.
+    const char *no_gpu = backend_gpu_unavailable();
     TrainingArguments a;
     ArgParser parser;
-    TrainerMode mode = training_args_parse(&a, argc, argv, &parser);
+    TrainerMode mode = training_args_parse(&a, argc, argv, &parser, no_gpu ? "cpu" : "cuda");
+    if (!strcmp(a.device, "cuda") && no_gpu) die("--device cuda: %s", no_gpu);
     if (a.threads > 0) omp_set_num_threads(a.threads);
-    if (mode == MODE_TRAIN) train(&a);
+    int status = 0;
+    if (mode == MODE_TRAIN) status = train(&a);
     else evaluate_or_predict(&a, mode);
     free(parser.specs);  // the flag table training_args_parse built
-    return 0;
+    return status;
 }

@@ -8,7 +8,8 @@
 #   CPU:             a budgeted recipe that finishes in about 10 minutes on 2 cores: the first
 #                    MAX_TRAIN_SAMPLES sentences (default 8000), one epoch, max_seq_length 64,
 #                    lr 1e-4 (a short run gains from a higher rate: with 4000 sentences 0.826 vs 0.813
-#                    with 5e-5). 8000 sentences: dev accuracy 0.841 in about 7 minutes.
+#                    with 5e-5). 8000 sentences: dev accuracy 0.849 in 7 to 10 minutes
+#                    (bench/RESULTS.md).
 #                    BERTSTEP_FULL=1 runs the full recipe on the CPU (hours).
 # Extra arguments are passed to the trainer (they win over the recipe's flags).
 set -euo pipefail

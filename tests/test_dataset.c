@@ -82,6 +82,32 @@ Test(dataset, no_header_columns_by_index_and_pairs) {
     dataset_free(&d);
 }
 
+// max_samples keeps the first N rows (run_glue's select(range(N))), while the label set still
+// comes from every row and every row is still checked.
+Test(dataset, max_samples_keeps_the_first_rows) {
+    DatasetOptions o = dataset_default_options();
+    o.max_samples = 2;
+    TextDataset d = dataset_load(temp_file("sentence\tlabel\none\tb\ntwo\ta\nthree\tc\nfour\ta\n", ".tsv"), &o);
+    cr_assert_eq(d.n, 2);
+    cr_assert_eq(d.n_rows, 4);
+    cr_assert_str_eq(d.text[1], "two");
+    cr_assert_eq(d.line[1], 3);
+    cr_assert_eq(d.labels.n, 3, "the label set of all rows (a, b, c), got %d labels", d.labels.n);
+    cr_assert_str_eq(d.labels.names[d.label[0]], "b");
+    dataset_free(&d);
+    o.max_samples = 10;  // more than the file has: all of it
+    d = dataset_load(temp_file("sentence\tlabel\none\t1\ntwo\t0\n", ".tsv"), &o);
+    cr_assert_eq(d.n, 2);
+    cr_assert_eq(d.n_rows, 2);
+    dataset_free(&d);
+}
+
+Test(dataset, max_samples_still_checks_the_rows_it_drops, .exit_code = 1) {
+    DatasetOptions o = dataset_default_options();
+    o.max_samples = 1;
+    dataset_load(temp_file("sentence\tlabel\none\t1\n\t0\n", ".tsv"), &o);  // line 3: empty text
+}
+
 Test(dataset, epoch_order_is_a_seeded_permutation) {
     int a[100], b[100], c[100], seen[100] = {0};
     epoch_order(42, 0, a, 100);

@@ -13,6 +13,7 @@
 
 #include "common/text/dataset.h"
 #include "common/core/rng.h"
+#include "common/text/batch.h"
 #include "common/text/tokenizer.h"
 #include "common/core/util.h"
 #include "tests/fixture.h"
@@ -431,6 +432,44 @@ Test(tokenizer, vocab_without_unk_is_an_error, .exit_code = 1) {
 
 Test(tokenizer, vocab_with_invalid_utf8_is_an_error, .exit_code = 1) {
     tokenizer_load(temp_vocab("[PAD]\n[UNK]\n[CLS]\n[SEP]\nbad\xff\n"), NULL);
+}
+
+// A batch carries the labels of its rows, in the order collate was given them; texts without
+// labels give a batch without (and a loss asked of it is an error).
+Test(tokenizer, batch_carries_the_labels_of_its_rows) {
+    Tokenizer *t = tokenizer_from_pretrained("tests/fixtures/trainer/tiny-bert");
+    DatasetOptions o = dataset_default_options();
+    TextDataset d = dataset_load("tests/fixtures/trainer/train.tsv", &o);
+    TokenizedSet s = tokenize_dataset(t, &d);
+    EncodeOptions eo = {.max_length = 16};
+    Batch b = {0};
+    int rows[] = {3, 0, 2};
+    collate(t, &s, rows, 3, &eo, &b);
+    cr_assert(b.labels);
+    for (int r = 0; r < 3; r++)
+        cr_expect_eq(b.labels[r], d.label[rows[r]], "row %d: label %d, the data set says %d", r, b.labels[r],
+                     d.label[rows[r]]);
+    cr_expect_eq(batch_labels(&b), b.labels);
+    const char *texts[] = {"a bird"};
+    TokenizedSet bare = tokenize_texts(t, texts, NULL, 1);
+    collate(t, &bare, rows + 1, 1, &eo, &b);
+    cr_expect_null(b.labels, "texts without labels give a batch without");
+    tokenized_set_free(&bare);
+    tokenized_set_free(&s);
+    batch_free(&b);
+    dataset_free(&d);
+    tokenizer_free(t);
+}
+
+Test(tokenizer, loss_of_an_unlabelled_batch_is_an_error, .exit_code = 1) {
+    Tokenizer *t = tokenizer_load(temp_vocab("[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n"), NULL);
+    const char *a[] = {"a"};
+    TokenizedSet s = tokenize_texts(t, a, NULL, 1);
+    EncodeOptions o = {0};
+    Batch batch = {0};
+    int rows[] = {0};
+    collate(t, &s, rows, 1, &o, &batch);
+    batch_labels(&batch);
 }
 
 Test(tokenizer, truncation_below_the_specials_is_an_error, .exit_code = 1) {

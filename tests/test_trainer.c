@@ -31,8 +31,12 @@
 #define BASE                                                                                        \
     "build/16_trainer train --model_name_or_path " FIX "/tiny-bert --train_file " FIX "/train.tsv " \
     "--validation_file " FIX "/dev.tsv --max_seq_length 64 --threads 1 --plots false "
-// The recipe that separates the fixture set: 8 epochs of 12 steps at lr 1e-2.
-#define LEARN "--learning_rate 1e-2 --num_train_epochs 8 "
+// A recipe that learns, in 8 epochs of 12 steps at lr 1e-2 (the step counts below rely on it).
+#define LEARN    "--learning_rate 1e-2 --num_train_epochs 8 "
+// The recipe that separates the fixture set: 16 epochs at lr 2e-3. How far a run this small gets
+// depends on the random classifier and dropout: this recipe reached 100% with 7 of the seeds
+// 40..47 when it was chosen (LEARN with 2, seed 42 among them before the RNG streams were named).
+#define SEPARATE "--learning_rate 2e-3 --num_train_epochs 16 "
 
 // run: sh -c cmd with stdout and stderr in one string; *status = exit code.
 static char *run(const char *cmd, int *status) {
@@ -194,7 +198,7 @@ static double final_accuracy(const char *out) {
 
 Test(trainer, end_to_end_separates_the_fixture_set) {
     char *dir = tmpdir("e2e"), cmd[1024];
-    snprintf(cmd, sizeof cmd, BASE LEARN "--eval_strategy epoch --save_strategy no --output_dir %s", dir);
+    snprintf(cmd, sizeof cmd, BASE SEPARATE "--eval_strategy epoch --save_strategy no --output_dir %s", dir);
     int status;
     char *out = run(cmd, &status);
     cr_assert_eq(status, 0, "%s", out);

@@ -199,7 +199,7 @@ BertModel bert_load(const char *dir, int num_labels, uint64_t seed, int *created
         fprintf(stderr, "note: %s: skipped %d tensors that sequence classification does not use (e.g. %s)\n", st_path,
                 skipped, example);
     Rng rng;
-    rng_seed(&rng, seed, 0);
+    rng_seed(&rng, seed, RNG_STREAM_INIT);
     const int C = c->hidden_size;
     if (made & 1) {
         init_linear(m.w.pool_w, m.w.pool_b, C, C, c->initializer_range, &rng);

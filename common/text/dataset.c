@@ -211,6 +211,15 @@ static void build_labels(const char *path, const Table *t, int first, int col, L
     free(all);
 }
 
+static void die_unknown_label(const char *path, int line, const char *name, const LabelSet *s) {
+    char known[256] = "";
+    for (int k = 0; k < s->n && strlen(known) < 200; k++) {
+        strcat(known, k ? ", " : "");
+        strncat(known, s->names[k], 40);
+    }
+    die("%s:%d: label '%s' is not one of the known labels (%s)", path, line, name, known);
+}
+
 DatasetOptions dataset_default_options(void) {
     DatasetOptions o = {.text_column = "sentence", .label_column = "label"};
     return o;
@@ -237,7 +246,10 @@ TextDataset dataset_load(const char *path, const DatasetOptions *opt) {
             die("%s:%d: %d fields, but the %s has %d (a stray tab or comma?)", path, t.line[r], t.n_fields[r],
                 header ? "header" : "first row", expected);
 
-    TextDataset d = {.n = t.n_rows - first, .path = xstrdup(path)};
+    const int rows = t.n_rows - first;
+    TextDataset d = {.n = opt->max_samples > 0 && opt->max_samples < rows ? opt->max_samples : rows,
+                     .n_rows = rows,
+                     .path = xstrdup(path)};
     if (c_label >= 0) {
         if (opt->labels) labelset_copy(&d.labels, opt->labels);
         else build_labels(path, &t, first, c_label, &d.labels);
@@ -247,27 +259,20 @@ TextDataset dataset_load(const char *path, const DatasetOptions *opt) {
     d.text_b = c_text_b >= 0 ? xmalloc(sizeof(char *) * (size_t)d.n) : NULL;
     d.line = xmalloc(sizeof(int) * (size_t)d.n);
     for (int r = first; r < t.n_rows; r++) {
-        int i = r - first;
+        const int i = r - first;
         char **row = t.fields[r];
-        d.line[i] = t.line[r];
         if (!row[c_text][0]) die("%s:%d: empty text in column '%s'", path, t.line[r], opt->text_column);
+        const int label = d.label ? label_id(&d.labels, row[c_label]) : 0;
+        if (label < 0) die_unknown_label(path, t.line[r], row[c_label], &d.labels);
+        if (i >= d.n) continue;  // checked, not kept (max_samples); the table frees it
+        d.line[i] = t.line[r];
         d.text[i] = row[c_text];
         row[c_text] = NULL;  // ownership moves to the dataset
         if (d.text_b) {      // the same column twice (a text paired with itself) is a copy
             d.text_b[i] = c_text_b == c_text ? xstrdup(d.text[i]) : row[c_text_b];
             row[c_text_b] = NULL;
         }
-        if (d.label) {
-            d.label[i] = label_id(&d.labels, row[c_label]);
-            if (d.label[i] < 0) {
-                char known[256] = "";
-                for (int k = 0; k < d.labels.n && strlen(known) < 200; k++) {
-                    strcat(known, k ? ", " : "");
-                    strncat(known, d.labels.names[k], 40);
-                }
-                die("%s:%d: label '%s' is not one of the known labels (%s)", path, t.line[r], row[c_label], known);
-            }
-        }
+        if (d.label) d.label[i] = label;
     }
     table_free(&t);
     return d;
@@ -287,7 +292,9 @@ void dataset_free(TextDataset *d) {
 }
 
 void epoch_order(uint64_t seed, int epoch, int *perm, int n) {
+    if (epoch < 0 || epoch >= RNG_EPOCH_STREAMS)
+        die("epoch %d: the data order has streams for epochs 0..%d (common/core/rng.h)", epoch, RNG_EPOCH_STREAMS - 1);
     Rng r;
-    rng_seed(&r, seed, (uint64_t)epoch);
+    rng_seed(&r, seed, (uint64_t)epoch);  // stream e: epoch e's order (common/core/rng.h)
     rng_permutation(&r, perm, n);
 }

@@ -24,10 +24,14 @@ typedef struct {
     const char *label_column;   // name or index; default "label"; NULL = no labels (predict)
     bool no_header;             // the first row is data; columns must then be indices
     const LabelSet *labels;     // fixed label set (dev/test files), or NULL to build one
+    int max_samples;            // > 0: keep only the first N examples (run_glue.py's max_train_samples,
+                                // max_eval_samples: select(range(N))); every row is still read and
+                                // checked, and a label set built from the file covers all rows. 0: all
 } DatasetOptions;
 
 typedef struct {
     int n;            // examples
+    int n_rows;       // examples in the file (more than n under max_samples)
     char **text;      // (n)
     char **text_b;    // (n) or NULL
     int *label;       // (n) class ids, or NULL without a label column
@@ -46,7 +50,8 @@ void labelset_copy(LabelSet *dst, const LabelSet *src);
 void labelset_free(LabelSet *s);
 // epoch_order: the order in which epoch `epoch` visits n examples: a permutation drawn from
 // PCG32 seeded with (seed, stream = epoch), so every epoch differs, every run with the same
-// seed repeats, and a resumed run can recompute the order of any epoch.
+// seed repeats, and a resumed run can recompute the order of any epoch. The epoch streams lie
+// below every named stream of common/core/rng.h.
 void epoch_order(uint64_t seed, int epoch, int *perm, int n);
 // utf8_valid: true when s[0..len) is well-formed UTF-8.
 bool utf8_valid(const char *s, long len);

@@ -1,5 +1,5 @@
-// tokenizer.h — BERT's WordPiece tokenizer (text -> ids) and batching (ids -> model input).
-// Introduced by lesson 07; lessons 10-16 and the trainer feed BERT through it.
+// tokenizer.h — BERT's WordPiece tokenizer: text -> word-piece ids.
+// Introduced by lesson 07; common/text/batch.h turns its ids into the batches BERT takes (lessons 10-16).
 //
 // The ids are those of Hugging Face transformers' BertTokenizer for the same vocab.txt and
 // options (in transformers 5, BertTokenizer and BertTokenizerFast are one class: the Rust
@@ -19,20 +19,11 @@
 // with errors="replace" (U+FFFD is removed in stage 2); the data loaders reject such files
 // with file:line instead.
 //
-// Feeding a model (lessons 10-16):
-//     Tokenizer *tok = tokenizer_from_pretrained("data/cache/models/all-MiniLM-L6-v2");
-//     TokenizedSet s = tokenize_dataset(tok, &train);      // once: ids of every example
-//     EncodeOptions o = {.max_length = 128};                // truncate to 128, dynamic padding
-//     Batch b = {0};
-//     collate(tok, &s, order + start, B, &o, &b);           // each step: b.input_ids (B,T) ...
-//
 // Lists of ids and words are stb_ds dynamic arrays (`int *ids = NULL; tokenize(t, s, &ids);
 // arrlen(ids); arrfree(ids);`); the functions append to them.
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
-
-#include "common/text/dataset.h"
 
 typedef struct {
     char *key;
@@ -86,60 +77,3 @@ int wordpiece(const Tokenizer *t, const char *word, int len, int **ids);
 int tokenize(const Tokenizer *t, const char *text, int **ids);
 // tokenize_len: the same for text[0..len), which may hold NUL characters (they are dropped).
 int tokenize_len(const Tokenizer *t, const char *text, int len, int **ids);
-
-// ---- encoding: [CLS] a [SEP] (b [SEP]), truncation, padding, masks ------------------------
-
-typedef struct {
-    int max_length;          // max_seq_length: at most this many tokens per example, [CLS]/[SEP]
-                             // included; longer ones are truncated (longest_first for pairs).
-                             // 0 = no truncation
-    bool pad_to_max_length;  // padding="max_length": T = max_length; false: T = the longest
-                             // example in the batch (dynamic padding, DataCollatorWithPadding)
-    int pad_to_multiple_of;  // round T up to a multiple of this (0 = no rounding); max_length
-                             // must then be a multiple of it too, as transformers requires
-    bool padding_left;       // padding_side="left": pads before the tokens instead of after
-} EncodeOptions;
-
-// A batch of B examples padded to T tokens: exactly what BERT's forward pass takes.
-typedef struct {
-    int B, T;
-    int *input_ids;       // (B,T) token ids; [PAD] where attention_mask is 0
-    int *token_type_ids;  // (B,T) 0 for [CLS] a [SEP], 1 for b [SEP], 0 for padding
-    int *attention_mask;  // (B,T) 1 for real tokens, 0 for padding
-    int *length;          // (B) real tokens in each row (the sum of its mask)
-    long cap;             // elements allocated per array; collate reuses them
-} Batch;
-
-// Every example of a data set tokenized once (stage 1-4 ids, no specials, not truncated):
-// example i's ids are ids_a[off_a[i] .. off_a[i+1]) (and the same for b with pairs).
-typedef struct {
-    int n;
-    int *ids_a, *off_a;  // (total), (n+1)
-    int *ids_b, *off_b;  // NULL for single sentences
-} TokenizedSet;
-
-TokenizedSet tokenize_dataset(const Tokenizer *t, const TextDataset *d);
-// tokenize_texts: the same from arrays of strings (b may be NULL).
-TokenizedSet tokenize_texts(const Tokenizer *t, const char *const *a, const char *const *b, int n);
-void tokenized_set_free(TokenizedSet *s);
-// truncated_lengths: how many of a's and b's ids example i keeps under o->max_length, with the
-// Rust tokenizer's longest_first rule for pairs: with m = max_length - 3 places, a shorter text
-// that fits in half of m is kept whole and the longer one gets the rest; otherwise both are cut
-// to half, the longer one (b on a tie) getting the odd place. A single text keeps max_length - 2.
-// Returns the example's length with [CLS]/[SEP].
-int truncated_lengths(const TokenizedSet *s, int i, const EncodeOptions *o, int *keep_a, int *keep_b);
-// collate: examples rows[0..B) of s as one padded batch (out's arrays are reused and grown).
-void collate(const Tokenizer *t, const TokenizedSet *s, const int *rows, int B, const EncodeOptions *o, Batch *out);
-void batch_free(Batch *b);
-
-// group_by_length: Hugging Face's group_by_length order (LengthGroupedSampler). `perm` is the
-// epoch's random order (epoch_order); it is cut into mega-batches of
-// min(n / (4*batch_size), 50) batches (at least 1), each sorted by length, longest first
-// (stable), and the longest example overall is moved to the very first position, so an
-// out-of-memory shows up at step 1. lengths: (n) encoded lengths; order: (n) output.
-void group_by_length(const int *lengths, int n, int batch_size, const int *perm, int *order);
-
-// padded_tokens: the tokens a model processes in one epoch when batches of `batch` follow
-// `order` (n examples of lengths len) and each batch is padded to its longest row (or to `fixed`
-// when > 0). Lesson 07 compares padding strategies with it, lesson 15 their memory.
-long padded_tokens(const int *len, const int *order, int n, int batch, int fixed);

@@ -1,8 +1,8 @@
 // backend.h — the model as the trainer sees it: forward, backward, an optimizer step, saving.
 // Introduced by lesson 16 (the trainer). The CPU backend (backend_cpu.c) is the BERT of lessons
 // 10-11; the GPU backend (kernels/backend/backend_gpu.cu, lesson 13's GpuBert) plugs in behind the same
-// table, so the training loop, checkpoints, evaluation and logging are written once. Which
-// backends a binary has is decided by the registry it links (backend_registry.c).
+// table, so the training loop, checkpoints, evaluation and logging are written once. Whether a
+// binary has the GPU backend is decided by what it links (backend.c explains).
 //
 // The parameters a checkpoint saves are always the host ParamSet `ps` (fp32, Hugging Face
 // names) and the host Optimizer; a backend that keeps copies elsewhere (a GPU) copies them in
@@ -11,12 +11,12 @@
 #pragma once
 #include <stdbool.h>
 
+#include "common/text/batch.h"
 #include "common/model/bert.h"
 #include "common/train/grad_scaler.h"
 #include "common/train/optim.h"
 #include "common/model/precision.h"
 #include "common/core/rng.h"
-#include "common/text/tokenizer.h"
 
 typedef struct Backend Backend;
 struct Backend {
@@ -27,9 +27,10 @@ struct Backend {
     ParamSet *ps;  // every parameter and gradient, host fp32, Hugging Face names
     void *model;   // the backend's own model struct
 
-    // forward: logits (B,K) of a padded batch (owned by the backend). labels (B) or NULL; with
-    // labels *loss gets the mean cross-entropy. training turns dropout on, masks drawn from rng.
-    const float *(*forward)(Backend *b, const Batch *batch, const int *labels, bool training, Rng *rng, double *loss);
+    // forward: logits (B,K) of a padded batch (owned by the backend). loss NULL: logits only;
+    // else *loss gets the mean cross-entropy against batch->labels (which the batch must carry),
+    // and the backward may follow. training turns dropout on, masks drawn from rng.
+    const float *(*forward)(Backend *b, const Batch *batch, bool training, Rng *rng, double *loss);
     // backward: ADD the gradient of sum_b example_weight * loss_b of the last forward to the grads.
     void (*backward)(Backend *b, float example_weight);
     void (*zero_grad)(Backend *b);
@@ -54,22 +55,22 @@ struct Backend {
 // backend_open: the model in checkpoint directory `dir` for K labels named label_names[0..K)
 // (a classifier with another size is re-created from `seed`; K = 0 and label_names NULL keep
 // config.json's labels, as evaluate and predict do with a fine-tuned model), able to run batches of up to
-// max_batch sequences of max_seq_length tokens, on `device`. gradient_checkpointing: keep only
+// max_batch sequences of max_seq_length tokens, on `device` ("cpu" or "cuda"; another name, or
+// cuda where backend_gpu_unavailable says why not, is one error line). gradient_checkpointing: keep only
 // each layer's input and recompute the layer in the backward (lesson 15; the same gradients).
 Backend *backend_open(const char *device, const char *dir, int K, const char *const *label_names, unsigned long seed,
                       int max_batch, int max_seq_length, bool gradient_checkpointing);
 // backend_open_cpu: the CPU BERT (common/model/bert.h).
 Backend *backend_open_cpu(const char *dir, int K, const char *const *label_names, unsigned long seed, int max_batch,
                           int max_seq_length, bool gradient_checkpointing);
-// backend_open_gpu: lesson 13's GpuBert (kernels/backend/backend_gpu.cu); only in a build with nvcc.
+// The GPU backend: defined by kernels/backend/backend_gpu.cu (lesson 13's GpuBert) in a build
+// with nvcc, by common/train/backend_no_cuda.c without; the trainer links one of the two.
+// backend_gpu_unavailable: NULL when --device cuda can run here, else why not, for one error
+// line ("this build has no CUDA ...", "no CUDA device: ...").
+const char *backend_gpu_unavailable(void);
+// backend_open_gpu: as backend_open_cpu, on the GPU (only when backend_gpu_unavailable is NULL).
 Backend *backend_open_gpu(const char *dir, int K, const char *const *label_names, unsigned long seed, int max_batch,
                           int max_seq_length, bool gradient_checkpointing);
-// backend_cuda_unavailable: NULL when --device cuda can run here, else why not, for one error
-// line ("this build has no CUDA ...", "no CUDA device: ..."). --device defaults to cuda when NULL.
-const char *backend_cuda_unavailable(void);
-// backend_gpu_unavailable: the GPU backend's own check (a CUDA device is present), behind the
-// one above in a build with nvcc.
-const char *backend_gpu_unavailable(void);
 
 // backend_load_bert: what every backend starts from: the host BertModel of checkpoint `dir`
 // (bert_load), its config checked against max_seq_length, its id2label set to label_names.

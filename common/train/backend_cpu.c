@@ -10,11 +10,12 @@
 
 static BertModel *bert_of(Backend *b) { return b->model; }
 
-static const float *cpu_forward(Backend *b, const Batch *x, const int *labels, bool training, Rng *rng, double *loss) {
+static const float *cpu_forward(Backend *b, const Batch *x, bool training, Rng *rng, double *loss) {
     BertModel *m = bert_of(b);
+    const int *labels = loss ? batch_labels(x) : NULL;
     const float *logits =
         bert_forward(m, x->input_ids, x->token_type_ids, x->attention_mask, labels, x->B, x->T, training, rng);
-    if (labels && loss) *loss = m->loss;
+    if (loss) *loss = m->loss;
     return logits;
 }
 

@@ -11,7 +11,7 @@ void mixed_init(MixedPrecision *mp, BertModel *m, uint64_t seed) {
     const size_t n = m->ps.numel;
     mp->master = mp->group_grads = NULL;
     if (mp->loss_scaling) mp->scaler = grad_scaler_default();
-    rng_seed(&mp->rng, seed, 7);
+    rng_seed(&mp->rng, seed, RNG_STREAM_ROUNDING);
     if (mp->format == FMT_FP32) return;
     if (mp->master_weights) {
         mp->master = xmalloc(sizeof(float) * n);

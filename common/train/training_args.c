@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/train/backend.h"
 #include "common/train/evaluation.h"
 #include "common/train/schedule.h"
 #include "common/core/util.h"
@@ -17,7 +16,7 @@ static const char *SUMMARY =
     "  evaluate  loss, accuracy and F1 of --model_name_or_path on --validation_file\n"
     "  predict   label, probabilities and logits for every row of --test_file (a TSV)";
 
-static TrainingArguments defaults(void) {
+static TrainingArguments defaults(const char *device) {
     return (TrainingArguments){.model_name_or_path = "data/cache/models/all-MiniLM-L6-v2",
                                .text_column = "sentence",
                                .label_column = "label",
@@ -44,7 +43,7 @@ static TrainingArguments defaults(void) {
                                .save_steps = 500,
                                .early_stopping_threshold = 0.0,
                                .overfit_gap = 0.1,
-                               .device = backend_cuda_unavailable() ? "cpu" : "cuda",
+                               .device = device,
                                .output_dir = "trainer_output",
                                .plots = true};
 }
@@ -126,8 +125,8 @@ static ArgSpec *spec_table(TrainingArguments *a, int *n) {
     return copy;
 }
 
-TrainerMode training_args_parse(TrainingArguments *a, int argc, char **argv, ArgParser *p) {
-    *a = defaults();
+TrainerMode training_args_parse(TrainingArguments *a, int argc, char **argv, ArgParser *p, const char *default_device) {
+    *a = defaults(default_device);
     int n;
     ArgSpec *specs = spec_table(a, &n);
     *p = (ArgParser){"16_trainer", SUMMARY, "train|evaluate|predict", specs, n};
@@ -164,8 +163,6 @@ void training_args_validate(TrainingArguments *a, TrainerMode mode, const ArgPar
     Strategy ev = strategy_parse(a->eval_strategy, "--eval_strategy"),
              sv = strategy_parse(a->save_strategy, "--save_strategy");
     if (a->fp16 && a->bf16) die("--fp16 and --bf16 together: choose at most one");
-    const char *no_cuda = strcmp(a->device, "cuda") ? NULL : backend_cuda_unavailable();
-    if (no_cuda) die("--device cuda: %s", no_cuda);
     refuse_mixed_on_cpu(a->bf16, "--bf16", a->device);
     refuse_mixed_on_cpu(a->fp16, "--fp16", a->device);
     if (a->logging_steps < 1) die("--logging_steps must be at least 1 (got %d)", a->logging_steps);

@@ -8,8 +8,7 @@
 //   load_best_model_at_end  needs eval_strategy == save_strategy (and not "no"), and with
 //                           "steps" save_steps a multiple of eval_steps
 //   fp16 and bf16           at most one of them
-//   fp16 / bf16 / cuda /    need the GPU path (lessons 13-15); a CPU build says so
-//   gradient_checkpointing
+//   fp16 / bf16             need --device cuda (the CPU backend trains in fp32)
 //   eval_steps unset        takes logging_steps (eval_strategy steps)
 //   metric_for_best_model   defaults to "loss" when load_best_model_at_end or early stopping
 //                           is on; greater_is_better to false for a "...loss" metric
@@ -60,7 +59,9 @@ typedef struct {
 
 // training_args_parse: defaults, --config FILE.json, the command line, then the checks above.
 // Returns the mode (the first positional word). `p` receives the parser, for args_was_set.
-TrainerMode training_args_parse(TrainingArguments *a, int argc, char **argv, ArgParser *p);
+// default_device: --device when the flag is not given, which the program decides (lesson 16:
+// cuda where its build has a usable GPU); whether a device can run is the program's check too.
+TrainerMode training_args_parse(TrainingArguments *a, int argc, char **argv, ArgParser *p, const char *default_device);
 // training_args_validate: the checks alone (mode decides which files are required).
 void training_args_validate(TrainingArguments *a, TrainerMode mode, const ArgParser *p);
 // training_args_intervals: logging, evaluation and saving as common/train/steps.h Intervals.

@@ -41,12 +41,13 @@ typedef struct {
 static GpuBackend *gpu_of(Backend *b) { return (GpuBackend *)b->model; }
 
 // forward: upload the batch (gpu_bert_forward checks it), run, download the logits (B,K).
-static const float *gpu_forward(Backend *b, const Batch *x, const int *labels, bool training, Rng *rng, double *loss) {
+static const float *gpu_forward(Backend *b, const Batch *x, bool training, Rng *rng, double *loss) {
     GpuBackend *g = gpu_of(b);
     const uint64_t seed = training ? ((uint64_t)rng_u32(rng) << 32 | rng_u32(rng)) : 0;
+    const int *labels = loss ? batch_labels(x) : NULL;
     const float l = gpu_bert_forward(&g->gpu, x->input_ids, x->token_type_ids, x->attention_mask, labels, x->B, x->T,
                                      training, seed);
-    if (labels && loss) *loss = l;
+    if (loss) *loss = l;
     gpu_bert_logits(&g->gpu, g->logits);
     return g->logits;
 }

@@ -39,6 +39,7 @@ static void make_batch(Example *e, Rng *r) {
                        .token_type_ids = e->types,
                        .attention_mask = e->mask,
                        .length = e->length,
+                       .labels = e->labels,
                        .cap = B * T};
 }
 
@@ -57,7 +58,7 @@ static Run train(Backend *be, Optimizer *opt, const Example *ex) {
         be->zero_grad(be);
         for (int k = 0; k < MICRO; k++) {
             const Example *e = &ex[s * MICRO + k];
-            be->forward(be, &e->batch, e->labels, false, &unused, &run.loss[s * MICRO + k]);
+            be->forward(be, &e->batch, false, &unused, &run.loss[s * MICRO + k]);
             be->backward(be, 1.0f / (MICRO * B));
         }
         run.norm[s] = be->step(be, opt, 1e-2 * (s + 1), 0.1);
@@ -144,11 +145,11 @@ Test(emulated_backend, dropout_follows_the_rng, .timeout = 300) {
     make_batch(&e, &r);
     Backend *gpu = backend_open_gpu(FIX, 2, LABELS, 42, B, T, false);
     double eval, l1, l2, l3;
-    gpu->forward(gpu, &e.batch, e.labels, false, &r, &eval);
+    gpu->forward(gpu, &e.batch, false, &r, &eval);
     rng_seed(&a, 1, 0), rng_seed(&b, 1, 0);
-    gpu->forward(gpu, &e.batch, e.labels, true, &a, &l1);
-    gpu->forward(gpu, &e.batch, e.labels, true, &b, &l2);
-    gpu->forward(gpu, &e.batch, e.labels, true, &a, &l3);
+    gpu->forward(gpu, &e.batch, true, &a, &l1);
+    gpu->forward(gpu, &e.batch, true, &b, &l2);
+    gpu->forward(gpu, &e.batch, true, &a, &l3);
     cr_expect(l1 == l2, "same Rng state, different losses: %.7f %.7f", l1, l2);
     cr_expect(l1 != l3 && l1 != eval, "dropout did not change the loss: eval %.7f, training %.7f %.7f", eval, l1, l3);
     gpu->close(gpu);
@@ -180,7 +181,7 @@ Test(emulated_backend, gradient_checkpointing_trains_the_same, .timeout = 300) {
             be[k]->zero_grad(be[k]);
             for (int i = 0; i < MICRO; i++) {
                 const Example *e = &ex[s * MICRO + i];
-                be[k]->forward(be[k], &e->batch, e->labels, true, &dropout, &loss[k][s * MICRO + i]);
+                be[k]->forward(be[k], &e->batch, true, &dropout, &loss[k][s * MICRO + i]);
                 be[k]->backward(be[k], 1.0f / (MICRO * B));
             }
             norm[k][s] = be[k]->step(be[k], &opt, 1e-2, 0.1);
@@ -235,7 +236,7 @@ Test(emulated_backend, mixed_precision_steps_follow_fp32, .timeout = 300) {
             gpu->scaler->scale = ldexpf(1.0f, 100);
             gpu->zero_grad(gpu);
             double loss;
-            gpu->forward(gpu, &ex[0].batch, ex[0].labels, false, &r, &loss);
+            gpu->forward(gpu, &ex[0].batch, false, &r, &loss);
             gpu->backward(gpu, 1.0f / (float)B);
             const double norm = gpu->step(gpu, &gopt, 1e-2, 0.1);
             cr_expect(!isfinite(norm) && gopt.step == STEPS && gpu->scaler->scale == ldexpf(1.0f, 99),
