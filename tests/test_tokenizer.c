@@ -15,6 +15,7 @@
 #include "common/core/rng.h"
 #include "common/text/tokenizer.h"
 #include "common/core/util.h"
+#include "tests/expect_error.h"
 #include "tests/fixture.h"
 
 #define VOCAB       "data/cache/models/bert-base-uncased-vocab/vocab.txt"
@@ -425,22 +426,30 @@ Test(tokenizer, tiny_vocab_wordpiece) {
     tokenizer_free(t);
 }
 
-Test(tokenizer, vocab_without_unk_is_an_error, .exit_code = 1) {
-    tokenizer_load(temp_vocab("[PAD]\n[CLS]\n[SEP]\nhello\n"), NULL);
+Test(tokenizer, vocab_without_unk_is_an_error) {
+    char *path = temp_vocab("[PAD]\n[CLS]\n[SEP]\nhello\n");
+    EXPECT_ERROR("the vocab has no [UNK] token", tokenizer_load(path, NULL));
+    unlink(path);
+    free(path);
 }
 
-Test(tokenizer, vocab_with_invalid_utf8_is_an_error, .exit_code = 1) {
-    tokenizer_load(temp_vocab("[PAD]\n[UNK]\n[CLS]\n[SEP]\nbad\xff\n"), NULL);
+Test(tokenizer, vocab_with_invalid_utf8_is_an_error) {
+    char *path = temp_vocab("[PAD]\n[UNK]\n[CLS]\n[SEP]\nbad\xff\n");
+    EXPECT_ERROR(".txt:5: invalid UTF-8", tokenizer_load(path, NULL));
+    unlink(path);
+    free(path);
 }
 
-Test(tokenizer, truncation_below_the_specials_is_an_error, .exit_code = 1) {
+Test(tokenizer, truncation_below_the_specials_is_an_error) {
     Tokenizer *t = tokenizer_load(temp_vocab("[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n"), NULL);
     const char *a[] = {"a a a"}, *b[] = {"a"};
     TokenizedSet s = tokenize_texts(t, a, b, 1);
     EncodeOptions o = {.max_length = 2};
     Batch batch = {0};
     int rows[] = {0};
-    collate(t, &s, rows, 1, &o, &batch);
+    EXPECT_ERROR("max_length 2 leaves no room for the 3 special tokens", collate(t, &s, rows, 1, &o, &batch));
+    tokenized_set_free(&s);
+    tokenizer_free(t);
 }
 
 // ---- lesson 07's command-line interface -----------------------------------------------------
