@@ -1,7 +1,7 @@
 # bertstep — one entry point.
 #   make            build every lesson this machine can build into build/, fetch data + checkpoint
 #   make run        the main job (see README.md)
-#   make test       build and run the CPU test suite (Criterion)
+#   make test       build and run the CPU test suite (Criterion) and the layer check (make check-layers)
 #   make test-gpu   build and run the GPU tests (needs nvcc and a GPU)
 #   make bench      CPU benchmarks (bench/); bench/gpu.sh is the GPU one
 #   make test-sanitize  the CPU suite and every lesson's default run under ASan + UBSan
@@ -63,7 +63,7 @@ else
 endif
 
 .PHONY: all deps lessons probe data run test test-gpu bench clean distclean test-sanitize fuzz fuzz-deps valgrind test-gpu-sanitize \
-        format format-check format-deps werror
+        format format-check format-deps werror check-layers
 all: probe lessons data
 
 # deps: the Debian packages (installed when run as root, else the command to run is printed).
@@ -155,10 +155,15 @@ $(B)/tests/emulated_trainer: tests/emulate/emulated_gpu_backend.cpp $(B)/obj/les
 	$(CXX) $(EMU_FLAGS) $< $(B)/obj/lessons/16_trainer.o $(B)/obj/common/backend_registry_cuda.o -o $@ \
 	    $(B)/libbertstep.a $(LDLIBS)
 
-# The suite runs lessons as programs, so they are built (and data fetched) first.
+# The suite runs lessons as programs, so they are built (and data fetched) first; then the folder
+# rules of docs/DESIGN.md are checked on every #include (check-layers).
 test: lessons data $(B)/tests/run_tests $(B)/tests/emulated_kernels $(B)/tests/emulated_trainer
 	$(B)/tests/run_tests --jobs 2
 	$(B)/tests/emulated_kernels --jobs 2
+	@$(MAKE) --no-print-directory check-layers
+
+check-layers:
+	python3 scripts/check_layers.py
 
 $(B)/tests/gpu_tests: $(GPU_TEST_SRC) $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(ALL_HEADERS)
 	@mkdir -p $(dir $@)
