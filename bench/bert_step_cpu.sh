@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 MODEL=${MODEL:-data/cache/models/all-MiniLM-L6-v2}
 THREADS=${OMP_NUM_THREADS:-$(nproc)}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}   # as the Makefile sets it (see Makefile)
-PYTHON=${PYTHON:-$( [ -x /root/venv/bin/python ] && echo /root/venv/bin/python || echo python3 )}
+PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 ARGS="--model_name_or_path $MODEL --per_device_train_batch_size ${BATCH:-32} --max_seq_length ${SEQ:-64} --steps ${STEPS:-5}"
 [ -d "$MODEL" ] || { echo "bert_step_cpu: $MODEL not found (run make data)"; exit 0; }
 make -s build/bench/bert_step

@@ -65,7 +65,7 @@ if [ "${1:-}" = pack ]; then
     rm -rf build/carry && mkdir -p build/carry/minilm
     m=data/cache/models/all-MiniLM-L6-v2
     cp $m/config.json $m/vocab.txt $m/tokenizer_config.json build/carry/minilm/
-    ${PYTHON:-python3} bench/checkpoint_dtype.py fp16 $m/model.safetensors build/carry/minilm/model.safetensors
+    ${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )} bench/checkpoint_dtype.py fp16 $m/model.safetensors build/carry/minilm/model.safetensors
     gzip -9 -c data/cache/sst2/train.tsv >build/carry/sst2-train.tsv.gz
     gzip -9 -c data/cache/sst2/dev.tsv >build/carry/sst2-dev.tsv.gz
     echo "packed: $programs, build/gpu-libs/ ($(ls build/gpu-libs | tr '\n' ' ')) and build/carry/ ($(du -sh build/carry | cut -f1))"

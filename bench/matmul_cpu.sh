@@ -11,7 +11,7 @@ n=${1:-1024}
 threads=${2:-$(nproc)}
 repeats=20  # best of: on a shared machine the fastest run is the least disturbed
 rows=1024 cin=384 cout=1536  # MiniLM's feed-forward Linear at batch 8 x 128 tokens
-PYTHON=${PYTHON:-/root/venv/bin/python}
+PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}  # make venv
 
 make -s build/08_matmul_cpu
 out=$(build/08_matmul_cpu --size "$n" --threads "$threads" --repeats "$repeats" \
@@ -23,7 +23,7 @@ peak1=$(gflops '^peak, 1 thread')
 peakT=$(gflops "^peak, $threads threads")
 
 declare -A torch=()
-if [ -x "$PYTHON" ] && "$PYTHON" -c 'import torch' 2>/dev/null; then
+if "$PYTHON" -c 'import torch' 2>/dev/null; then
     while read -r key value; do torch[$key]=$value; done < <("$PYTHON" bench/matmul_torch.py "$n" "$threads" $rows $cin $cout $repeats)
     baseline="torch $("$PYTHON" -c 'import torch; print(torch.__version__)')"
 else

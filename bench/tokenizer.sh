@@ -2,14 +2,13 @@
 # bench/tokenizer.sh — common/tokenizer against Hugging Face's Rust tokenizer (BertTokenizerFast)
 # on every sentence of SST-2 train, one thread each, on this machine in the same run.
 # Prints both rates and the ratio; checks that both produced the same ids (checksum).
-#   bash bench/tokenizer.sh [TSV] [REPEATS]        ($PYTHON: default /root/venv/bin/python, else python3)
+#   bash bench/tokenizer.sh [TSV] [REPEATS]        ($PYTHON: default .venv/bin/python, else python3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tsv=${1:-data/cache/sst2/train.tsv}
 repeats=${2:-5}
 vocab_dir=data/cache/models/bert-base-uncased-vocab
-python=${PYTHON:-/root/venv/bin/python}
-[ -x "$python" ] || python=python3
+python=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 [ -f "$tsv" ] && [ -f "$vocab_dir/vocab.txt" ] || { echo "error: $tsv or $vocab_dir/vocab.txt missing; run make (data/fetch.sh)" >&2; exit 1; }
 make -s build/bench/tokenizer
 

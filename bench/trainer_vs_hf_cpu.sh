@@ -10,7 +10,7 @@
 #   SEEDS=42 MAX_TRAIN_SAMPLES=2000 bash bench/trainer_vs_hf_cpu.sh   # a quick look
 set -euo pipefail
 cd "$(dirname "$0")/.."
-py=${PYTHON:-python3}
+py=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 $py -c 'import torch, transformers, accelerate' 2>/dev/null ||
     { echo "trainer_vs_hf_cpu.sh: $py lacks torch, transformers or accelerate (pip install 'transformers[torch]')" >&2; exit 1; }
 make -s build/16_trainer data >/dev/null

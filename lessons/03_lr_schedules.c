@@ -7,6 +7,12 @@
 //
 // `--dump` prints, for one schedule, the LR used by every update `step lr` (0-based step, lr in
 // %.9e): the interface tests/test_schedule.c and reviewers compare with transformers.
+//
+// The formulas. Warmup and the two decays most runs use are written out below
+// (linear_with_warmup, cosine_with_warmup); the program checks them against
+// common/train/schedule.c, which has all seven schedules (their formulas head schedule.h) and
+// which the later lessons and the trainer use.
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +23,44 @@
 #include "common/core/util.h"
 
 #define N_KINDS 7
+
+// linear_with_warmup: the Trainer's default schedule (W warmup steps, T steps in all).
+//   step < W:  lr * step / W                  from 0 up to the peak
+//   after:     lr * (T - step) / (T - W)      a straight line down to 0 at step T
+static double linear_with_warmup(double lr, long step, long W, long T) {
+    double factor = step < W ? (double)step / (double)W : (double)(T - step) / (double)(T - W);
+    return lr * factor;
+}
+
+// cosine_with_warmup: the same warmup, then half a cosine from the peak down to 0.
+//   after:     lr * (1 + cos(pi * p)) / 2,    p = (step - W) / (T - W), the fraction of decay done
+static double cosine_with_warmup(double lr, long step, long W, long T) {
+    double p = (double)(step - W) / (double)(T - W);
+    double factor = step < W ? (double)step / (double)W : 0.5 * (1.0 + cos(M_PI * p));
+    return lr * factor;
+}
+
+// check_formulas: the two functions above give common/train/schedule.c's LR, bit for bit, at
+// every step of the run (the program stops with an error if one step differs).
+static void check_formulas(double lr, long warmup, long total) {
+    const struct {
+        ScheduleKind kind;
+        double (*by_hand)(double, long, long, long);
+        const char *formula;
+    } written_out[] = {
+        {SCHED_LINEAR, linear_with_warmup, "lr * step / W, then lr * (T - step) / (T - W)"},
+        {SCHED_COSINE, cosine_with_warmup, "lr * step / W, then lr * (1 + cos(pi * p)) / 2"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(written_out); i++) {
+        Schedule s = schedule_make(written_out[i].kind, lr, warmup, total);
+        for (long step = 0; step < total; step++)
+            if (written_out[i].by_hand(lr, step, warmup, total) != schedule_lr(&s, step))
+                die("step %ld: this file's %s formula gives %.17g, common/train/schedule.c %.17g", step,
+                    schedule_name(s.kind), written_out[i].by_hand(lr, step, warmup, total), schedule_lr(&s, step));
+        printf("%-8s %-48s same as schedule.c at all %ld steps\n", schedule_name(s.kind), written_out[i].formula,
+               total);
+    }
+}
 
 static void print_table(double lr, long warmup, long total) {
     const long steps[] = {0, 1, 10, 50, 99, 100, 101, 500, 999};
@@ -81,7 +125,8 @@ int main(int argc, char **argv) {
     };
     ArgParser parser = {"03_lr_schedules",
                         "The LR of every Hugging Face schedule (linear, cosine, cosine_with_restarts, polynomial,\n"
-                        "constant, constant_with_warmup, inverse_sqrt) with warmup by steps or by ratio.",
+                        "constant, constant_with_warmup, inverse_sqrt) with warmup by steps or by ratio; the linear\n"
+                        "and cosine formulas written out and checked against common/train/schedule.c.",
                         NULL, specs, ARRAY_LEN(specs)};
     args_parse(&parser, argc, argv, NULL, 0);
     if (max_steps < 1) die("--max_steps must be at least 1 (got %d)", max_steps);
@@ -96,6 +141,9 @@ int main(int argc, char **argv) {
 
     printf("== LR used by each update (0-based step), lr %g, %ld warmup steps, %d steps ==\n", lr, warmup, max_steps);
     print_table(lr, warmup, max_steps);
+
+    printf("\n== The same LR from the formulas written out in this file (W = %ld, T = %d) ==\n", warmup, max_steps);
+    check_formulas(lr, warmup, max_steps);
 
     printf("\n== Counting warmup: the first update of a Hugging Face run uses lr 0 ==\n");
     print_warmup_conventions(lr, warmup, max_steps);

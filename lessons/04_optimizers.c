@@ -7,6 +7,10 @@
 //   grad    = ( c1 (w1 - 1),  c2 (w2 - 1) )
 //
 // The minimum is w = (1, 1). Every optimizer starts at w = (0, 0).
+//
+// The optimizers are common/train/optim.c's (lesson 11 and the trainer use them); its header
+// gives each update rule. AdamW, the one BERT is fine-tuned with, is also written out here
+// (adamw_update) and run beside optim.c's (section 5).
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -105,6 +109,63 @@ static double adam_step_over_lr(double g, double eps) {
     return step;
 }
 
+// AdamState: one weight's AdamW state, in double.
+typedef struct {
+    double w, m, v;  // the weight, Adam's first moment (mean of g) and second moment (mean of g^2)
+} AdamState;
+
+// adamw_update: AdamW update number t (1, 2, ...) of one weight with gradient g, as the formulas read:
+//   w     = w * (1 - lr * weight_decay)         decoupled decay: shrink the weight itself
+//   m     = b1 * m + (1 - b1) * g               running mean of the gradient
+//   v     = b2 * v + (1 - b2) * g^2             running mean of its square
+//   m_hat = m / (1 - b1^t),  v_hat = v / (1 - b2^t)      undo the start from m = v = 0
+//   w     = w - lr * m_hat / (sqrt(v_hat) + eps)
+static void adamw_update(AdamState *s, double g, long t, const OptimizerConfig *c, double lr) {
+    s->w *= 1.0 - lr * c->weight_decay;
+    s->m = c->beta1 * s->m + (1.0 - c->beta1) * g;
+    s->v = c->beta2 * s->v + (1.0 - c->beta2) * g * g;
+    double m_hat = s->m / (1.0 - pow(c->beta1, (double)t)), v_hat = s->v / (1.0 - pow(c->beta2, (double)t));
+    s->w -= lr * m_hat / (sqrt(v_hat) + c->eps);
+}
+
+// print_adamw_by_hand: AdamW on the bowl by common/train/optim.c (float32, the trainer's); before
+// each update, adamw_update (double) starts from optim.c's weight and moments and takes the same
+// update. The two must agree to float32 rounding: at most 1e-4 * lr + 1e-6 * |w| apart (the
+// program stops with an error otherwise).
+static void print_adamw_by_hand(OptimizerConfig cfg, double lr, int steps) {
+    ParamSet ps = {0};
+    params_add(&ps, "w", 1, (int[]){2});
+    params_alloc(&ps);
+    Optimizer opt;
+    optimizer_init(&opt, cfg, &ps);
+    const int shown[] = {1, 2, 3, 10, 100, 1000, 10000};
+    double largest = 0.0;  // the largest |by hand - optim.c| of one update, in units of lr
+    printf("%6s %14s %14s %14s %14s\n", "step", "w1 by hand", "w1 optim.c", "w2 by hand", "w2 optim.c");
+    for (int t = 1, k = 0; t <= steps; t++) {
+        bowl_grad(ps.params, 0, ps.grads);
+        AdamState hand[2];
+        for (int i = 0; i < 2; i++) {
+            hand[i] = (AdamState){ps.params[i], opt.m[i], opt.v[i]};
+            adamw_update(&hand[i], ps.grads[i], t, &cfg, lr);
+        }
+        optimizer_step(&opt, &ps, lr);
+        for (int i = 0; i < 2; i++) {
+            double diff = fabs(hand[i].w - ps.params[i]);
+            if (!(diff <= 1e-4 * lr + 1e-6 * fabs(hand[i].w)))
+                die("update %d of w%d: adamw_update gives %.9g, common/train/optim.c %.9g", t, i + 1, hand[i].w,
+                    ps.params[i]);
+            if (lr > 0) largest = fmax(largest, diff / lr);
+        }
+        if (k < (int)ARRAY_LEN(shown) && t == shown[k]) {
+            printf("%6d %14.8f %14.8f %14.8f %14.8f\n", t, hand[0].w, ps.params[0], hand[1].w, ps.params[1]);
+            k++;
+        }
+    }
+    printf("largest |by hand - optim.c| of one update in %d: %.1e x lr\n", steps, largest);
+    optimizer_free(&opt);
+    params_free(&ps);
+}
+
 int main(int argc, char **argv) {
     double lr_sgd = 0.01, lr_adam = 0.01, weight_decay = 0.1, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
     int steps = 10000;
@@ -119,10 +180,12 @@ int main(int argc, char **argv) {
         {"adam_epsilon", ARG_FLOAT, &eps, "added to sqrt(v) in Adam's denominator", NULL},
         {"max_steps", ARG_INT, &steps, "updates per run", "Run"},
     };
-    ArgParser parser = {"04_optimizers",
-                        "SGD, momentum, Adam and AdamW on one badly conditioned bowl; an L2 term in the loss\n"
-                        "versus decoupled weight decay; which parameters get no decay; what adam_epsilon does.",
-                        NULL, specs, ARRAY_LEN(specs)};
+    ArgParser parser = {
+        "04_optimizers",
+        "SGD, momentum, Adam and AdamW on one badly conditioned bowl; an L2 term in the loss\n"
+        "versus decoupled weight decay; which parameters get no decay; what adam_epsilon does; AdamW's\n"
+        "update written out beside common/train/optim.c's.",
+        NULL, specs, ARRAY_LEN(specs)};
     args_parse(&parser, argc, argv, NULL, 0);
     if (steps < 1) die("--max_steps must be at least 1 (got %d)", steps);
 
@@ -168,5 +231,9 @@ int main(int argc, char **argv) {
     printf("adam_epsilon = %g\n%10s %14s %14s\n", eps, "|grad|", "with eps", "eps = 0");
     for (double g = 1e-12; g <= 1.5; g *= 100)
         printf("%10.0e %14.6f %14.6f\n", g, adam_step_over_lr(g, eps), adam_step_over_lr(g, 0.0));
+
+    printf("\n== 5. AdamW written out (adamw_update, in double) beside common/train/optim.c, weight_decay = %g ==\n",
+           weight_decay);
+    print_adamw_by_hand(config(OPT_ADAMW, 0, weight_decay, beta1, beta2, eps), lr_adam, steps);
     return 0;
 }

@@ -11,7 +11,7 @@ Writes tests/fixtures/bert/ (read by tests/test_bert.c):
   minilm.txt            token ids + mask of 8 sentences (BertTokenizer of all-MiniLM-L6-v2)
   minilm_hidden.safetensors  their last hidden state from the real checkpoint
 
-    /root/venv/bin/python tests/gen_bert.py     # needs torch, transformers, safetensors
+    python3 tests/gen_bert.py     # needs torch, transformers, safetensors
 """
 import json
 import os

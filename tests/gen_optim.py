@@ -1,16 +1,19 @@
 """gen_optim.py — reference values for common/train/optim.c and common/model/loss.c from PyTorch and the
 Hugging Face Trainer. Writes tests/fixtures/optim/optim.txt (read by tests/test_optim.c).
 
-    python3 tests/gen_optim.py      # needs torch and transformers (pip install torch transformers)
+    python3 tests/gen_optim.py      # needs torch and transformers (tests/requirements.txt)
 """
 import os
 import sys
+import tempfile
 
 import torch
 from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
 
 sys.path.insert(0, os.path.dirname(__file__))
 from fixture import write_fixture  # noqa: E402
+
+SCRATCH = tempfile.TemporaryDirectory()  # the Trainer's output_dir; it writes nothing there
 
 torch.manual_seed(0)
 out = {}
@@ -71,7 +74,7 @@ out["ce_dlogits"] = logits.grad.flatten().tolist()
 # The Trainer's own decay / no-decay split on a BERT classifier's parameter names.
 model = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1,
                                                  num_attention_heads=2, intermediate_size=16, num_labels=2))
-trainer = Trainer(model=model, args=TrainingArguments(output_dir="/tmp/gen_optim_unused", report_to=[]))
+trainer = Trainer(model=model, args=TrainingArguments(output_dir=SCRATCH.name, report_to=[]))
 decay = set(trainer.get_decay_parameter_names(model))
 names = [n for n, _ in model.named_parameters()]
 out["decay_names"] = [n for n in names if n in decay]

@@ -11,7 +11,7 @@ Writes tests/fixtures/precision/precision.txt (read by tests/test_precision.c):
   long_*                the default scaler (2^16, interval 2000) over 4100 steps with overflows
                         at steps 0, 1 and 2500: the steps where the scale changed and its values
 
-    /root/venv/bin/python tests/gen_precision.py
+    python3 tests/gen_precision.py
 """
 import os
 import sys

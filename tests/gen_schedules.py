@@ -8,6 +8,7 @@ Writes tests/fixtures/schedules/schedules.txt (read by tests/test_schedule.c).
 import itertools
 import os
 import sys
+import tempfile
 
 import torch
 import transformers
@@ -18,6 +19,8 @@ from transformers.trainer_callback import DefaultFlowCallback
 
 sys.path.insert(0, os.path.dirname(__file__))
 from fixture import write_fixture  # noqa: E402
+
+SCRATCH = tempfile.TemporaryDirectory()  # the Trainer's output_dir; it writes nothing there
 
 out = {}
 LR = 2e-5
@@ -44,11 +47,11 @@ out["schedule_cases"] = sched_cases
 # The Trainer's step arithmetic: a real Trainer (tiny BERT) asked the questions it asks itself.
 model = BertForSequenceClassification(BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
                                                  num_attention_heads=2, intermediate_size=8))
-trainer = Trainer(model=model, args=TrainingArguments(output_dir="/tmp/gen_schedules_unused", report_to=[]))
+trainer = Trainer(model=model, args=TrainingArguments(output_dir=SCRATCH.name, report_to=[]))
 grid = []
 for n, b, acc, epochs, drop, max_steps, ratio in itertools.product(
         [9000, 200, 31], [16, 6], [1, 32, 3], [5.0, 2.5], [False, True], [-1, 700], [0.1, 0.0]):
-    args = TrainingArguments(output_dir="/tmp/gen_schedules_unused", report_to=[], per_device_train_batch_size=b,
+    args = TrainingArguments(output_dir=SCRATCH.name, report_to=[], per_device_train_batch_size=b,
                              gradient_accumulation_steps=acc, num_train_epochs=epochs, dataloader_drop_last=drop,
                              max_steps=max_steps, warmup_steps=ratio, eval_strategy="steps", eval_steps=200,
                              save_strategy="steps", save_steps=200, logging_steps=50)

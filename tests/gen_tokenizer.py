@@ -18,7 +18,7 @@ Writes, under tests/fixtures/tokenizer/:
              enc<k>_*: batches with pairs, truncation (longest_first), padding right/left, to
              the longest or to max_length, pad_to_multiple_of: options and the three (B,T) arrays;
              gbl_*: transformers' get_length_grouped_indices for given lengths and permutation.
-Run: /root/venv/bin/python tests/gen_tokenizer.py   (needs transformers; data sets from
+Run: python3 tests/gen_tokenizer.py   (needs transformers; data sets from
 data/fetch.sh; about a minute)"""
 import os
 import random

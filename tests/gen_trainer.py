@@ -4,7 +4,7 @@ create the head) with its own 70-token vocab, and a small three-class data set t
 separate completely (each sentence names things of one topic among filler words).
 
 Writes tests/fixtures/trainer/tiny-bert/{config.json,model.safetensors,vocab.txt} and
-tests/fixtures/trainer/{train,dev,test}.tsv.     /root/venv/bin/python tests/gen_trainer.py"""
+tests/fixtures/trainer/{train,dev,test}.tsv.     python3 tests/gen_trainer.py"""
 import os
 import random
 

@@ -14,7 +14,7 @@ scaling of the loss, the global-norm clipping (max_grad_norm 0.5, below the norm
 the evaluation each epoch.
 
 Writes tests/fixtures/trainer/tiny-bert-cls/ and tests/fixtures/trainer/hf_lockstep.txt.
-    /root/venv/bin/python tests/gen_trainer_hf.py      (needs torch, transformers, accelerate)"""
+    python3 tests/gen_trainer_hf.py      (needs torch, transformers, accelerate)"""
 import csv
 import os
 import shutil

@@ -21,73 +21,31 @@
 #include "common/model/safetensors.h"
 #include "common/text/tokenizer.h"
 #include "common/core/util.h"
+#include "tests/expect_error.h"
 
-// ---- running a loader in a child ---------------------------------------------------------------
+// ---- running a loader in a child (tests/expect_error.h) ---------------------------------------
 typedef void (*Loader)(const char *path);
 
-typedef struct {
-    int status;      // exit status; -1 = killed by a signal (a crash)
-    char err[8192];  // what it wrote to stderr
-} Outcome;
-
-// drop_sanitizer_notes: under `make test-sanitize` a child forked from the (threaded) test runner
-// may get a line "==PID==Running thread ... was not suspended" from LeakSanitizer at exit. Such
-// "==" lines are the runtime's, not the program's; a real sanitizer finding changes the exit
-// status (abort, or LeakSanitizer's 23), which the tests check.
-static void drop_sanitizer_notes(char *text) {
-    char *out = text;
-    for (char *line = text; *line;) {
-        char *nl = strchr(line, '\n');
-        size_t len = nl ? (size_t)(nl - line) + 1 : strlen(line);
-        if (strncmp(line, "==", 2)) {
-            memmove(out, line, len);
-            out += len;
-        }
-        line += len;
-    }
-    *out = '\0';
-}
-
-static Outcome run_loader(Loader load, const char *path) {
-    Outcome o = {0};
-    int fds[2];
-    cr_assert(pipe(fds) == 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
+static ChildOutcome run_loader(Loader load, const char *path) {
+    int err_fd;
+    pid_t pid = child_run_begin(&err_fd);
     if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
         load(path);
         _exit(0);
     }
-    close(fds[1]);
-    size_t n = 0;
-    ssize_t got;
-    while ((got = read(fds[0], o.err + n, sizeof o.err - 1 - n)) > 0) n += (size_t)got;
-    close(fds[0]);
-    o.err[n] = '\0';
-    drop_sanitizer_notes(o.err);
-    int st;
-    waitpid(pid, &st, 0);
-    o.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return o;
+    return child_run_end(pid, err_fd);
 }
 
 // expect_error: load(path) exits 1 with one line "error: ...\n" naming the file and holding `want`.
 static void expect_error(Loader load, const char *path, const char *want) {
-    Outcome o = run_loader(load, path);
-    cr_expect_eq(o.status, 1, "%s: expected exit 1 with an error naming '%s', got status %d and: %s", path, want,
-                 o.status, o.err);
-    const char *nl = strchr(o.err, '\n');
-    cr_expect(!strncmp(o.err, "error: ", 7) && nl && nl[1] == '\0', "%s: not exactly one error line: %s", path, o.err);
+    ChildOutcome o = run_loader(load, path);
+    expect_one_error_line(&o, path, want);
     cr_expect(strstr(o.err, path), "%s: the error does not name the file: %s", path, o.err);
-    cr_expect(strstr(o.err, want), "%s: the error does not say '%s': %s", path, want, o.err);
 }
 
 // expect_clean: load(path) either succeeds or fails with one error line; never a crash.
 static void expect_clean(Loader load, const char *path, const char *what) {
-    Outcome o = run_loader(load, path);
+    ChildOutcome o = run_loader(load, path);
     cr_expect(o.status == 0 || (o.status == 1 && !strncmp(o.err, "error: ", 7) && strchr(o.err, '\n')[1] == '\0'),
               "%s: status %d: %s", what, o.status, o.err);
 }
@@ -258,10 +216,8 @@ Test(bad_safetensors, shape_disagrees_with_the_model, .init = make_dir, .fini = 
     const char *p = write_st("checkpoint-1/model.safetensors", hdr, 16);
     (void)p;
     snprintf(ck, sizeof ck, "%s/checkpoint-1", dir);
-    Outcome o = run_loader(load_checkpoint_3x2, ck);
-    cr_expect_eq(o.status, 1);
-    cr_expect(strstr(o.err, "model.safetensors: tensor layer.weight has 4 values, expected 6"), "%s", o.err);
-    cr_expect(!strchr(o.err, '\n')[1], "one line: %s", o.err);
+    ChildOutcome o = run_loader(load_checkpoint_3x2, ck);
+    expect_one_error_line(&o, ck, "model.safetensors: tensor layer.weight has 4 values, expected 6");
 }
 
 // ---- trainer_state.json ---------------------------------------------------------------------------
@@ -438,11 +394,9 @@ Test(bad_config, shapes_disagree_with_config, .init = make_dir, .fini = remove_d
     memcpy(at, "\"intermediate_size\": 256", strlen("\"intermediate_size\": 256"));
     write_bytes("model.safetensors", st, n);
     write_text("config.json", cfg);
-    Outcome o = run_loader(load_bert_dir, dir);
-    cr_expect_eq(o.status, 1, "%s", o.err);
-    cr_expect(strstr(o.err, "model.safetensors: tensor ") && strstr(o.err, "config.json says") &&
-                  !strchr(o.err, '\n')[1],
-              "%s", o.err);
+    ChildOutcome o = run_loader(load_bert_dir, dir);
+    expect_one_error_line(&o, dir, "config.json says");
+    cr_expect(strstr(o.err, "model.safetensors: tensor "), "%s", o.err);
     free(st);
     free(cfg);
 }
@@ -473,10 +427,10 @@ static void expect_flag_error(const char *flag, const char *value, const char *w
     flag_argv[1] = flag;
     flag_argv[2] = value;
     flag_argv[3] = NULL;
-    Outcome o = run_loader(parse_flags, NULL);
-    cr_expect_eq(o.status, 1, "%s %s: status %d", flag, value ? value : "", o.status);
-    cr_expect(!strncmp(o.err, "error: ", 7) && strstr(o.err, want) && !strchr(o.err, '\n')[1], "%s %s: %s", flag,
-              value ? value : "", o.err);
+    ChildOutcome o = run_loader(parse_flags, NULL);
+    char what[256];
+    snprintf(what, sizeof what, "%s %s", flag, value ? value : "");
+    expect_one_error_line(&o, what, want);
 }
 
 Test(bad_flags, out_of_range_and_malformed, .init = make_dir, .fini = remove_dir) {

@@ -7,6 +7,7 @@
 
 #include "common/text/dataset.h"
 #include "common/core/util.h"
+#include "tests/expect_error.h"
 
 // temp_file: write `content` to a fresh file ending in `suffix`; returns its path.
 static char *temp_file(const char *content, const char *suffix) {
@@ -102,10 +103,11 @@ Test(dataset, max_samples_keeps_the_first_rows) {
     dataset_free(&d);
 }
 
-Test(dataset, max_samples_still_checks_the_rows_it_drops, .exit_code = 1) {
+Test(dataset, max_samples_still_checks_the_rows_it_drops) {
     DatasetOptions o = dataset_default_options();
     o.max_samples = 1;
-    dataset_load(temp_file("sentence\tlabel\none\t1\n\t0\n", ".tsv"), &o);  // line 3: empty text
+    const char *path = temp_file("sentence\tlabel\none\t1\n\t0\n", ".tsv");  // line 3: empty text
+    EXPECT_ERROR(".tsv:3:", dataset_load(path, &o));
 }
 
 Test(dataset, epoch_order_is_a_seeded_permutation) {
@@ -119,18 +121,29 @@ Test(dataset, epoch_order_is_a_seeded_permutation) {
     for (int i = 0; i < 100; i++) cr_assert_eq(seen[i], 1);
 }
 
-// Each bad file must stop the loader with exit code 1 (one "error: file:line: ..." line).
-Test(dataset, unknown_label_in_dev_file, .exit_code = 1) {
+// Each bad file must stop the loader with exit code 1 and one "error: file:line: ..." line.
+Test(dataset, unknown_label_in_dev_file) {
     LabelSet train = {2, (char *[]){"0", "1"}};
     DatasetOptions o = dataset_default_options();
     o.labels = &train;
-    dataset_load(temp_file("sentence\tlabel\nfine\t1\nodd\t7\n", ".tsv"), &o);
+    const char *path = temp_file("sentence\tlabel\nfine\t1\nodd\t7\n", ".tsv");
+    EXPECT_ERROR(":3: label '7' is not one of the known labels (0, 1)", dataset_load(path, &o));
 }
-Test(dataset, ragged_row, .exit_code = 1) { load_text("sentence\tlabel\na\t1\nb\t0\textra\n", ".tsv"); }
-Test(dataset, missing_label_column, .exit_code = 1) { load_text("text\tstars\na\t1\n", ".tsv"); }
-Test(dataset, empty_label, .exit_code = 1) { load_text("sentence\tlabel\na\t\n", ".tsv"); }
-Test(dataset, empty_text, .exit_code = 1) { load_text("sentence\tlabel\n\t1\n", ".tsv"); }
-Test(dataset, invalid_utf8, .exit_code = 1) { load_text("sentence\tlabel\nbad \xff\xfe byte\t1\n", ".tsv"); }
-Test(dataset, unclosed_csv_quote, .exit_code = 1) { load_text("sentence,label\n\"never closed,1\n", ".csv"); }
-Test(dataset, header_only, .exit_code = 1) { load_text("sentence\tlabel\n", ".tsv"); }
-Test(dataset, empty_file, .exit_code = 1) { load_text("", ".tsv"); }
+Test(dataset, ragged_row) {
+    EXPECT_ERROR(":3: 3 fields, but the header has 2", load_text("sentence\tlabel\na\t1\nb\t0\textra\n", ".tsv"));
+}
+Test(dataset, missing_label_column) {
+    EXPECT_ERROR("no label column 'label' (columns: sentence, stars)", load_text("sentence\tstars\na\t1\n", ".tsv"));
+}
+Test(dataset, empty_label) { EXPECT_ERROR(":2: empty label", load_text("sentence\tlabel\na\t\n", ".tsv")); }
+Test(dataset, empty_text) {
+    EXPECT_ERROR(":2: empty text in column 'sentence'", load_text("sentence\tlabel\n\t1\n", ".tsv"));
+}
+Test(dataset, invalid_utf8) {
+    EXPECT_ERROR(":2: invalid UTF-8", load_text("sentence\tlabel\nbad \xff\xfe byte\t1\n", ".tsv"));
+}
+Test(dataset, unclosed_csv_quote) {
+    EXPECT_ERROR(":2: malformed CSV", load_text("sentence,label\n\"never closed,1\n", ".csv"));
+}
+Test(dataset, header_only) { EXPECT_ERROR("no examples", load_text("sentence\tlabel\n", ".tsv")); }
+Test(dataset, empty_file) { EXPECT_ERROR("no examples", load_text("", ".tsv")); }

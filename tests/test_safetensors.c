@@ -9,6 +9,7 @@
 
 #include "common/model/safetensors.h"
 #include "common/core/util.h"
+#include "tests/expect_error.h"
 #include "tests/fixture.h"
 
 #define MIXED "tests/fixtures/safetensors/mixed.safetensors"
@@ -82,32 +83,49 @@ static char *corrupt(const char *tag, const char *header, long keep) {
     return path;
 }
 
-Test(safetensors, truncated_file, .exit_code = 1) { st_open(corrupt("trunc", NULL, 100)); }
-Test(safetensors, shorter_than_length_field, .exit_code = 1) { st_open(corrupt("tiny", NULL, 5)); }
-Test(safetensors, header_length_past_end, .exit_code = 1) {
+// expect_rejected: st_open(path) stops with one error line that says `why`; the file is removed.
+static void expect_rejected(char *path, const char *why) {
+    EXPECT_ERROR(why, st_open(path));
+    unlink(path);
+    free(path);
+}
+
+Test(safetensors, truncated_file) {
+    expect_rejected(corrupt("trunc", NULL, 100),
+                    "header length 320 runs past the end of the 100-byte file (truncated?)");
+}
+Test(safetensors, shorter_than_length_field) {
+    expect_rejected(corrupt("tiny", NULL, 5), "5 bytes is too short for a safetensors file (truncated?)");
+}
+Test(safetensors, header_length_past_end) {
     char *p = corrupt("hlen", NULL, -1);
     FILE *f = xfopen(p, "r+b");
     unsigned char big[8] = {0xff, 0xff, 0xff, 0x00, 0, 0, 0, 0};
     fwrite(big, 1, 8, f);
     fclose(f);
-    st_open(p);
+    expect_rejected(p, "header length 16777215 runs past the end of the");
 }
-Test(safetensors, not_json, .exit_code = 1) { st_open(corrupt("json", "{\"a\": [1, 2", 0)); }
-Test(safetensors, unknown_dtype, .exit_code = 1) {
-    st_open(corrupt("dtype", "{\"a\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", 0));
+Test(safetensors, not_json) { expect_rejected(corrupt("json", "{\"a\": [1, 2", 0), "the header is not a JSON object"); }
+Test(safetensors, unknown_dtype) {
+    expect_rejected(corrupt("dtype", "{\"a\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", 0),
+                    "tensor a: unsupported dtype F8_E4M3");
 }
-Test(safetensors, size_disagrees_with_shape, .exit_code = 1) {
-    st_open(corrupt("size", "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 0));
+Test(safetensors, size_disagrees_with_shape) {
+    expect_rejected(corrupt("size", "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 0),
+                    "tensor a: byte range 0..8 holds 8 bytes, but shape x F32 needs 12");
 }
-Test(safetensors, range_outside_data, .exit_code = 1) {
-    st_open(corrupt("range", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[1000000,1000008]}}", 0));
+Test(safetensors, range_outside_data) {
+    expect_rejected(corrupt("range", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[1000000,1000008]}}", 0),
+                    "tensor a: data_offsets must be two whole numbers within the data section");
 }
-Test(safetensors, overlapping_ranges, .exit_code = 1) {
-    st_open(corrupt("overlap",
-                    "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
-                    "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
-                    0));
+Test(safetensors, overlapping_ranges) {
+    expect_rejected(corrupt("overlap",
+                            "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+                            "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
+                            0),
+                    "tensor b overlaps tensor a (bytes 8..16 and 0..16)");
 }
-Test(safetensors, negative_dimension, .exit_code = 1) {
-    st_open(corrupt("neg", "{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 0));
+Test(safetensors, negative_dimension) {
+    expect_rejected(corrupt("neg", "{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 0),
+                    "tensor a: dimension 0 is not a sane non-negative integer");
 }

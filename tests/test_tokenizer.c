@@ -16,6 +16,7 @@
 #include "common/text/batch.h"
 #include "common/text/tokenizer.h"
 #include "common/core/util.h"
+#include "tests/expect_error.h"
 #include "tests/fixture.h"
 
 #define VOCAB       "data/cache/models/bert-base-uncased-vocab/vocab.txt"
@@ -426,12 +427,18 @@ Test(tokenizer, tiny_vocab_wordpiece) {
     tokenizer_free(t);
 }
 
-Test(tokenizer, vocab_without_unk_is_an_error, .exit_code = 1) {
-    tokenizer_load(temp_vocab("[PAD]\n[CLS]\n[SEP]\nhello\n"), NULL);
+Test(tokenizer, vocab_without_unk_is_an_error) {
+    char *path = temp_vocab("[PAD]\n[CLS]\n[SEP]\nhello\n");
+    EXPECT_ERROR("the vocab has no [UNK] token", tokenizer_load(path, NULL));
+    unlink(path);
+    free(path);
 }
 
-Test(tokenizer, vocab_with_invalid_utf8_is_an_error, .exit_code = 1) {
-    tokenizer_load(temp_vocab("[PAD]\n[UNK]\n[CLS]\n[SEP]\nbad\xff\n"), NULL);
+Test(tokenizer, vocab_with_invalid_utf8_is_an_error) {
+    char *path = temp_vocab("[PAD]\n[UNK]\n[CLS]\n[SEP]\nbad\xff\n");
+    EXPECT_ERROR(".txt:5: invalid UTF-8", tokenizer_load(path, NULL));
+    unlink(path);
+    free(path);
 }
 
 // A batch carries the labels of its rows, in the order collate was given them; texts without
@@ -461,25 +468,33 @@ Test(tokenizer, batch_carries_the_labels_of_its_rows) {
     tokenizer_free(t);
 }
 
-Test(tokenizer, loss_of_an_unlabelled_batch_is_an_error, .exit_code = 1) {
-    Tokenizer *t = tokenizer_load(temp_vocab("[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n"), NULL);
+Test(tokenizer, loss_of_an_unlabelled_batch_is_an_error) {
+    char *path = temp_vocab("[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n");
+    Tokenizer *t = tokenizer_load(path, NULL);
     const char *a[] = {"a"};
     TokenizedSet s = tokenize_texts(t, a, NULL, 1);
     EncodeOptions o = {0};
     Batch batch = {0};
     int rows[] = {0};
     collate(t, &s, rows, 1, &o, &batch);
-    batch_labels(&batch);
+    EXPECT_ERROR("a loss needs labels, and this batch has none", batch_labels(&batch));
+    batch_free(&batch);
+    tokenized_set_free(&s);
+    tokenizer_free(t);
+    unlink(path);
+    free(path);
 }
 
-Test(tokenizer, truncation_below_the_specials_is_an_error, .exit_code = 1) {
+Test(tokenizer, truncation_below_the_specials_is_an_error) {
     Tokenizer *t = tokenizer_load(temp_vocab("[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n"), NULL);
     const char *a[] = {"a a a"}, *b[] = {"a"};
     TokenizedSet s = tokenize_texts(t, a, b, 1);
     EncodeOptions o = {.max_length = 2};
     Batch batch = {0};
     int rows[] = {0};
-    collate(t, &s, rows, 1, &o, &batch);
+    EXPECT_ERROR("max_length 2 leaves no room for the 3 special tokens", collate(t, &s, rows, 1, &o, &batch));
+    tokenized_set_free(&s);
+    tokenizer_free(t);
 }
 
 // ---- lesson 07's command-line interface -----------------------------------------------------

@@ -9,7 +9,11 @@
 // does 2 M N K flops on M K + K N + M N floats, so each input float can be reused up to N (or M)
 // times: the kernels differ only in how much of that reuse they capture close to the ALUs.
 #pragma once
-#include "kernels/matmul/matmul.cuh"
+#include "kernels/core/cuda_common.cuh"
+
+extern "C" {
+#include "common/model/gemm_check.h"  // GemmShape
+}
 
 // store_c: C[at] = alpha acc + beta C[at], with beta = 0 never reading C (it may hold NaN).
 __device__ __forceinline__ void store_c(float *c, float acc, float alpha, float beta) {

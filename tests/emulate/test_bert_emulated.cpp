@@ -8,6 +8,7 @@
 // what only a GPU can show (the real cuBLAS, races, speed) is left to make test-gpu.
 #include <criterion/criterion.h>
 
+#include "tests/expect_error.h"
 #include "tests/gpu/bert_model_check.h"
 
 // Small and odd: 300 channels (more than a row block's 256 threads), 7 tokens, 3 heads of 100.
@@ -41,33 +42,39 @@ Test(emulated_bert, checkpointing_matches_and_saves_what_the_formula_says, .time
 
 // With checkpointing the layers share one set of dropout-mask buffers: the CPU's masks, one set a
 // layer, cannot be uploaded (one error line).
-Test(emulated_bert, checkpointing_refuses_cpu_masks, .exit_code = 1) {
-    BertModel m = bert_load("tests/fixtures/bert/tiny", 0, 0, NULL);
-    m.config.hidden_dropout_prob = 0.1f;
-    bert_alloc_acts(&m, 1, 2);
-    const int ids[2] = {3, 4};
-    Rng rng;
-    rng_seed(&rng, 1, 0);
-    bert_forward(&m, ids, NULL, NULL, NULL, 1, 2, true, &rng);
-    m.gradient_checkpointing = true;
-    GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32, FMT_FP32);
-    gpu_bert_use_dropout_masks(&g, &m);
+Test(emulated_bert, checkpointing_refuses_cpu_masks) {
+    EXPECT_ERROR("the GPU BERT with gradient checkpointing cannot take the CPU's dropout masks", {
+        BertModel m = bert_load("tests/fixtures/bert/tiny", 0, 0, NULL);
+        m.config.hidden_dropout_prob = 0.1f;
+        bert_alloc_acts(&m, 1, 2);
+        const int ids[2] = {3, 4};
+        Rng rng;
+        rng_seed(&rng, 1, 0);
+        bert_forward(&m, ids, NULL, NULL, NULL, 1, 2, true, &rng);
+        m.gradient_checkpointing = true;
+        GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32, FMT_FP32);
+        gpu_bert_use_dropout_masks(&g, &m);
+    });
 }
 
 // A bad batch is one error line on the host, before anything reaches the GPU (where an id outside
 // the vocabulary would read outside the embedding table).
-Test(emulated_bert, id_outside_the_vocabulary_is_an_error, .exit_code = 1) {
-    BertModel m = bert_load("tests/fixtures/bert/tiny", 0, 0, NULL);
-    GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32, FMT_FP32);
-    const int ids[2] = {3, 50}, mask[2] = {1, 1};  // the tiny vocabulary has 50 tokens: 0..49
-    gpu_bert_forward(&g, ids, NULL, mask, NULL, 1, 2, false, 0);
+Test(emulated_bert, id_outside_the_vocabulary_is_an_error) {
+    EXPECT_ERROR("input_ids[0][1] = 50 is outside the vocabulary (50)", {
+        BertModel m = bert_load("tests/fixtures/bert/tiny", 0, 0, NULL);
+        GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32, FMT_FP32);
+        const int ids[2] = {3, 50}, mask[2] = {1, 1};  // the tiny vocabulary has 50 tokens: 0..49
+        gpu_bert_forward(&g, ids, NULL, mask, NULL, 1, 2, false, 0);
+    });
 }
 
-Test(emulated_bert, batch_larger_than_allocated_is_an_error, .exit_code = 1) {
-    BertModel m = bert_load("tests/fixtures/bert/tiny", 0, 0, NULL);
-    GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32, FMT_FP32);
-    const int ids[3] = {3, 4, 5};
-    gpu_bert_forward(&g, ids, NULL, NULL, NULL, 1, 3, false, 0);
+Test(emulated_bert, batch_larger_than_allocated_is_an_error) {
+    EXPECT_ERROR("batch (1 x 3) does not fit the activations allocated for (1 x 2)", {
+        BertModel m = bert_load("tests/fixtures/bert/tiny", 0, 0, NULL);
+        GpuBert g = gpu_bert_create(&m, 1, 2, GEMM_FP32, FMT_FP32);
+        const int ids[3] = {3, 4, 5};
+        gpu_bert_forward(&g, ids, NULL, NULL, NULL, 1, 3, false, 0);
+    });
 }
 
 // bf16 and fp16 with float32 master weights (lesson 14's recipe), emulated: the narrow formats'

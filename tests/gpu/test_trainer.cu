@@ -100,7 +100,7 @@ GPU_TEST(trainer_cuda_mixed_precision_follows_fp32) {
     }
 }
 
-// --device defaults to cuda on a machine with a GPU (DESIGN.md; scripts/run_main.sh reads it).
+// --device defaults to cuda on a machine with a GPU (docs/DESIGN.md; scripts/run_main.sh reads it).
 GPU_TEST(trainer_defaults_to_cuda) {
     FILE *p = popen("build/16_trainer --help", "r");
     char line[512];
