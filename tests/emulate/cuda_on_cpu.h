@@ -23,7 +23,7 @@
 //     as in the tensor cores (TF32's input rounding is not emulated), and a bf16/fp16 output is
 //     rounded once, to nearest even, as cuBLAS stores it.
 // It cannot show speed, warp behaviour, or what the GPU's memory model would do with threads
-// that really run at the same time; bench/gpu.sh runs compute-sanitizer for those.
+// that really run at the same time; bench/gpu_quick.sh runs compute-sanitizer for those.
 #pragma once
 #include <ucontext.h>
 
@@ -111,6 +111,14 @@ inline float atomicAdd(float *address, float value) {  // one CPU thread runs th
 enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
 inline int cudaGetLastError() { return 0; }
 inline int cudaDeviceSynchronize() { return 0; }
+// Emulated kernels run to the end inside their launch: every launch is synchronous, as with
+// cuda_common.cuh's debug switch (BERTSTEP_CUDA_SYNC) on, and none fails.
+inline void cuda_check_launch(const char *file, int line) { (void)file, (void)line; }
+#define CUDA_CHECK_LAUNCH() cuda_check_launch(__FILE__, __LINE__)
+// NvtxRange (a profiler's named range): nothing to name on the CPU.
+struct NvtxRange {
+    explicit NvtxRange(const char *name) { (void)name; }
+};
 // The device's memory is a pretend 80 GB of which cuda_malloc's blocks are taken, so that
 // gpu_free_bytes drops by what an allocation holds, as cudaMemGetInfo does on a GPU.
 inline std::atomic<size_t> emulated_device_used{0};
