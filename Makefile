@@ -1,9 +1,10 @@
 # bertstep — one entry point.
 #   make            build every lesson this machine can build into build/, fetch data + checkpoint
 #   make run        the main job (see README.md)
-#   make test       build and run the CPU test suite (Criterion) and the layer check (make check-layers)
-#   make test-gpu   build and run the GPU tests (needs nvcc and a GPU)
-#   make bench      CPU benchmarks (bench/); bench/gpu.sh is the GPU one
+#   make test       build and run the CPU test suite (Criterion), the GPU script's dry run and the layer check
+#   make test-gpu   build and run the GPU tests (needs nvcc and a GPU; or what `make gpu-pack` carried)
+#   make gpu-pack   build the GPU programs and pack build/carry/ for a GPU machine (bench/gpu_quick.sh)
+#   make bench      CPU benchmarks (bench/); bench/gpu_quick.sh is the GPU one
 #   make test-sanitize  the CPU suite and every lesson's default run under ASan + UBSan
 #   make fuzz       each libFuzzer target in tests/fuzz/ for FUZZ_SECONDS (clang)
 #   make valgrind   every lesson's default run under valgrind memcheck
@@ -23,9 +24,15 @@ LIBS    := -lutf8proc -lcjson -lcsv -lstb -lm
 LDLIBS  := $(LIBS) -fopenmp
 # GPU programs: nvcc links the CUDA runtime statically (its default), and --as-needed keeps only
 # the shared libraries a program really uses, so a GPU binary built here also runs on a GPU
-# machine that lacks the CPU lessons' libraries (bench/gpu.sh).
+# machine that lacks the CPU lessons' libraries (bench/gpu_pack.sh carries those it needs).
 NV_LDLIBS := -Xlinker --as-needed $(LIBS) -lgomp -lcublas -lcublasLt
 NVFLAGS ?= -O3 -arch=sm_90 -lineinfo
+# CUDA_DEBUG=1: every kernel launch and cuBLAS call waits for the GPU and checks, so an error is
+# reported where it happened (kernels/core/cuda_common.cuh; BERTSTEP_CUDA_SYNC=1 does the same at run
+# time in any build). Build it apart: make CUDA_DEBUG=1 B=build/debug build/debug/tests/gpu_tests
+ifeq ($(CUDA_DEBUG),1)
+  NVFLAGS += -DBERTSTEP_CUDA_DEBUG
+endif
 NVFLAGS += -std=c++17 -I. -isystem /usr/include/stb -Xcompiler -Wall,-Wextra,-Wno-missing-field-initializers,-fopenmp
 
 B := build
@@ -67,8 +74,8 @@ else
   LESSONS := $(CPU_LESSONS)
 endif
 
-.PHONY: all deps lessons probe data run test test-gpu bench clean distclean test-sanitize fuzz fuzz-deps valgrind test-gpu-sanitize \
-        format format-check format-deps werror check-layers fixtures venv
+.PHONY: all deps lessons probe data run test test-gpu gpu-pack bench clean distclean test-sanitize fuzz fuzz-deps valgrind \
+        test-gpu-sanitize format format-check format-deps werror check-layers fixtures venv
 all: probe lessons data
 
 # deps: the Debian packages (installed when run as root, else the command to run is printed).
@@ -170,6 +177,7 @@ $(B)/tests/emulated_trainer: $(B)/obj/lessons/16_trainer.o $(EMU)/libbertstep_cu
 test: lessons data $(B)/tests/run_tests $(B)/tests/emulated_kernels $(B)/tests/emulated_trainer
 	$(B)/tests/run_tests --jobs 2
 	$(B)/tests/emulated_kernels --jobs 2
+	bash tests/gpu_quick_stub.sh
 	@$(MAKE) --no-print-directory check-layers
 
 check-layers:
@@ -179,8 +187,21 @@ $(B)/tests/gpu_tests: $(GPU_TEST_SRC:%.cu=$(B)/obj/%.o) $(B)/libbertstep_cuda.a 
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) $(filter %.o,$^) -o $@ $(B)/libbertstep_cuda.a $(B)/libbertstep.a $(NV_LDLIBS)
 
-test-gpu: lessons $(B)/tests/gpu_tests
-	$(B)/tests/gpu_tests
+# test-gpu: the GPU tests, built here when this machine can build them (the Debian packages of
+# scripts/deps.sh are installed); else, on a GPU machine that cannot (no apt, no network), the copy
+# `make gpu-pack` carried in build/carry/bin runs as it is, with the libraries bench/gpu_env.sh finds.
+test-gpu:
+	@if [ -x $(B)/carry/bin/gpu_tests ] && ! bash scripts/deps.sh --check 2>/dev/null; then \
+	    echo "test-gpu: running the carried $(B)/carry/bin/gpu_tests (this machine cannot build)"; \
+	    BERTSTEP_BIN=$(B)/carry/bin bash -c '. bench/gpu_env.sh && LD_LIBRARY_PATH="$$BERTSTEP_LD" $(B)/carry/bin/gpu_tests'; \
+	else \
+	    $(MAKE) --no-print-directory lessons $(B)/tests/gpu_tests && $(B)/tests/gpu_tests; \
+	fi
+
+# gpu-pack: on a build machine (nvcc, no GPU needed): the GPU programs, the libraries they need and
+# the trainer's data in build/carry/, at most 64 MiB with the repository (bench/gpu_pack.sh).
+gpu-pack: data
+	bash bench/gpu_pack.sh
 
 # The main job: lesson 16, the trainer, on the default checkpoint and SST-2.
 run: lessons data
@@ -193,7 +214,7 @@ $(BENCH_BIN): $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libbertstep.a
 	$(CC) $(CFLAGS) $< -o $@ $(B)/libbertstep.a $(LDLIBS)
 
 bench: lessons data $(BENCH_BIN)
-	@for b in bench/*.sh; do [ "$$b" = bench/gpu.sh ] || bash $$b; done
+	@for b in bench/*.sh; do case $$b in bench/gpu*) ;; *) bash $$b ;; esac; done
 
 # ---- hardening (issue 8): sanitizers and fuzzing; see tests/fuzz/RESULTS.md ----------------------
 # test-sanitize: the same build in build/san with gcc's AddressSanitizer + UndefinedBehaviorSanitizer

@@ -2,9 +2,10 @@
 
     python3 bench/checkpoint_dtype.py fp16|fp32 IN.safetensors OUT.safetensors
 
-bench/gpu.sh pack stores all-MiniLM-L6-v2 in fp16 to carry it to a GPU machine that has no network
-(a call carries at most 64 MiB; the fp32 file is 87 MiB), and the trainer section widens it back
-to fp32 there: fp16 -> fp32 is exact, so the only change is the one rounding to fp16: at most
+`make gpu-pack` (bench/gpu_pack.sh) stores all-MiniLM-L6-v2 in fp16 to carry it to a GPU machine
+that has no network (a call carries at most 64 MiB; the fp32 file is 87 MiB); lesson 16 reads the
+fp16 file as it is, and bench/gpu.sh's trainer section widens it back to fp32 for the Hugging Face
+Trainer: fp16 -> fp32 is exact, so the only change is the one rounding to fp16: at most
 2^-11 relative for a value in fp16's normal range (above 6.1e-5 in size), at most 3e-8 absolute
 below it; a value past fp16's largest (65504) is refused. Needs numpy and safetensors."""
 import os

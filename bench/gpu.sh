@@ -1,98 +1,58 @@
 #!/usr/bin/env bash
-# bench/gpu.sh — the whole GPU check in one command, for a session on a machine with an NVIDIA
-# GPU (built for sm_90: H100/H200):
-#   1. build the GPU programs (make, NVFLAGS -arch=sm_90) and run the GPU tests (make test-gpu);
-#   2. the same tests' kernels under compute-sanitizer (memcheck, racecheck) where it works;
-#   3. lesson 12's full sweep (every kernel checked against the CPU, then timed);
-#   4. PyTorch's torch.matmul at the same sizes, the named baseline (bench/torch_matmul.py);
-#   5. lesson 13's BERT training step (forward, backward, clipping, AdamW) at bert-base's shape
-#      and at all-MiniLM-L6-v2's, batch 32 x 128, in float32 and TF32, each beside the same step in
-#      PyTorch eager (bench/torch_bert_step.py): samples/s, the ratio to PyTorch, and MFU against
-#      the cuBLAS rate the lesson measures in the same run. The float32 runs also check the GPU
-#      step against the CPU step (lesson 13 exits 1 when they disagree), and with
-#      --gradient_checkpointing time the same step with every layer recomputed in the backward:
-#      its cost in step time, the activation memory it saves, its gradients against the step's.
-#   5b. (section mixed) lesson 13's step in bf16 and fp16 (float32 master weights; fp16 with
-#      dynamic loss scaling: --precision bf16|fp16) at bert-base's shape, batch 32 x 128 and
-#      32 x 512, and at all-MiniLM-L6-v2's, 32 x 128, beside PyTorch eager with autocast (bf16;
-#      fp16 + GradScaler) and torch.compile (mode default) of the same bf16 step
-#      (bench/torch_bert_step.py --precision P [--compile]): samples/s, our ratio to each, and
-#      model FLOP utilisation of each against the cuBLAS bf16/fp16 rate lesson 13 measures in
-#      the same run. MIXED_RUNS="bert-base:512" runs some of the three shape:sequence pairs (to
-#      split the section over two 600-second commands).
-#   6. lesson 16's trainer on `make run`'s GPU recipe (scripts/run_main.sh: SST-2, 3 epochs, batch 32,
-#      lr 2e-5, --device cuda) beside the Hugging Face Trainer on the same recipe
-#      (bench/hf_trainer_sst2.py): dev accuracy and training wall time of each. TRAINER_MAX_STEPS=N
-#      shortens both to N optimizer steps (to fit a 600-second command); TRAINER_SEEDS="42 43 44"
-#      runs both trainers once per seed (default 42; the issue's comparison is the mean over 3 seeds,
-#      which may take more than one 600-second command: run the seeds in turn).
-# Logs and RESULTS-gpu.md (machine, date and every table, ready for bench/RESULTS.md) go to
-# $OUT when it is set, else to bench/out/. The exit status is 1 when a test, a sanitizer or the
-# sweep found an error.
+# bench/gpu.sh — the longer GPU measurements, for GPU time beyond the first window. Run
+# bench/gpu_quick.sh first: it runs the GPU tests, compute-sanitizer, lesson 12's ladder and lesson
+# 13's bf16/fp16/fp32 steps beside PyTorch in under 8 minutes. Each section here takes one call
+# of at most 600 seconds of its own, so one 15-minute window (the machine's start included) has
+# room for the quick script and at most one of them:
+#   bert     lesson 13's step at bert-base's and all-MiniLM-L6-v2's shapes, batch 32 x 128, in
+#            float32 and TF32, each beside PyTorch eager (bench/torch_bert_step.py): samples/s, the
+#            ratio, MFU against the cuBLAS rate lesson 13 measures in the same run. The float32
+#            runs also check the GPU step against the CPU step and time --gradient_checkpointing
+#            (its cost, the activation memory it saves, its gradients against the step's).
+#   mixed    lesson 13 in bf16 and fp16 (--precision) at bert-base, 32 x 128 and 32 x 512, and
+#            MiniLM, 32 x 128, beside PyTorch autocast (bf16; fp16 + GradScaler) and torch.compile
+#            of the bf16 step. MIXED_RUNS="bert-base:512" runs some of the shape:sequence pairs.
+#   trainer  lesson 16 on `make run`'s GPU recipe (scripts/run_main.sh: all of SST-2, 3 epochs, batch
+#            32, lr 2e-5, --device cuda) beside the Hugging Face Trainer (bench/hf_trainer_sst2.py):
+#            dev accuracy and wall time. TRAINER_MAX_STEPS=N shortens both to N optimizer steps;
+#            TRAINER_SEEDS="42 43 44" runs both once per seed (default 42).
+# Logs and RESULTS-gpu.md (machine, date and the tables, for bench/RESULTS.md) go to $OUT, else
+# bench/out/. The exit status is 1 when a run failed.
 #
-#   bash bench/gpu.sh           run everything (builds first when this machine can)
-#   bash bench/gpu.sh matmul    the tests, then sections 2-4 only (lesson 12)
-#   bash bench/gpu.sh bert      the tests, then section 5 only (lesson 13, fp32 and tf32)
-#   bash bench/gpu.sh mixed     the tests, then section 5b only (lesson 13, bf16 and fp16)
-#   bash bench/gpu.sh trainer   the tests, then section 6 only (lesson 16; needs data/cache)
-#   bash bench/gpu.sh pack      on a build machine without a GPU: build the GPU programs only,
-#                               copy the shared libraries they need into build/gpu-libs/, and the
-#                               trainer section's checkpoint (fp16) and SST-2 into build/carry/
+#   bash bench/gpu.sh bert|mixed|trainer
 #
-# Building needs nvcc and the Debian packages of scripts/deps.sh. A GPU machine that has nvcc
-# but not those packages (and no network to install them) runs what `pack` built on another
-# x86-64 machine, carried along in build/ (with the device tool: carry ["build"]). Each half
-# (matmul, bert) takes a few minutes; where one command may run at most 600 seconds, run the two
-# halves as two commands (their RESULTS-gpu.md files then go to two $OUT folders).
+# The programs: what `make gpu-pack` carried in build/carry (device tool: carry ["build/carry"]),
+# else what `make` built in build/ (bench/gpu_env.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. bench/gpu_env.sh
+# ours CMD...: CMD with the programs' libraries (python3 keeps its own)
+ours() { LD_LIBRARY_PATH="$BERTSTEP_LD" "$@"; }
+lesson13_bin=$(bertstep_program 13_bert_cuda)
 
-programs="build/12_cuda_matmul build/13_bert_cuda build/16_trainer build/tests/gpu_tests"
-
-if [ "${1:-}" = pack ]; then
-    set -e
-    make -j2 $programs
-    rm -rf build/gpu-libs && mkdir -p build/gpu-libs
-    # every shared library they use except glibc's and CUDA's own (the GPU machine has those)
-    ldd $programs | awk '/=> \//{print $3}' | sort -u |
-        grep -vE '/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*|libcublas[^/]*|libcuda[^/]*)\.so' |
-        xargs -r cp -L -t build/gpu-libs/
-    # The trainer section's checkpoint and data: the GPU machine has no network, and a call carries
-    # at most 64 MiB. all-MiniLM-L6-v2 goes in fp16 (43 MiB instead of 87; the section turns it back
-    # into fp32 there, so both trainers start from the same weights, each rounded to fp16: a
-    # relative change of at most 2^-11), SST-2 gzipped.
-    make data
-    rm -rf build/carry && mkdir -p build/carry/minilm
-    m=data/cache/models/all-MiniLM-L6-v2
-    cp $m/config.json $m/vocab.txt $m/tokenizer_config.json build/carry/minilm/
-    ${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )} bench/checkpoint_dtype.py fp16 $m/model.safetensors build/carry/minilm/model.safetensors
-    gzip -9 -c data/cache/sst2/train.tsv >build/carry/sst2-train.tsv.gz
-    gzip -9 -c data/cache/sst2/dev.tsv >build/carry/sst2-dev.tsv.gz
-    echo "packed: $programs, build/gpu-libs/ ($(ls build/gpu-libs | tr '\n' ' ')) and build/carry/ ($(du -sh build/carry | cut -f1))"
-    echo "carry: [$(printf '"%s", ' $programs build/gpu-libs) \"build/carry\"]"
-    exit 0
-fi
-
-# unpack_carried: the trainer section's data/cache from build/carry (bench/gpu.sh pack), where the
-# machine could not fetch it.
+# unpack_carried: the trainer section's data/cache from build/carry/data (make gpu-pack), where
+# the machine could not fetch it: the checkpoint widened back to fp32 (both trainers start from
+# the same weights, each rounded once to fp16: at most 2^-11 relative), SST-2 unzipped; and
+# build/16_trainer, which scripts/run_main.sh runs, linked to the carried one.
 unpack_carried() {
-    local m=data/cache/models/all-MiniLM-L6-v2
+    local m=data/cache/models/all-MiniLM-L6-v2 c=build/carry/data
+    [ -x build/16_trainer ] || ln -sf "$PWD/$(bertstep_program 16_trainer)" build/16_trainer
     [ -f $m/model.safetensors ] && [ -f data/cache/sst2/train.tsv ] && return 0
-    [ -d build/carry ] || return 0
+    [ -d $c ] || return 0
     mkdir -p $m data/cache/sst2
-    cp build/carry/minilm/config.json build/carry/minilm/vocab.txt build/carry/minilm/tokenizer_config.json $m/
-    python3 bench/checkpoint_dtype.py fp32 build/carry/minilm/model.safetensors $m/model.safetensors
-    gunzip -c build/carry/sst2-train.tsv.gz >data/cache/sst2/train.tsv
-    gunzip -c build/carry/sst2-dev.tsv.gz >data/cache/sst2/dev.tsv
+    cp $c/minilm/config.json $c/minilm/vocab.txt $m/
+    [ -f $c/minilm/tokenizer_config.json ] && cp $c/minilm/tokenizer_config.json $m/
+    python3 bench/checkpoint_dtype.py fp32 $c/minilm/model.safetensors $m/model.safetensors
+    gunzip -c $c/sst2-train.tsv.gz >data/cache/sst2/train.tsv
+    cp $c/sst2-dev.tsv data/cache/sst2/dev.tsv
     note "checkpoint: all-MiniLM-L6-v2 carried in fp16 and widened to fp32 here (both trainers start from it)"
 }
 
-sections="${1:-all}"
-case $sections in all | matmul | bert | mixed | trainer) ;; *) echo "usage: bash bench/gpu.sh [all|matmul|bert|mixed|trainer|pack]" >&2; exit 2 ;; esac
-run_matmul() { [ "$sections" = all ] || [ "$sections" = matmul ]; }
-run_bert() { [ "$sections" = all ] || [ "$sections" = bert ]; }
-run_mixed() { [ "$sections" = all ] || [ "$sections" = mixed ]; }
-run_trainer() { [ "$sections" = all ] || [ "$sections" = trainer ]; }
+sections="${1:-}"
+case $sections in bert | mixed | trainer) ;; *) echo "usage: bash bench/gpu.sh bert|mixed|trainer (bench/gpu_quick.sh first)" >&2; exit 2 ;; esac
+run_bert() { [ "$sections" = bert ]; }
+run_mixed() { [ "$sections" = mixed ]; }
+run_trainer() { [ "$sections" = trainer ]; }
 
 out="${OUT:-bench/out}"
 mkdir -p "$out"
@@ -101,77 +61,16 @@ note() { printf '%s\n' "$*" | tee -a "$out/RESULTS-gpu.md"; }
 fail() { echo "FAILED: $*" | tee -a "$out/RESULTS-gpu.md"; status=1; }
 : >"$out/RESULTS-gpu.md"
 
-command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 ||
-    echo "warning: nvidia-smi sees no GPU here; the programs will say what they find" >&2
-
-# CUDA's shared libraries (cuBLAS) for programs built elsewhere: the toolkit's, or the pip wheels'.
-cuda_libs=""
-for d in "$(dirname "$(command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc)")/../lib64" \
-         /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
-    [ -e "$d/libcublas.so.13" ] && cuda_libs="$cuda_libs:$d"
-done
-if command -v python3 >/dev/null; then
-    for d in $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null); do
-        for f in $(find "$d/nvidia" -name 'libcublas.so.13' 2>/dev/null); do cuda_libs="$cuda_libs:$(dirname "$f")"; done
-    done
-fi
-export LD_LIBRARY_PATH="${cuda_libs#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-
-# 1. build, and the GPU tests
-if command -v nvcc >/dev/null && bash scripts/deps.sh --check 2>/dev/null; then
-    make -j"$(nproc)" test-gpu >"$out/test-gpu.log" 2>&1 || fail "make test-gpu (see test-gpu.log)"
-    built="built here with nvcc $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')"
-elif [ -x build/12_cuda_matmul ] && [ -x build/13_bert_cuda ] && [ -x build/tests/gpu_tests ]; then
-    built="carried from a build machine (bench/gpu.sh pack)"
-    # libraries this machine lacks come from build/gpu-libs, and only those
-    mkdir -p /tmp/bertstep-libs
-    for lib in $(ldd $programs | awk '/not found/{print $1}' | sort -u); do
-        [ -e "build/gpu-libs/$lib" ] && ln -sf "$PWD/build/gpu-libs/$lib" /tmp/bertstep-libs/
-    done
-    export LD_LIBRARY_PATH="/tmp/bertstep-libs:$LD_LIBRARY_PATH"
-    build/tests/gpu_tests >"$out/test-gpu.log" 2>&1 || fail "build/tests/gpu_tests (see test-gpu.log)"
-else
-    echo "error: cannot build here (needs nvcc and: bash scripts/deps.sh --check) and no carried $programs;" \
-         "run 'bash bench/gpu.sh pack' on a build machine and carry build/" >&2
+if ! nvidia-smi -L >/dev/null 2>&1; then
+    echo "error: nvidia-smi sees no GPU here: nothing to measure" >&2
     exit 1
 fi
-
 note "# GPU results ($(date -u '+%Y-%m-%d %H:%M UTC'))"
 note ""
 note "- GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo unknown)"
 note "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
-note "- programs: $built, NVFLAGS -arch=sm_90"
+note "- programs: $BERTSTEP_BIN ($(cat build/carry/COMMIT 2>/dev/null || git rev-parse --short HEAD 2>/dev/null)), NVFLAGS -arch=sm_90"
 note ""
-note "## GPU tests"
-note ""
-note '```text'
-grep -E '^(GPU|PASS|FAIL|SKIP|  )|passed' "$out/test-gpu.log" | tee -a "$out/RESULTS-gpu.md"
-note '```'
-grep -q '^SKIP: no CUDA device' "$out/test-gpu.log" && fail "no CUDA device on this machine: nothing below was measured"
-
-# 2. compute-sanitizer: out-of-bounds accesses (memcheck) and shared-memory races (racecheck)
-# in the kernels' tests. It exits 99 when it finds an error; other failures mean that the tool
-# does not work on this machine (it does not under gVisor), which is reported, not failed.
-# sanitize "TOOL TESTS" ...: one run per argument.
-sanitize() {
-    if ! command -v compute-sanitizer >/dev/null; then
-        note "- compute-sanitizer: not installed"
-        return
-    fi
-    for run in "$@"; do
-        set -- $run
-        timeout 150 compute-sanitizer --tool "$1" --error-exitcode 99 build/tests/gpu_tests "$2" >>"$out/sanitizer.log" 2>&1
-        rc=$?
-        case $rc in
-            0) note "- compute-sanitizer --tool $1 on tests '$2': no errors" ;;
-            99) fail "compute-sanitizer --tool $1 on tests '$2' found errors (see sanitizer.log)" ;;
-            *) note "- compute-sanitizer --tool $1 did not run here or timed out (exit $rc, see sanitizer.log)" ;;
-        esac
-    done
-}
-run_matmul && sanitize "memcheck hand_kernels" "memcheck cublas_" "racecheck hand_kernels_match_cpu"
-run_bert && sanitize "memcheck bert_kernels_match_cpu_small" "racecheck bert_kernels_match_cpu_small" "memcheck bert_model"
-run_mixed && sanitize "memcheck bert_mixed_precision"
 
 # lesson13 TITLE LOG FLAGS...: a "### TITLE" block of the results with lesson 13's run (its output
 # also into LOG); sets ours (samples/s), our_mfu (%) and rate (the cuBLAS TFLOP/s it measured).
@@ -180,9 +79,9 @@ lesson13() {
     shift 2
     note "### $title"
     note '```text'
-    note "\$ build/13_bert_cuda $*"
-    build/13_bert_cuda "$@" 2>&1 | tee "$log" | tee -a "$out/RESULTS-gpu.md"
-    [ "${PIPESTATUS[0]}" = 0 ] || fail "build/13_bert_cuda $*"
+    note "\$ 13_bert_cuda $*"
+    ours "$lesson13_bin" "$@" 2>&1 | tee "$log" | tee -a "$out/RESULTS-gpu.md"
+    [ "${PIPESTATUS[0]}" = 0 ] || fail "13_bert_cuda $*"
     ours=$(sed -n 's/^GPU step: \([0-9.]*\) ms, \([0-9.]*\) samples\/s.*/\2/p' "$log")
     our_mfu=$(sed -n 's/.*= \([0-9.]*\)% of that cuBLAS rate.*/\1/p' "$log")
     rate=$(sed -n 's/^cuBLAS .*: \([0-9.]*\) TFLOP\/s in this run$/\1/p' "$log")
@@ -191,30 +90,6 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a
 mfu() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1f%%", 100 * a / b; else print "n/a" }'; }
 # have_torch: python3 can run the PyTorch baselines (bench/torch_bert_step.py)
 have_torch=$(python3 -c 'import torch, transformers' 2>/dev/null && echo yes)
-
-if run_matmul; then
-# 3. lesson 12's sweep, at its default sizes
-note ""
-note "## Lesson 12 (build/12_cuda_matmul)"
-note ""
-note '```text'
-build/12_cuda_matmul 2>&1 | tee "$out/12_cuda_matmul.txt" | tee -a "$out/RESULTS-gpu.md" || fail "build/12_cuda_matmul"
-note '```'
-
-# 4. PyTorch at the same sizes (the lesson's default --sizes, read from its --help)
-sizes=$(build/12_cuda_matmul --help | sed -n 's/^ *--sizes .*(default: \(.*\))$/\1/p')
-note ""
-note "## PyTorch torch.matmul, same sizes (bench/torch_matmul.py)"
-note ""
-note '```text'
-if python3 -c 'import torch' 2>/dev/null; then
-    python3 bench/torch_matmul.py --sizes "$sizes" 2>&1 | tee "$out/torch_matmul.txt" | tee -a "$out/RESULTS-gpu.md" ||
-        fail "bench/torch_matmul.py"
-else
-    note "python3 has no torch here: the PyTorch baseline was not measured"
-fi
-note '```'
-fi
 
 if run_bert; then
 # 5. lesson 13: a BERT training step, ours and PyTorch's, at two shapes and two precisions
@@ -313,7 +188,7 @@ note '```text'
 summary=""
 for seed in ${TRAINER_SEEDS:-42}; do
     start=$(date +%s.%N)
-    bash scripts/run_main.sh $steps_flag --seed "$seed" --output_dir "$out/trainer-run-$seed" >"$out/trainer-$seed.log" 2>&1 ||
+    ours bash scripts/run_main.sh $steps_flag --seed "$seed" --output_dir "$out/trainer-run-$seed" >"$out/trainer-$seed.log" 2>&1 ||
         fail "scripts/run_main.sh --seed $seed (see trainer-$seed.log)"
     wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
     grep -E '^(make run:|device|trained|final model on eval)' "$out/trainer-$seed.log" | tee -a "$out/RESULTS-gpu.md"

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """bench/torch_bert_step.py — one BERT training step in PyTorch on this GPU, the named baseline
-that lesson 13's GPU step is read against (bench/gpu.sh runs both in the same session).
+that lesson 13's GPU step is read against (bench/gpu_quick.sh and bench/gpu.sh run both in the same session).
 
     python3 bench/torch_bert_step.py --shape bert-base --batch 32 --seq 128 [--precision P] [--compile]
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """bench/torch_matmul.py — PyTorch's matrix multiply on this GPU, the named baseline that lesson
-12's table is read against (bench/gpu.sh runs both in the same session).
+12's table is read against (bench/gpu_quick.sh runs both in the same session).
 
     python3 bench/torch_matmul.py --sizes 4096x768x768,128x128x64x384
 

@@ -285,7 +285,7 @@ int main(int argc, char **argv) {
     print_plan(sizes, n_sizes, cs, nc, warmup, repeats);
     char why[256];
     if (!gpu_available(why, sizeof why)) {
-        printf("no CUDA device found: nothing was timed (bench/gpu.sh runs this on a GPU machine)\n");
+        printf("no CUDA device found: nothing was timed (bench/gpu_quick.sh runs this on a GPU machine)\n");
         fflush(stdout);
         fprintf(stderr, "note: %s\n", why);
         return 0;

@@ -2,7 +2,7 @@
 # scripts/deps.sh — check that the Debian packages bertstep builds with are installed; as root
 # with apt-get, install the missing ones, else print the one command that does.
 # `deps.sh --check` only checks (exit 1 with the same message), never installs: for machines
-# with no network, such as the GPU machine bench/gpu.sh runs on.
+# with no network, such as the GPU machine bench/gpu_quick.sh runs on (make test-gpu asks so).
 set -euo pipefail
 pkgs="build-essential libutf8proc-dev libstb-dev libcjson-dev libcsv-dev libcriterion-dev python3-pip unzip curl"
 missing=""

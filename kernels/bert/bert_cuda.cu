@@ -266,6 +266,7 @@ template <typename S> static void forward(GpuBert *g, uint64_t seed) {
 // gpu_bert_forward: bert_forward.
 float gpu_bert_forward(GpuBert *g, const int *input_ids, const int *token_type_ids, const int *attention_mask,
                        const int *labels, int B, int T, bool training, uint64_t seed) {
+    NvtxRange range("bert_forward");
     const BertConfig *c = &g->config;
     bert_check_batch(&g->config, g->max_B, g->max_T, input_ids, token_type_ids, attention_mask, labels, B, T);
     if (g->masks_given && (B != g->B || T != g->T || !training))
@@ -385,6 +386,7 @@ float gpu_bert_loss_scale(const GpuBert *g) { return g->loss_scaling ? g->scaler
 
 // gpu_bert_backward: bert_backward (mixed_backward: dlogits times the loss scale, stored narrow).
 void gpu_bert_backward(GpuBert *g, float example_weight) {
+    NvtxRange range("bert_backward");
     if (!g->has_labels) die("internal: gpu_bert_backward after a forward without labels");
     const float scale = example_weight * gpu_bert_loss_scale(g);
     with_storage(g->format, [&](auto s) {
@@ -447,6 +449,7 @@ void gpu_bert_adamw_step(GpuBert *g, double lr) {
 // gpu_bert_step: mixed_step (common/train/mixed_precision.c) on the GPU; the scaler's arithmetic is
 // common/train/grad_scaler.c's, the GPU only supplies found_inf (a non-finite gradient norm).
 MixedStep gpu_bert_step(GpuBert *g, double lr, double max_grad_norm) {
+    NvtxRange range("bert_optimizer");
     MixedStep r = {false, 0, gpu_bert_loss_scale(g)};
     if (g->loss_scaling) scale_gpu(g->grads, (long)g->numel, (float)(1.0 / (double)g->scaler.scale));  // unscale
     r.grad_norm = grad_norm(g);

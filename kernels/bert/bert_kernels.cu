@@ -26,14 +26,15 @@ static unsigned row_threads(int n) {
     return t;
 }
 
-#define CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
+#define CHECK_LAUNCH() CUDA_CHECK_LAUNCH()
 
-// launch_elements: an element-wise kernel, one thread per element of N (its last parameter), in
-// blocks of THREADS; checked.
+// launch_elements(kernel, N, args...): an element-wise kernel, one thread per element of N (its
+// last parameter), in blocks of THREADS; checked, an error naming the line of the call.
+#define launch_elements(...) launch_elements_at(__FILE__, __LINE__, __VA_ARGS__)
 template <typename... Params, typename... Args>
-static void launch_elements(void (*kernel)(Params...), long N, Args... args) {
+static void launch_elements_at(const char *file, int line, void (*kernel)(Params...), long N, Args... args) {
     LAUNCH(kernel, blocks_for(N), THREADS)(args..., N);
-    CHECK_LAUNCH();
+    cuda_check_launch(file, line);
 }
 
 // element_index: this thread's element in a one-thread-per-element launch.

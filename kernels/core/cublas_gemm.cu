@@ -34,5 +34,5 @@ void f32_to_bf16(__nv_bfloat16 *dst, const float *src, long n) {
     const long blocks = (n + 255) / 256;
     const int grid = blocks < 65535 ? (int)blocks : 65535;
     LAUNCH(f32_to_bf16_kernel, grid, 256)(dst, src, n);
-    CUDA_CHECK(cudaGetLastError());
+    CUDA_CHECK_LAUNCH();
 }

@@ -1,7 +1,11 @@
 // cuda_common.cu — see cuda_common.cuh.
 #include "kernels/core/cuda_common.cuh"
 
+#include <nvtx3/nvToolsExt.h>
+
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 void cuda_check(cudaError_t err, const char *call, const char *file, int line) {
     if (err != cudaSuccess)
@@ -27,6 +31,25 @@ const char *cublas_status_name(cublasStatus_t st) {
 void cublas_check(cublasStatus_t st, const char *call, const char *file, int line) {
     if (st != CUBLAS_STATUS_SUCCESS)
         die("%s failed: %s (status %d) at %s:%d", call, cublas_status_name(st), (int)st, file, line);
+    if (cuda_debug_sync()) cuda_check(cudaDeviceSynchronize(), call, file, line);
+}
+
+bool cuda_debug_sync(void) {
+#ifdef BERTSTEP_CUDA_DEBUG
+    return true;
+#else
+    static int on = -1;  // not read yet
+    if (on < 0) {
+        const char *v = getenv("BERTSTEP_CUDA_SYNC");
+        on = v && *v && strcmp(v, "0") != 0;
+    }
+    return on;
+#endif
+}
+
+void cuda_check_launch(const char *file, int line) {
+    cuda_check(cudaGetLastError(), "kernel launch", file, line);
+    if (cuda_debug_sync()) cuda_check(cudaDeviceSynchronize(), "kernel launched here (BERTSTEP_CUDA_SYNC)", file, line);
 }
 
 void *cuda_malloc(size_t bytes, const char *what) {
@@ -73,3 +96,6 @@ size_t gpu_free_bytes(void) {
     CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
     return free_b;
 }
+
+NvtxRange::NvtxRange(const char *name) { nvtxRangePushA(name); }
+NvtxRange::~NvtxRange() { nvtxRangePop(); }

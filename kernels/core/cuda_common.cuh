@@ -35,13 +35,28 @@ extern "C" {
 #endif
 
 // CUDA_CHECK(call): run a CUDA runtime call; on failure die naming the call, the reason and
-// where. Kernel launches are checked with CUDA_CHECK(cudaGetLastError()) right after them.
-#define CUDA_CHECK(call)   cuda_check((call), #call, __FILE__, __LINE__)
+// where.
+#define CUDA_CHECK(call)    cuda_check((call), #call, __FILE__, __LINE__)
 // CUBLAS_CHECK(call): the same for cuBLAS, whose status has no message, only a name.
-#define CUBLAS_CHECK(call) cublas_check((call), #call, __FILE__, __LINE__)
+#define CUBLAS_CHECK(call)  cublas_check((call), #call, __FILE__, __LINE__)
+// CUDA_CHECK_LAUNCH(): right after every kernel launch. It checks the launch itself
+// (cudaGetLastError: a bad grid, too much shared memory). A kernel runs later, asynchronously, so
+// an error inside it (an illegal address, say) is normally reported by whichever CUDA call next
+// waits for the GPU, far from the kernel. The debug switch makes errors land where they happen:
+// with it, CUDA_CHECK_LAUNCH and CUBLAS_CHECK also wait for the GPU (cudaDeviceSynchronize), so
+// the error line names the launch (or the cuBLAS call) whose kernel failed:
+//   error: kernel launched here (BERTSTEP_CUDA_SYNC) failed: an illegal memory access was
+//          encountered (cudaErrorIllegalAddress) at kernels/bert/bert_kernels.cu:239
+// It is on when the environment has BERTSTEP_CUDA_SYNC=1 (any build), and always in a debug build
+// (`make CUDA_DEBUG=1`, which defines BERTSTEP_CUDA_DEBUG). Every step then waits for every
+// kernel: slow, for finding errors only.
+#define CUDA_CHECK_LAUNCH() cuda_check_launch(__FILE__, __LINE__)
 
 void cuda_check(cudaError_t err, const char *call, const char *file, int line);
 void cublas_check(cublasStatus_t st, const char *call, const char *file, int line);
+void cuda_check_launch(const char *file, int line);
+// cuda_debug_sync: whether the debug switch above is on (the environment is read once).
+bool cuda_debug_sync(void);
 // cublas_status_name: "CUBLAS_STATUS_NOT_SUPPORTED" and so on.
 const char *cublas_status_name(cublasStatus_t st);
 
@@ -51,6 +66,16 @@ void *cuda_malloc(size_t bytes, const char *what);
 // gpu_free_bytes: the device's free memory now (cudaMemGetInfo after a synchronize). Lesson 13
 // and tests/gpu/test_memory.cu measure what an allocation really takes as the drop in it.
 size_t gpu_free_bytes(void);
+
+// NvtxRange range("bert_forward"): the rest of the scope as a named NVTX range, which profilers
+// show and filter by (bench/gpu_quick.sh has ncu time only the kernels of one training step:
+// kernels/bert/bert_cuda.cu's bert_forward, bert_backward and bert_optimizer ranges).
+struct NvtxRange {
+    explicit NvtxRange(const char *name);
+    ~NvtxRange();
+    NvtxRange(const NvtxRange &) = delete;
+    NvtxRange &operator=(const NvtxRange &) = delete;
+};
 
 // gpu_available: true when a CUDA device can be used. When not, `why` (n bytes) gets the
 // runtime's reason (no device, no driver, driver too old for this runtime).

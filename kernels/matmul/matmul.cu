@@ -27,5 +27,5 @@ void matmul_kernel_run(const MatmulKernel *k, const GemmShape *s, const float *A
         die("matmul kernel %s: batch %d outside 1..65535 (grid z)", k->name, s->batch);
     if (s->M < 1 || s->N < 1 || s->K < 1) die("matmul kernel %s: empty shape %dx%dx%d", k->name, s->M, s->N, s->K);
     k->launch(s, A, B, C);
-    CUDA_CHECK(cudaGetLastError());
+    CUDA_CHECK_LAUNCH();
 }

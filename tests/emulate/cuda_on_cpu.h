@@ -32,7 +32,7 @@
 //     sums are float32 as in the tensor cores (TF32's input rounding is not emulated), and a
 //     bf16/fp16 output is rounded once, to nearest even, as cuBLAS stores it.
 // It cannot show speed, warp behaviour, or what the GPU's memory model would do with threads
-// that really run at the same time; bench/gpu.sh runs compute-sanitizer for those.
+// that really run at the same time; bench/gpu_quick.sh runs compute-sanitizer for those.
 #pragma once
 #include <ucontext.h>
 

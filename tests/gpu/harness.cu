@@ -35,6 +35,15 @@ void gpu_check_failed(bool ok, const char *cond, const char *file, int line, con
     failures_in_test++;
 }
 
+// selected: whether test `name` is among those asked for: every test when no filter was given,
+// else those whose name contains one of the filters.
+static bool selected_by(const char *name, char **filters, int n_filters) {
+    if (n_filters == 0) return true;
+    for (int i = 0; i < n_filters; i++)
+        if (strstr(name, filters[i])) return true;
+    return false;
+}
+
 char *run_helper(const char *name, int *status) {
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "'%s' --helper %s 2>&1", self_path, name);
@@ -60,9 +69,10 @@ int main(int argc, char **argv) {
             }
         die("no GPU helper named %s", argv[2]);
     }
-    const char *filter = argc > 1 ? argv[1] : "";
+    char **filters = argv + 1;
+    const int n_filters = argc - 1;
     int selected = 0;
-    for (int t = 0; t < n_tests; t++) selected += !tests[t].helper && strstr(tests[t].name, filter) != NULL;
+    for (int t = 0; t < n_tests; t++) selected += !tests[t].helper && selected_by(tests[t].name, filters, n_filters);
     char why[256];
     if (!gpu_available(why, sizeof why)) {
         printf("SKIP: no CUDA device found (%s): %d GPU test(s) not run\n", why, selected);
@@ -73,7 +83,7 @@ int main(int argc, char **argv) {
     printf("GPU: %s\n", gpu);
     int failed = 0;
     for (int t = 0; t < n_tests; t++) {
-        if (tests[t].helper || !strstr(tests[t].name, filter)) continue;
+        if (tests[t].helper || !selected_by(tests[t].name, filters, n_filters)) continue;
         failures_in_test = 0;
         const double t0 = now_seconds();
         tests[t].fn();

@@ -6,9 +6,9 @@
 //         CHECK(bad == 0, "kernel %s: %ld wrong elements", name, bad);
 //     }
 //
-// `build/tests/gpu_tests [substring]` runs every test (or those whose name contains it) and
-// prints PASS/FAIL per test, the failed checks with file:line, and a summary; the exit status is
-// 1 when a check failed. Without a GPU it prints one SKIP line and exits 0.
+// `build/tests/gpu_tests [substring...]` runs every test (or those whose name contains one of the
+// substrings) and prints PASS/FAIL per test, the failed checks with file:line, and a summary; the
+// exit status is 1 when a check failed. Without a GPU it prints one SKIP line and exits 0.
 // GPU_HELPER(name) declares a program a test starts as a separate process
 // (`gpu_tests --helper name`), for checking what a failing call prints before it exits.
 #pragma once

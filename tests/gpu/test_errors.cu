@@ -17,6 +17,15 @@ GPU_HELPER(bad_cublas_call) {
     CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, -1, 4, 4, &one, NULL, 4, NULL, 4, &one, NULL, 4));
 }
 
+// A kernel that fails after its launch returned: it writes through a null pointer.
+__global__ void write_through_null(float *p) { p[threadIdx.x] = 1.0f; }
+
+GPU_HELPER(faulting_kernel) {
+    write_through_null<<<1, 32>>>(NULL);
+    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(cudaDeviceSynchronize());  // without the debug switch the error is reported here
+}
+
 GPU_HELPER(transposed_hand_kernel) {
     GemmShape s = gemm_shape(8, 8, 8, 1);
     s.trans_b = true;
@@ -58,4 +67,14 @@ GPU_TEST(errors_cublas_check_names_status) {
 GPU_TEST(errors_transposed_operands_refused) {
     const char *want[] = {"matmul kernel 1 naive: transposed operands are not supported"};
     expect_error_line("transposed_hand_kernel", want, 1);
+}
+
+// The debug switch (cuda_common.cuh): with BERTSTEP_CUDA_SYNC=1 the error of a kernel is reported
+// by the CUDA_CHECK_LAUNCH after its launch, not by the next call that waits for the GPU.
+GPU_TEST(errors_debug_sync_reports_the_failing_launch) {
+    setenv("BERTSTEP_CUDA_SYNC", "1", 1);  // the helper process inherits it
+    const char *want[] = {"kernel launched here (BERTSTEP_CUDA_SYNC) failed: ",
+                          "(cudaErrorIllegalAddress) at tests/gpu/test_errors.cu:"};
+    expect_error_line("faulting_kernel", want, 2);
+    unsetenv("BERTSTEP_CUDA_SYNC");
 }
