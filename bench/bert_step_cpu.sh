@@ -1,23 +1,41 @@
 #!/usr/bin/env bash
 # bert_step_cpu.sh — one training step of all-MiniLM-L6-v2 (batch 32, sequence 64) on the CPU:
 # bertstep (bench/bert_step.c) against PyTorch (bench/bert_step_torch.py), same thread count,
-# measured in the same run. Prints both and the ratio; bench/RESULTS.md records them.
+# measured in the same run, alternating, REPEATS times each (default 3); the fastest of each is
+# kept. Prints both, wall clock and CPU time, and the ratios; bench/RESULTS.md records them.
+# Target (issue 19): bertstep / PyTorch <= 1.0 (wall clock, on a quiet machine).
+# On a shared machine the CPU-time ratio is the steadier one: it leaves out the time other
+# programs held the cores (for 2 threads it adds up both threads, so idle waits count too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${MODEL:-data/cache/models/all-MiniLM-L6-v2}
 THREADS=${OMP_NUM_THREADS:-$(nproc)}
+REPEATS=${REPEATS:-3}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}   # as the Makefile sets it (see Makefile)
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 ARGS="--model_name_or_path $MODEL --per_device_train_batch_size ${BATCH:-32} --max_seq_length ${SEQ:-64} --steps ${STEPS:-5}"
 [ -d "$MODEL" ] || { echo "bert_step_cpu: $MODEL not found (run make data)"; exit 0; }
-make -s build/bench/bert_step
-echo "== one training step, all-MiniLM-L6-v2, batch ${BATCH:-32} x ${SEQ:-64} tokens, $THREADS threads, $(date -u +%F) =="
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc --all) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
-c=$(OMP_NUM_THREADS=$THREADS build/bench/bert_step $ARGS 2>/dev/null)
-printf 'bertstep (C, OpenMP)   %8.3f s/step\n' "$c"
-if ! "$PYTHON" -c 'import torch, transformers' 2>/dev/null; then
+make -s build/bench/bert_step build/08_matmul_cpu
+flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx2|fma|avx512f|avx512_bf16|amx_tile' | xargs)
+echo "== one training step, all-MiniLM-L6-v2, batch ${BATCH:-32} x ${SEQ:-64} tokens, $THREADS threads, $(date -u '+%F %H:%M UTC') =="
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores ($flags), load average $(cut -d' ' -f1-3 /proc/loadavg), OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
+echo "sgemm kernel: $(build/08_matmul_cpu --size 8 --repeats 1 --plot /tmp/bert_step_cpu_plot.png | sed -n 's/^kernel: //p')"
+have_torch=no
+"$PYTHON" -c 'import torch, transformers' 2>/dev/null && have_torch=yes
+c_wall=1e9 c_cpu=1e9 p_wall=1e9 p_cpu=1e9
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
+for r in $(seq "$REPEATS"); do
+    read -r w u < <(OMP_NUM_THREADS=$THREADS build/bench/bert_step $ARGS 2>/dev/null)
+    c_wall=$(min "$c_wall" "$w") c_cpu=$(min "$c_cpu" "$u")
+    if [ $have_torch = yes ]; then
+        read -r w u < <(OMP_NUM_THREADS=$THREADS "$PYTHON" bench/bert_step_torch.py $ARGS --threads "$THREADS" 2>/dev/null)
+        p_wall=$(min "$p_wall" "$w") p_cpu=$(min "$p_cpu" "$u")
+    fi
+done
+printf 'bertstep (C, OpenMP)   %8.3f s/step wall  %8.3f s/step CPU   (fastest of %d runs)\n' "$c_wall" "$c_cpu" "$REPEATS"
+if [ $have_torch = no ]; then
     echo "PyTorch baseline skipped: $PYTHON cannot import torch and transformers"; exit 0
 fi
-p=$(OMP_NUM_THREADS=$THREADS "$PYTHON" bench/bert_step_torch.py $ARGS --threads "$THREADS" 2>/dev/null)
-printf 'PyTorch %-14s %8.3f s/step\n' "$("$PYTHON" -c 'import torch; print(torch.__version__.split("+")[0])')" "$p"
-awk -v c="$c" -v p="$p" 'BEGIN { printf "ratio bertstep / PyTorch: %.2fx (target: within 2x)\n", c / p }'
+printf 'PyTorch %-14s %8.3f s/step wall  %8.3f s/step CPU\n' "$("$PYTHON" -c 'import torch; print(torch.__version__.split("+")[0])')" "$p_wall" "$p_cpu"
+awk -v c="$c_wall" -v p="$p_wall" 'BEGIN { printf "RATIO step bertstep / PyTorch, wall: %.2fx (target <= 1.00x: %s)\n", c / p, (c <= p ? "met" : "NOT met") }'
+awk -v c="$c_cpu" -v p="$p_cpu" 'BEGIN { printf "RATIO step bertstep / PyTorch, CPU time: %.2fx\n", c / p }'

@@ -1,16 +1,20 @@
-// Lesson 08 — matrix multiply on the CPU, four ways, against this machine's measured peak.
+// Lesson 08 — matrix multiply on the CPU, five ways, against this machine's measured peak.
 //
 // C (n,n) = A (n,n) · B (n,n),  C[i][j] = sum_k A[i][k] * B[k][j]: n^3 multiply-adds = 2 n^3
 // FLOPs. Every version below does exactly that arithmetic; they differ only in the ORDER they
-// touch memory, and that alone changes the speed a hundredfold:
+// touch memory and the instructions they use, and that alone changes the speed a hundredfold:
 //   1. naive i-j-k   the formula as written: the inner loop walks DOWN a column of B (stride n)
 //   2. i-k-j         the same sums with two loops swapped: the inner loop walks along rows of B
 //                    and C (unit stride), so the compiler can vectorize it
-//   3. blocked       common/model/matmul.c sgemm on one thread: blocks packed to fit the caches, and
-//                    an 8x32 register-tiled micro-kernel the compiler turns into FMA instructions
-//   4. threaded      the same sgemm on every core (OpenMP)
-// "% of peak" divides by a measured peak: an FMA-throughput microbenchmark (independent
-// accumulator chains, nothing but multiply-adds), on one thread and on all of them.
+//   3. blocked       common/model/matmul.c's sgemm on one thread with its portable kernel: blocks
+//                    packed to fit the caches, a 4x16 register tile in plain C
+//   4. dispatched    the same sgemm with the kernel chosen for THIS CPU at run time
+//                    (common/model/gemm_dispatch.c: AVX2 or AVX-512, FMA ports measured) and
+//                    block sizes from the caches it reports: what every later lesson uses
+//   5. threaded      version 4 on every core (OpenMP)
+// "% of peak" divides by a measured peak: an FMA-throughput microbenchmark (enough independent
+// accumulator chains to keep every FMA port busy, nothing but multiply-adds, on the widest vectors
+// the CPU has), on one thread and on all of them.
 // Then the Linear layer the CPU BERT uses (linear_forward/backward on sgemm): its gradient
 // checked by finite differences, and its speed at a BERT size.
 #include <math.h>
@@ -20,63 +24,38 @@
 #include <string.h>
 
 #include "common/core/args.h"
-#include "common/model/matmul.h"
 #include "common/core/plot.h"
 #include "common/core/rng.h"
 #include "common/core/util.h"
+#include "common/model/gemm_dispatch.h"
+#include "common/model/matmul.h"
 
 // ---------------------------------------------------------------------------------------------
-// The peak: a loop of nothing but fused multiply-adds on independent accumulators. One chain
-// (acc = acc*x + y, again and again) waits ~4 cycles for its previous result; with enough
-// independent chains in flight the FMA units never wait, and the rate is the hardware's limit.
-// 32 vector registers (AVX-512) hold 12 chains of 16 floats; 16 registers (AVX2) hold 6.
-#define PEAK_WIDTH 16
-#ifdef __AVX512F__
-#define PEAK_CHAINS 12
-#else
-#define PEAK_CHAINS 6
-#endif
+// The peak: a loop of nothing but fused multiply-adds on independent accumulators
+// (fma_peak_gflops in common/model/gemm_dispatch.c). One chain (acc = acc*x + y, again and again)
+// waits ~4 cycles for its previous result; a core with two FMA ports needs 2 x 4 = 8 chains in
+// flight to never wait. The probe runs 16 chains of 512-bit vectors (AVX-512) or 12 of 256-bit
+// ones (AVX2), so the rate it measures is the hardware's limit for that width; the peak is the
+// faster of the widths this CPU has. No kernel can beat it.
 #define PEAK_ROUNDS  1000000L
 #define PEAK_REPEATS 30  // short runs, many times: the best one found the core to itself
 
-// fma_chains: `rounds` rounds of acc = acc*x + y on PEAK_CHAINS vectors of PEAK_WIDTH floats,
-// stored one after the other. Returns their sum, so the compiler cannot drop the work.
-// (One flat array: with acc[chain][w] GCC swaps the two loops and runs one chain at a time.)
-static float fma_chains(long rounds, float x, float y) {
-    float acc[PEAK_CHAINS * PEAK_WIDTH];
-    for (int i = 0; i < PEAK_CHAINS * PEAK_WIDTH; i++) acc[i] = (float)i;
-    for (long r = 0; r < rounds; r++)
-        for (int i = 0; i < PEAK_CHAINS * PEAK_WIDTH; i++) acc[i] = madd(y, acc[i], x);
-    float sum = 0;
-    for (int i = 0; i < PEAK_CHAINS * PEAK_WIDTH; i++) sum += acc[i];
-    return sum;
-}
-
-static volatile float peak_sink;  // where the chains' sums go, so their work is kept
-
-// peak_gflops: every thread runs fma_chains at once and times its own run; the rates (2 FLOPs
-// per FMA) add up. Best of PEAK_REPEATS runs. Timing each thread separately, rather than the
-// whole team by the wall clock, keeps a thread that started late from counting as slow.
-static double peak_gflops(int threads) {
-    volatile float x = 0.999f, y = 0.001f;  // volatile: values unknown to the compiler
-    volatile long rounds = PEAK_ROUNDS;
-    const double flops = 2.0 * PEAK_CHAINS * PEAK_WIDTH * PEAK_ROUNDS;  // per thread
+// peak_gflops: every thread runs the probe at `bits` at once and times its own run; the rates add
+// up. Best of PEAK_REPEATS runs. Timing each thread separately, rather than the whole team by the
+// wall clock, keeps a thread that started late from counting as slow.
+static double peak_gflops(int threads, int bits) {
     double best = 0;
     for (int r = 0; r < PEAK_REPEATS; r++) {
         double gflops = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : gflops)
-        {
-            double t0 = now_seconds();
-            peak_sink = fma_chains(rounds, x, y);
-            gflops += flops / (now_seconds() - t0) / 1e9;
-        }
+        gflops += fma_peak_gflops(bits, PEAK_ROUNDS);
         best = fmax(best, gflops);
     }
     return best;
 }
 
 // ---------------------------------------------------------------------------------------------
-// The four versions, all C (n,n) = A (n,n) · B (n,n), row-major.
+// The five versions, all C (n,n) = A (n,n) · B (n,n), row-major.
 
 // 1. naive: C[i][j] = sum_k A[i][k] B[k][j]. The k loop reads B[k][j], B[k+1][j], ... n floats
 // apart: every read touches a new cache line, and nothing can be vectorized.
@@ -102,9 +81,14 @@ static void matmul_ikj(int n, const float *A, const float *B, float *C) {
     }
 }
 
-// 3. and 4.: common/model/matmul.c, which this lesson introduces. The caller picks the threads.
-static void matmul_sgemm(int n, const float *A, const float *B, float *C) {
-    sgemm(false, false, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
+// 3., 4. and 5.: common/model/matmul.c, which this lesson introduces, with the portable kernel
+// (3) and with the one dispatched for this CPU (4, 5). The caller picks the threads.
+static GemmPlan portable_plan, tuned_plan;
+static void matmul_portable(int n, const float *A, const float *B, float *C) {
+    sgemm_planned(&portable_plan, false, false, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
+}
+static void matmul_tuned(int n, const float *A, const float *B, float *C) {
+    sgemm_planned(&tuned_plan, false, false, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
 }
 
 typedef void (*MatmulFn)(int n, const float *A, const float *B, float *C);
@@ -115,10 +99,9 @@ typedef struct {
 } Version;
 
 static const Version VERSIONS[] = {
-    {"1. naive i-j-k", matmul_naive, false},
-    {"2. loop order i-k-j", matmul_ikj, false},
-    {"3. blocked + kernel", matmul_sgemm, false},
-    {"4. blocked + threads", matmul_sgemm, true},
+    {"1. naive i-j-k", matmul_naive, false},           {"2. loop order i-k-j", matmul_ikj, false},
+    {"3. blocked + C kernel", matmul_portable, false}, {"4. dispatched kernel", matmul_tuned, false},
+    {"5. dispatched + threads", matmul_tuned, true},
 };
 #define N_VERSIONS ((int)ARRAY_LEN(VERSIONS))
 
@@ -255,23 +238,12 @@ static void linear_speed(Rng *rng, int BT, int C, int OC, int repeats, double pe
 
 // ---------------------------------------------------------------------------------------------
 
-// print_caches: the data caches of cpu0 as Linux describes them in sysfs.
-static void print_caches(void) {
-    printf("caches of cpu0 (Linux sysfs):");
-    for (int i = 0; i < 8; i++) {
-        char path[96], level[32] = "", type[32] = "", size[32] = "";  // each read with %31s
-        const char *fields[] = {"level", "type", "size"};
-        char *dst[] = {level, type, size};
-        for (int f = 0; f < 3; f++) {
-            snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/%s", i, fields[f]);
-            FILE *fp = fopen(path, "r");
-            if (!fp) break;
-            if (fscanf(fp, "%31s", dst[f]) != 1) dst[f][0] = '\0';
-            fclose(fp);
-        }
-        if (size[0] && strcmp(type, "Instruction") != 0) printf(" L%s %s", level, size);
-    }
-    printf("\n");
+// print_dispatch: which kernel version 4 runs, why, and the block sizes (common/model/gemm_dispatch.c).
+static void print_dispatch(const GemmPlan *p, int widest_bits) {
+    printf("\n== The kernel dispatched for this CPU ==\n");
+    printf("CPU: %s\n", widest_bits == 512 ? "AVX-512F" : widest_bits == 256 ? "AVX2 + FMA" : "no AVX2");
+    printf("kernel: %s (%s)\n", p->name, p->isa);
+    printf("blocks: %s\n", p->blocking);
 }
 
 // plot_sweep: GFLOP/s of every version at each size, with the two peaks as flat lines. The
@@ -301,11 +273,14 @@ static void plot_sweep(const char *path, const int *sizes, int n_sizes, double (
 int main(int argc, char **argv) {
     int size = 512, repeats = 3, threads = omp_get_max_threads(), seed = 42;
     int linear_rows = 1024, linear_in = 384, linear_out = 1536;
-    const char *plot_path = "runs/08_matmul_cpu.png";
+    const char *plot_path = "runs/08_matmul_cpu.png", *kernel = "";
     ArgSpec specs[] = {
         {"size", ARG_INT, &size, "n: multiply two n x n matrices (the sweep for the plot runs n/8 .. n)", "Matmul"},
         {"repeats", ARG_INT, &repeats, "time every measurement this many times and keep the fastest", NULL},
-        {"threads", ARG_INT, &threads, "threads for version 4, the all-thread peak and the Linear timing", NULL},
+        {"threads", ARG_INT, &threads, "threads for version 5, the all-thread peak and the Linear timing", NULL},
+        {"kernel", ARG_STRING, &kernel,
+         "versions 4-5 run this kernel instead of the dispatched one (a name the lesson lists; empty: dispatched)",
+         NULL},
         {"linear_rows", ARG_INT, &linear_rows, "Linear timing: rows BT = batch x sequence length", "Linear"},
         {"linear_in", ARG_INT, &linear_in, "Linear timing: input features C (MiniLM hidden 384)", NULL},
         {"linear_out", ARG_INT, &linear_out, "Linear timing: output features OC (MiniLM intermediate 1536)", NULL},
@@ -313,8 +288,9 @@ int main(int argc, char **argv) {
         {"plot", ARG_STRING, &plot_path, "PNG of GFLOP/s against n for every version", NULL},
     };
     ArgParser parser = {"08_matmul_cpu",
-                        "C = A.B four ways (naive i-j-k, loop order i-k-j, cache-blocked with a register-tiled\n"
-                        "micro-kernel, the same threaded) in GFLOP/s against this machine's measured FMA peak;\n"
+                        "C = A.B five ways (naive i-j-k, loop order i-k-j, cache-blocked with a plain-C register-\n"
+                        "tiled micro-kernel, the same with the kernel dispatched for this CPU, that threaded) in\n"
+                        "GFLOP/s against this machine's measured FMA peak;\n"
                         "then a Linear layer on the fastest one, with a finite-difference gradient check.",
                         NULL, specs, ARRAY_LEN(specs)};
     args_parse(&parser, argc, argv, NULL, 0);
@@ -327,15 +303,36 @@ int main(int argc, char **argv) {
     Rng rng;
     rng_seed(&rng, (uint64_t)seed, RNG_STREAM_EXAMPLES);
 
+    GemmPlan runnable[4];
+    int n_runnable = gemm_plans_runnable(runnable);
+    portable_plan = gemm_plan_portable();
+    tuned_plan = runnable[0];
+    for (int i = 0; i < n_runnable && kernel[0]; i++)
+        if (!strcmp(runnable[i].name, kernel)) tuned_plan = runnable[i];
+    if (kernel[0] && strcmp(tuned_plan.name, kernel)) {
+        fprintf(stderr, "kernels this CPU runs:");
+        for (int i = 0; i < n_runnable; i++) fprintf(stderr, " \"%s\"", runnable[i].name);
+        fprintf(stderr, "\n");
+        die("--kernel \"%s\" is not one of them", kernel);
+    }
+
     printf("== The peak: fused multiply-adds per second on independent chains ==\n");
-    printf("method: each thread runs %d chains of %d floats, acc = acc*x + y (one FMA = 2 FLOPs),\n", PEAK_CHAINS,
-           PEAK_WIDTH);
+    const int widest = fma_widest_bits();
+    printf("method: each thread runs independent chains acc = acc*x + y (one FMA = 2 FLOPs per float):\n");
+    printf("16 chains of 512-bit vectors, 12 of 256-bit ones: more than 2 FMA ports x 4 cycles of latency\n");
     printf("%ld rounds; every thread at once, each timing itself, rates summed; best of %d runs\n", PEAK_ROUNDS,
            PEAK_REPEATS);
-    double peak1 = peak_gflops(1), peak_all = peak_gflops(threads);
+    // the peak is the fastest width this CPU has (with one 512-bit FMA port, 256-bit FMAs on two
+    // ports give the same FLOPs)
+    double peak1 = 0, peak_all = 0;
+    for (int bits = widest; bits >= (widest ? 256 : 0); bits -= 256) {
+        double one = peak_gflops(1, bits), all = peak_gflops(threads, bits);
+        if (widest) printf("%d-bit FMAs: %.1f GFLOP/s on 1 thread, %.1f on %d\n", bits, one, all, threads);
+        peak1 = fmax(peak1, one), peak_all = fmax(peak_all, all);
+    }
     printf("peak, 1 thread : %.1f GFLOP/s\n", peak1);
     printf("peak, %d threads: %.1f GFLOP/s\n", threads, peak_all);
-    print_caches();
+    print_dispatch(&tuned_plan, widest);
 
     // The sweep n/8, n/4, n/2, 3n/4, n; the table is the last size.
     const int sizes[] = {size / 8, size / 4, size / 2, 3 * size / 4, size};
@@ -364,13 +361,14 @@ int main(int argc, char **argv) {
     for (int v = 0; v < N_VERSIONS; v++) {
         int th = VERSIONS[v].all_threads ? threads : 1;
         double peak = VERSIONS[v].all_threads ? peak_all : peak1, g = gflops[n_sizes - 1][v];
-        printf("%-22s %d thread%s  %.1f GFLOP/s  %.1f%% of peak  %.1f ms  error %.1e\n", VERSIONS[v].name, th,
+        printf("%-25s %d thread%s  %.1f GFLOP/s  %.1f%% of peak  %.1f ms  error %.1e\n", VERSIONS[v].name, th,
                th == 1 ? " " : "s", g, 100 * g / peak, seconds[v] * 1e3, error[v]);
     }
     printf("error: max over 64 entries of |C - exact| / sum_k |A[i][k] B[k][j]|; all below n*u = %.1e\n", n * 0x1p-24);
     const double *g = gflops[n_sizes - 1];
-    printf("speed-ups: loop order %.1fx, blocking + micro-kernel %.1fx more, %d threads %.1fx more: %.0fx in all\n",
-           g[1] / g[0], g[2] / g[1], threads, g[3] / g[2], g[3] / g[0]);
+    printf("speed-ups: loop order %.1fx, blocking + C kernel %.1fx more, dispatched kernel %.1fx more,\n", g[1] / g[0],
+           g[2] / g[1], g[3] / g[2]);
+    printf("%d threads %.1fx more: %.0fx in all\n", threads, g[4] / g[3], g[4] / g[0]);
 
     mkdir_p("runs");
     plot_sweep(plot_path, sizes, n_sizes, gflops, peak1, peak_all, threads);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/model/gemm_dispatch.h"
 #include "common/model/matmul.h"
 #include "common/core/rng.h"
 
@@ -27,7 +28,8 @@ static double op(const float *X, int ld, bool trans, int r, int c) {
     return trans ? X[(long)c * ld + r] : X[(long)r * ld + c];
 }
 
-static void check_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, float beta, int pad) {
+// check_sgemm: sgemm with `plan` (NULL: the dispatched one, through sgemm itself).
+static void check_sgemm(const GemmPlan *plan, bool ta, bool tb, int M, int N, int K, float alpha, float beta, int pad) {
     Rng rng;
     rng_seed(&rng, (uint64_t)(M * 131 + N * 17 + K), (uint64_t)(ta * 2 + tb));
     int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
@@ -37,7 +39,9 @@ static void check_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, floa
     if (beta == 0.0f)
         for (long i = 0; i < (long)M * ldc; i++) C[i] = NAN;
     memcpy(C0, C, sizeof(float) * (size_t)M * ldc);
-    sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (plan) sgemm_planned(plan, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    const char *kernel = plan ? plan->name : "dispatched";
     for (int i = 0; i < M; i++) {
         for (int j = 0; j < N; j++) {
             double dot = 0, size = 0;
@@ -49,8 +53,9 @@ static void check_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, floa
             double c0 = beta == 0.0f ? 0.0 : C0[(long)i * ldc + j];
             double want = alpha * dot + beta * c0, got = C[(long)i * ldc + j];
             double tol = 2.0 * (K + 2) * U * (fabs(alpha) * size + fabs(beta * c0)) + 1e-30;
-            cr_assert(fabs(got - want) <= tol, "%s%s M%d N%d K%d alpha %g beta %g pad %d: C[%d][%d] = %.9g, want %.9g",
-                      ta ? "T" : "N", tb ? "T" : "N", M, N, K, alpha, beta, pad, i, j, got, want);
+            cr_assert(fabs(got - want) <= tol,
+                      "%s, kc %d: %s%s M%d N%d K%d alpha %g beta %g pad %d: C[%d][%d] = %.9g, want %.9g", kernel,
+                      plan ? plan->kc : 0, ta ? "T" : "N", tb ? "T" : "N", M, N, K, alpha, beta, pad, i, j, got, want);
         }
         for (int j = N; j < ldc; j++)  // the gap of C is not C: left exactly as it was
             cr_assert(memcmp(&C[(long)i * ldc + j], &C0[(long)i * ldc + j], sizeof(float)) == 0,
@@ -62,25 +67,71 @@ static void check_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, floa
     free(C0);
 }
 
-// Sizes below, at and past the register tile (8 x 32), the blocks (KC 384, MC 256, NC 3072)
-// and the threading threshold (2^23 multiply-adds; C cut by rows and by columns).
+// Sizes below, at and past the register tiles (4x16 .. 12x32), the blocks (KC, MC, NC: from the
+// caches, a few hundred to a few thousand) and the threading threshold (2^23 multiply-adds; C cut
+// by rows and by columns).
 static const int SHAPES[][3] = {
     {1, 1, 1},   {7, 5, 3},      {8, 32, 1},     {33, 17, 65},   {9, 33, 130}, {130, 70, 33},
     {1, 130, 7}, {260, 90, 400}, {40, 600, 400}, {128, 128, 32}, {3, 3100, 5},
 };
 
-static void check_all_shapes(bool ta, bool tb) {
+static void check_shapes(const GemmPlan *plan, bool ta, bool tb) {
     for (size_t s = 0; s < sizeof SHAPES / sizeof SHAPES[0]; s++) {
-        check_sgemm(ta, tb, SHAPES[s][0], SHAPES[s][1], SHAPES[s][2], 1.0f, 0.0f, 0);
-        check_sgemm(ta, tb, SHAPES[s][0], SHAPES[s][1], SHAPES[s][2], 0.5f, 1.0f, 3);
-        check_sgemm(ta, tb, SHAPES[s][0], SHAPES[s][1], SHAPES[s][2], -2.0f, 0.25f, 17);
+        check_sgemm(plan, ta, tb, SHAPES[s][0], SHAPES[s][1], SHAPES[s][2], 1.0f, 0.0f, 0);
+        check_sgemm(plan, ta, tb, SHAPES[s][0], SHAPES[s][1], SHAPES[s][2], 0.5f, 1.0f, 3);
+        check_sgemm(plan, ta, tb, SHAPES[s][0], SHAPES[s][1], SHAPES[s][2], -2.0f, 0.25f, 17);
     }
 }
+static void check_all_shapes(bool ta, bool tb) { check_shapes(NULL, ta, tb); }
 
 Test(matmul, sgemm_nn) { check_all_shapes(false, false); }
 Test(matmul, sgemm_nt) { check_all_shapes(false, true); }
 Test(matmul, sgemm_tn) { check_all_shapes(true, false); }
 Test(matmul, sgemm_tt) { check_all_shapes(true, true); }
+
+// Every kernel this CPU can run (the dispatched one is checked above), with its own block sizes
+// and with tiny ones (KC 8, MC two tiles, NC two tiles) so that every shape crosses every kind
+// of block edge.
+Test(matmul, every_runnable_kernel_and_tiny_blocks) {
+    GemmPlan plans[4];
+    int n = gemm_plans_runnable(plans);
+    cr_assert(n >= 2 && !strcmp(plans[n - 1].name, "portable 4x16"), "the portable kernel is always runnable");
+    for (int p = 0; p < n; p++) {
+        GemmPlan tiny = plans[p];
+        tiny.kc = 8, tiny.mc = 2 * tiny.mr, tiny.nc = 2 * tiny.nr;
+        cr_assert(plans[p].kc % 8 == 0 && plans[p].mc % plans[p].mr == 0 && plans[p].nc % plans[p].nr == 0,
+                  "%s: blocks KC %d MC %d NC %d are not whole tiles", plans[p].name, plans[p].kc, plans[p].mc,
+                  plans[p].nc);
+        for (int t = 0; t < 4; t++) {
+            if (p > 0) check_shapes(&plans[p], t & 1, t & 2);
+            check_shapes(&tiny, t & 1, t & 2);
+        }
+    }
+}
+
+// Every kernel sums each element of C in the same order (FMAs over k in blocks of the fixed KC),
+// so they give the same bits, threads or not (gemm_dispatch.c). Where FMA is not one instruction
+// the portable kernel multiplies and adds separately, and only the tolerance above holds.
+Test(matmul, every_kernel_gives_the_same_bits) {
+#ifdef FP_FAST_FMAF
+    enum { M = 70, N = 90, K = 600 };
+    Rng rng;
+    rng_seed(&rng, 5, 0);
+    float *A = filled(&rng, M, K, K), *B = filled(&rng, N, K, K), *C0 = malloc(sizeof(float) * M * N),
+          *C = malloc(sizeof(float) * M * N);
+    GemmPlan plans[4];
+    int n = gemm_plans_runnable(plans);
+    sgemm_planned(&plans[n - 1], false, true, M, N, K, 1.0f, A, K, B, K, 0.0f, C0, N);  // portable
+    for (int p = 0; p < n - 1; p++) {
+        sgemm_planned(&plans[p], false, true, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N);
+        cr_assert(memcmp(C, C0, sizeof(float) * M * N) == 0, "%s and the portable kernel differ", plans[p].name);
+    }
+    free(A);
+    free(B);
+    free(C0);
+    free(C);
+#endif
+}
 
 Test(matmul, degenerate_sizes) {
     // K = 0: C = beta * C; alpha = 0: the same, A and B unread (NaN here).

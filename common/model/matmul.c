@@ -1,6 +1,6 @@
 // matmul.c — see matmul.h. Lesson 08 (matmul_cpu) derives this version step by step.
 //
-// The structure is the one BLIS and OpenBLAS use (Goto's algorithm), written in plain C:
+// The structure is the one BLIS and OpenBLAS use (Goto's algorithm), written in C:
 //
 //   C = beta * C                                   (first, once; beta = 0 writes zeros)
 //   for each block of NC columns of C:                           jc
@@ -17,7 +17,8 @@
 // already transposed, so the four cases (A or A^T, B or B^T) differ only in the packing and
 // the kernel always streams memory with unit stride. The micro-kernel keeps its MR x NR tile
 // of C in registers for the whole KC-long dot product: per step of k it loads NR values of B
-// and MR values of A and does MR*NR multiply-adds, which the compiler turns into vector FMAs.
+// and MR values of A and does MR*NR multiply-adds as vector FMAs. Which kernel (and so MR, NR)
+// and which KC, MC, NC: common/model/gemm_dispatch.c decides for the CPU it runs on.
 #include "common/model/matmul.h"
 
 #include <omp.h>
@@ -25,18 +26,10 @@
 #include <string.h>
 
 #include "common/core/util.h"
+#include "common/model/gemm_dispatch.h"
 
-// MR x NR: the register tile, 8 x 32 floats of accumulators = 16 of the 32 AVX-512 registers.
-// (With AVX2, 16 registers of 8 floats, the tile does not fit: it spills, slower but correct.)
-// NR = 32 also matches BERT's head sizes (32, 64), so the attention products waste no columns.
-#define MR                8
-#define NR                32
-// KC: the length of one micro-kernel dot product; MC, NC: the largest packed blocks. Ap is at
-// most MC x KC floats = 384 KiB, inside the 1 MiB L2 of the machine lesson 08 was tuned on;
-// Bp (KC x NC = 4.5 MiB) lives in L3. Tuned by measuring (lesson 08), not derived.
-#define KC                384
-#define MC                256
-#define NC                3072
+// The register tile (MR x NR), the micro-kernel and the block sizes (KC, MC, NC) are not
+// constants: common/model/gemm_dispatch.c picks them for this CPU on the first call (GemmPlan).
 // Products smaller than this many multiply-adds (about n = 200 for n x n) run on one thread: waking
 // a team costs microseconds on an idle machine, and milliseconds on a busy one.
 #define PARALLEL_MIN_FMAS (1L << 23)
@@ -56,14 +49,32 @@ static float *scratch(float **buf, size_t *cap, size_t n) {
 static _Thread_local float *a_pack, *b_pack;
 static _Thread_local size_t a_cap, b_cap;
 
+// pack_transposed: one panel of W columns from a source stored w-major (row w of the panel is
+// src[w*ld ..]), panel[k][w] = scale * src[w*ld + k]: a transpose, 8 values of k at a time (8
+// contiguous loads per row, then 8 rows of the panel written whole). always_inline: called with a
+// constant W below, the compiler unrolls the loops over w.
+static inline __attribute__((always_inline)) void pack_transposed(float *restrict dst, const float *restrict src,
+                                                                  int ld, int kc, int cols, int W, float scale) {
+    int k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        float t[GEMM_MAX_NR][8];
+        for (int w = 0; w < cols; w++)
+            for (int kk = 0; kk < 8; kk++) t[w][kk] = scale * src[(long)w * ld + k + kk];
+        for (int kk = 0; kk < 8; kk++)
+            for (int w = 0; w < cols; w++) dst[(long)(k + kk) * W + w] = t[w][kk];
+    }
+    for (; k < kc; k++)
+        for (int w = 0; w < cols; w++) dst[(long)k * W + w] = scale * src[(long)w * ld + k];
+}
+
 // pack_panels: copy the (kc, wc) block of X starting at (k0, w0) into panels of W columns,
 //   panel[p][k][w] = scale * X(k0 + k, w0 + p*W + w),  columns past wc zero,   (wc/W, kc, W)
-// where X(k, w) = X[k*ld + w] when X is stored k-major, else X[w*ld + k]. Both loop orders
-// read the source with unit stride; the strided side is the small panel, which stays in cache.
+// where X(k, w) = X[k*ld + w] when X is stored k-major, else X[w*ld + k]. Both read the source
+// with unit stride; the strided side is the small panel, which stays in cache.
 //   A panels: X(k, i) = op(A)[i][k], k-major when trans_a, W = MR, scale = alpha.
 //   B panels: X(k, j) = op(B)[k][j], k-major unless trans_b, W = NR.
-static inline void pack_panels(float *dst, const float *X, int ld, bool k_major, int k0, int w0, int kc, int wc, int W,
-                               float scale) {
+static void pack_panels(float *dst, const float *X, int ld, bool k_major, int k0, int w0, int kc, int wc, int W,
+                        float scale) {
     for (int p = 0; p < wc; p += W, dst += (long)kc * W) {
         int cols = wc - p < W ? wc - p : W;
         if (k_major) {
@@ -72,41 +83,32 @@ static inline void pack_panels(float *dst, const float *X, int ld, bool k_major,
                 for (int w = 0; w < cols; w++) dst[(long)k * W + w] = scale * src[w];
             }
         } else {
-            for (int w = 0; w < cols; w++) {
-                const float *src = X + (long)(w0 + p + w) * ld + k0;
-                for (int k = 0; k < kc; k++) dst[(long)k * W + w] = scale * src[k];
-            }
+            const float *src = X + (long)(w0 + p) * ld + k0;
+            if (cols == W && W == 6) pack_transposed(dst, src, ld, kc, 6, 6, scale);  // the kernels' tiles
+            else if (cols == W && W == 12) pack_transposed(dst, src, ld, kc, 12, 12, scale);
+            else if (cols == W && W == 16) pack_transposed(dst, src, ld, kc, 16, 16, scale);
+            else if (cols == W && W == 32) pack_transposed(dst, src, ld, kc, 32, 32, scale);
+            else pack_transposed(dst, src, ld, kc, cols, W, scale);
         }
         for (int k = 0; k < kc; k++)
             for (int w = cols; w < W; w++) dst[(long)k * W + w] = 0.0f;
     }
 }
 
-// micro_kernel: C (MR,NR) tile += Ap panel (kc,MR) · Bp panel (kc,NR), i.e.
-//   acc[i][j] = sum_k a[k][i] * b[k][j];  C[i][j] += acc[i][j]
-// acc is a fixed-size local array: the compiler keeps it in vector registers, unrolls i and
-// vectorizes j into broadcast-multiply-adds.
-static void micro_kernel(int kc, const float *restrict a, const float *restrict b, float *restrict c, long ldc) {
-    float acc[MR][NR] = {{0}};
-    for (int k = 0; k < kc; k++, a += MR, b += NR)
-        for (int i = 0; i < MR; i++)
-            for (int j = 0; j < NR; j++) acc[i][j] = madd(acc[i][j], a[i], b[j]);
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j++) c[i * ldc + j] += acc[i][j];
-}
-
-// edge_tile: the same for a tile cut by the edge of C (m < MR rows or n < NR columns): the
-// kernel writes into a zeroed full tile, and only its valid part is added to C.
-static void edge_tile(int kc, const float *a, const float *b, float *c, long ldc, int m, int n) {
-    float tile[MR * NR] = {0};
-    micro_kernel(kc, a, b, tile, NR);
+// edge_tile: a tile cut by the edge of C (m < MR rows or n < NR columns): the kernel writes
+// into a zeroed full tile, and only its valid part is added to C.
+static void edge_tile(const GemmPlan *p, int kc, const float *a, const float *b, float *c, long ldc, int m, int n) {
+    float tile[GEMM_MAX_MR * GEMM_MAX_NR] = {0};
+    p->kernel(kc, a, b, tile, p->nr);
     for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++) c[i * ldc + j] += tile[i * NR + j];
+        for (int j = 0; j < n; j++) c[i * ldc + j] += tile[i * p->nr + j];
 }
 
-// multiply_block: C[i0.., j0..] (mc,nc) += Ap · Bp, tile by tile.
-static void multiply_block(const float *Ap, const float *Bp, float *C, long ldc, int i0, int j0, int mc, int nc,
-                           int kc) {
+// multiply_block: C[i0.., j0..] (mc,nc) += Ap · Bp, tile by tile. The loop over Bp's panels is
+// the outer one: each (kc,NR) panel of Bp stays in L1 while every panel of Ap goes by.
+static void multiply_block(const GemmPlan *p, const float *Ap, const float *Bp, float *C, long ldc, int i0, int j0,
+                           int mc, int nc, int kc) {
+    const int MR = p->mr, NR = p->nr;
     for (int jr = 0; jr < nc; jr += NR) {
         const float *b = Bp + (long)(jr / NR) * kc * NR;
         int n = nc - jr < NR ? nc - jr : NR;
@@ -114,8 +116,8 @@ static void multiply_block(const float *Ap, const float *Bp, float *C, long ldc,
             const float *a = Ap + (long)(ir / MR) * kc * MR;
             float *c = C + (long)(i0 + ir) * ldc + j0 + jr;
             int m = mc - ir < MR ? mc - ir : MR;
-            if (m == MR && n == NR) micro_kernel(kc, a, b, c, ldc);
-            else edge_tile(kc, a, b, c, ldc, m, n);
+            if (m == MR && n == NR) p->kernel(kc, a, b, c, ldc);
+            else edge_tile(p, kc, a, b, c, ldc, m, n);
         }
     }
 }
@@ -132,10 +134,13 @@ static void scale_c(float *C, int ldc, int M, int N, float beta) {
 }
 
 // gemm_blocked: C (M,N) += alpha * op(A) · op(B) on the calling thread, block by block.
-static void gemm_blocked(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-                         const float *B, int ldb, float *C, int ldc) {
+static void gemm_blocked(const GemmPlan *p, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+                         const float *A, int lda, const float *B, int ldb, float *C, int ldc) {
+    const int MR = p->mr, NR = p->nr, KC = p->kc, MC = p->mc, NC = p->nc;
     int mc_max = M < MC ? (M + MR - 1) / MR * MR : MC, nc_max = N < NC ? (N + NR - 1) / NR * NR : NC;
-    float *Ap = scratch(&a_pack, &a_cap, (size_t)KC * mc_max), *Bp = scratch(&b_pack, &b_cap, (size_t)KC * nc_max);
+    int kc_max = K < KC ? K : KC;
+    float *Ap = scratch(&a_pack, &a_cap, (size_t)kc_max * mc_max),
+          *Bp = scratch(&b_pack, &b_cap, (size_t)kc_max * nc_max);
     for (int jc = 0; jc < N; jc += NC) {
         int nc = N - jc < NC ? N - jc : NC;
         for (int pc = 0; pc < K; pc += KC) {
@@ -144,7 +149,7 @@ static void gemm_blocked(bool trans_a, bool trans_b, int M, int N, int K, float 
             for (int ic = 0; ic < M; ic += MC) {
                 int mc = M - ic < MC ? M - ic : MC;
                 pack_panels(Ap, A, lda, trans_a, pc, ic, kc, mc, MR, alpha);
-                multiply_block(Ap, Bp, C, ldc, ic, jc, mc, nc, kc);
+                multiply_block(p, Ap, Bp, C, ldc, ic, jc, mc, nc, kc);
             }
         }
     }
@@ -152,30 +157,35 @@ static void gemm_blocked(bool trans_a, bool trans_b, int M, int N, int K, float 
 
 void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
            int ldb, float beta, float *C, int ldc) {
+    sgemm_planned(gemm_plan(), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void sgemm_planned(const GemmPlan *p, bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     scale_c(C, ldc, M, N, beta);
     if (K <= 0 || alpha == 0.0f) return;
     bool parallel = (long)M * N * K >= PARALLEL_MIN_FMAS && !omp_in_parallel() && omp_get_max_threads() > 1;
     if (!parallel) {
-        gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc);
+        gemm_blocked(p, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc);
         return;
     }
     // Threads: C is cut into one slab per thread along its longer side, in whole register tiles,
     // and each thread multiplies its slab with the one-thread algorithm above. Nothing is shared,
     // so no thread ever waits for another until the end (packing op(B), or op(A), is repeated
     // per thread: a small price next to the multiply-adds).
-    const bool by_rows = M / MR >= N / NR;
-    const int unit = by_rows ? MR : NR, len = by_rows ? M : N, tiles = (len + unit - 1) / unit;
+    const bool by_rows = M / p->mr >= N / p->nr;
+    const int unit = by_rows ? p->mr : p->nr, len = by_rows ? M : N, tiles = (len + unit - 1) / unit;
 #pragma omp parallel
     {
         int me = omp_get_thread_num(), nth = omp_get_num_threads();
         int first = (int)((long)tiles * me / nth) * unit, last = (int)((long)tiles * (me + 1) / nth) * unit;
         if (last > len) last = len;
         if (first < last && by_rows)  // rows [first, last) of op(A) and C
-            gemm_blocked(trans_a, trans_b, last - first, N, K, alpha, trans_a ? A + first : A + (long)first * lda, lda,
-                         B, ldb, C + (long)first * ldc, ldc);
+            gemm_blocked(p, trans_a, trans_b, last - first, N, K, alpha, trans_a ? A + first : A + (long)first * lda,
+                         lda, B, ldb, C + (long)first * ldc, ldc);
         else if (first < last)  // columns [first, last) of op(B) and C
-            gemm_blocked(trans_a, trans_b, M, last - first, K, alpha, A, lda,
+            gemm_blocked(p, trans_a, trans_b, M, last - first, K, alpha, A, lda,
                          trans_b ? B + (long)first * ldb : B + first, ldb, C + first, ldc);
     }
 }

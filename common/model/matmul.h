@@ -38,6 +38,12 @@ static inline float madd(float acc, float a, float b) {
 void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
            int ldb, float beta, float *C, int ldc);
 
+// sgemm_planned: the same with a given kernel and block sizes (sgemm uses gemm_plan(), the ones
+// chosen for this CPU; lesson 08 and the tests run the others).
+typedef struct GemmPlan GemmPlan;
+void sgemm_planned(const GemmPlan *plan, bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
 void linear_forward(float *out, const float *inp, const float *weight, const float *bias, int BT, int C, int OC);
 // linear_backward: dinp, dweight, dbias may each be NULL when that gradient is not needed.
 void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
