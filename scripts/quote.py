@@ -3,12 +3,10 @@
 
     python3 scripts/quote.py notebooks-md/04_optimizers.md
 
-Each block is marked `<!-- output: CMD -->` (tests/test_lessons.c checks it). A marker may
-select part of the output: `<!-- output: CMD -->` followed by a block whose first line
-is `...` and/or last line is `...` keeps that shape: the script keeps the lines from the
-first to the last line it finds of the old block's non-`...` lines (by their first 12
-characters), so an excerpt stays an excerpt. Lines with `{?}` holes are kept as written when
-they still match. Run it after changing a lesson, then read the diff."""
+Each block is marked `<!-- output: CMD -->` (tests/test_lessons.c checks it). A block keeps its
+shape: each quoted line is replaced by the printed line it stands for (found in order, by its
+first 12 characters where it changed), `...` lines stay, and lines with `{?}` holes are kept as
+written while they still match, so an excerpt stays an excerpt. Run it after changing a lesson, then read the diff."""
 import re
 import subprocess
 import sys
@@ -22,30 +20,36 @@ def hole_re(line):
     return re.compile("^" + re.escape(line).replace(re.escape("{?}"), r"\S+") + "$")
 
 
+def keep_holes(quoted, printed):
+    """The printed line with the quoted line's `{?}` words put back (word by word, spacing kept)."""
+    q, p = re.split(r"( +)", quoted), re.split(r"( +)", printed)
+    if "{?}" not in quoted or len(q) != len(p):
+        return printed
+    return "".join(qw if "{?}" in qw else pw for qw, pw in zip(q, p))
+
+
 def refresh(block, got):
-    lead = bool(block) and block[0] == "..."
-    trail = len(block) > 1 and block[-1] == "..."
-    body = [l for l in block if l != "..."]
-    if not body:
+    """The block with each quoted line replaced by the printed line it stands for, in order:
+    `...` lines stay (they skip any printed lines), a line with `{?}` holes stays as written while
+    it still matches, and a changed line is found by its first 12 characters after the line
+    before it. A quoted line with no counterpart is dropped (the diff shows it)."""
+    if not [l for l in block if l != "..."]:
         return got
-    def find(line, start):
-        key = line[:12]
-        for i in range(start, len(got)):
-            if ("{?}" in line and hole_re(line).match(got[i])) or got[i][:12] == key:
-                return i
-        return None
-    first = find(body[0], 0) if lead else 0
-    if first is None:
-        first = 0
-    last = find(body[-1], first) if trail else len(got) - 1
-    if last is None:
-        last = len(got) - 1
-    new = got[first:last + 1]
-    holes = {i: l for i, l in enumerate(body) if "{?}" in l}
-    for i, l in holes.items():
-        if i < len(new) and hole_re(l).match(new[i]):
-            new[i] = l
-    return (["..."] if lead else []) + new + (["..."] if trail else [])
+    out, pos, skipping = [], 0, False
+    for line in block:
+        if line == "...":
+            out.append(line)
+            skipping = True
+            continue
+        end = len(got) if skipping else min(pos + 1, len(got))
+        exact = [i for i in range(pos, len(got)) if got[i] == line or ("{?}" in line and hole_re(line).match(got[i]))]
+        near = [i for i in range(pos, len(got)) if got[i][:12] == line[:12]]
+        hit = exact[0] if exact and (skipping or exact[0] < end) else (near[0] if near else None)
+        if hit is None:
+            continue
+        out.append(line if "{?}" in line and hole_re(line).match(got[hit]) else keep_holes(line, got[hit]))
+        pos, skipping = hit + 1, False
+    return out
 
 
 def main(path):
