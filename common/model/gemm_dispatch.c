@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "common/core/util.h"
-#include "common/model/matmul.h"
+#include "common/model/madd.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define GEMM_X86 1

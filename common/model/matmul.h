@@ -12,20 +12,9 @@
 // Backward ACCUMULATES (+=) into the gradient buffers: gradients of a parameter used twice, or
 // over micro-batches of an accumulation group, add up, as in PyTorch.
 #pragma once
-#include <math.h>
 #include <stdbool.h>
 
-// madd: acc + a * b, as ONE fused multiply-add instruction where the CPU has one. Standard C
-// (-std=c11) forbids the compiler from fusing `acc + a * b` by itself, because the fused form
-// rounds once instead of twice; fmaf asks for it explicitly. FP_FAST_FMAF is defined when fmaf
-// is a single instruction (x86 with FMA, ARM); elsewhere the plain expression is faster.
-static inline float madd(float acc, float a, float b) {
-#ifdef FP_FAST_FMAF
-    return fmaf(a, b, acc);
-#else
-    return acc + a * b;
-#endif
-}
+#include "common/model/madd.h"
 
 // sgemm: C (M,N) = alpha * op(A) · op(B) + beta * C, op(X) = X or X^T, row-major with leading
 // dimensions (A is (M,K) with lda >= K, or stored (K,M) when trans_a, and so on). beta = 0

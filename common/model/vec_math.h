@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "common/model/matmul.h"  // madd
+#include "common/model/madd.h"
 
 // select_float: c ? x : y, with bit operations instead of a branch. (GCC turns a `?:` whose value
 // then feeds a division, or whose side is computed only for it, into a branch, and a loop with a

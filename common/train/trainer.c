@@ -1,0 +1,707 @@
+// trainer.c — see trainer.h: the trainer's run, assembled from what lessons 01-15 built.
+// Introduced by lesson 16 (the trainer); lesson 17 runs it once per experiment.
+#include "common/train/trainer.h"
+
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/core/plot.h"
+#include "common/core/progress.h"
+#include "common/core/rng.h"
+#include "common/core/util.h"
+#include "common/model/bert_io.h"
+#include "common/model/loss.h"
+#include "common/model/memory.h"
+#include "common/text/batch.h"
+#include "common/text/dataset.h"
+#include "common/text/tokenizer.h"
+#include "common/train/backend.h"
+#include "common/train/checkpoint.h"
+#include "common/train/evaluation.h"
+#include "common/train/metrics.h"
+#include "common/train/optim.h"
+#include "common/train/schedule.h"
+#include "common/train/steps.h"
+#include "common/train/training_args.h"
+
+// ---- SIGINT: finish the current step, save a checkpoint, exit ------------------------------
+// The handler only sets a flag; the loop looks at it after each optimizer step (after_step),
+// saves a checkpoint there and unwinds: everything is freed and main returns 130.
+
+static volatile sig_atomic_t interrupted = 0;
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+static void catch_sigint(void) {
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+// ---- data ----------------------------------------------------------------------------------
+
+typedef struct {
+    TextDataset text;
+    TokenizedSet tok;
+} Split;
+
+// load_split: a TSV/CSV with the run's columns (its first max_samples rows when > 0, as run_glue.py's
+// max_train_samples / max_eval_samples), tokenized once. labels: the label set to map names with
+// (NULL: build it from this file); with_labels false reads no label column (predict).
+static Split load_split(const TrainingArguments *a, const char *path, const LabelSet *labels, bool with_labels,
+                        int max_samples, const Tokenizer *tok) {
+    DatasetOptions o = dataset_default_options();
+    char *columns = xstrdup(a->text_column), *comma = strchr(columns, ',');
+    if (comma) {
+        *comma = '\0';
+        o.text_column_b = comma + 1;
+    }
+    o.text_column = columns;
+    o.label_column = with_labels ? a->label_column : NULL;
+    o.labels = labels;
+    o.max_samples = max_samples;
+    Split s = {.text = dataset_load(path, &o)};
+    free(columns);
+    s.tok = tokenize_dataset(tok, &s.text);
+    return s;
+}
+
+static void split_free(Split *s) {
+    dataset_free(&s->text);
+    tokenized_set_free(&s->tok);
+}
+
+// ---- evaluation and prediction -------------------------------------------------------------
+
+// forward_all: logits (n,K) of every example, in file order, batch by batch (dropout off).
+static float *forward_all(Backend *be, const Tokenizer *tok, const Split *s, const EncodeOptions *eo, int batch) {
+    const int n = s->text.n, K = be->num_labels;
+    float *all = xmalloc(sizeof(float) * (size_t)n * K);
+    int *rows = xmalloc(sizeof(int) * (size_t)batch);
+    Batch x = {0};
+    for (int start = 0; start < n; start += batch) {
+        int B = start + batch <= n ? batch : n - start;
+        for (int r = 0; r < B; r++) rows[r] = start + r;
+        collate(tok, &s->tok, rows, B, eo, &x);
+        const float *logits = be->forward(be, &x, false, NULL, NULL);
+        memcpy(all + (size_t)start * K, logits, sizeof(float) * (size_t)B * K);
+    }
+    batch_free(&x);
+    free(rows);
+    return all;
+}
+
+static EvalResult evaluate(Backend *be, const Tokenizer *tok, const Split *s, const EncodeOptions *eo, int batch) {
+    float *logits = forward_all(be, tok, s, eo, batch);
+    EvalResult r;
+    eval_begin(&r, be->num_labels);
+    eval_add_batch(&r, logits, s->tok.label, s->tok.n);
+    eval_finish(&r);
+    free(logits);
+    return r;
+}
+
+// print_eval: "eval_loss 0.3120  eval_accuracy 0.8750  eval_f1 0.8748 (f1 per class: neg 0.87 pos 0.88)"
+static void print_eval(const EvalResult *r, char *const *names) {
+    printf("eval_loss %.4f  eval_accuracy %.4f  eval_f1 %.4f  (f1 per class:", r->loss, r->m.accuracy, r->m.macro_f1);
+    for (int k = 0; k < r->m.K; k++) printf(" %s %.4f", names[k], r->m.f1[k]);
+    printf(")");
+}
+
+// write_predictions: one TSV row per example: index, predicted label, probabilities, logits.
+static void write_predictions(const char *path, const float *logits, int n, int K, char *const *names) {
+    char *tmp = xmalloc(strlen(path) + 5);
+    sprintf(tmp, "%s.tmp", path);
+    FILE *f = xfopen(tmp, "w");
+    fprintf(f, "index\tlabel");
+    for (int k = 0; k < K; k++) fprintf(f, "\tprob_%s", names[k]);
+    for (int k = 0; k < K; k++) fprintf(f, "\tlogit_%s", names[k]);
+    fprintf(f, "\n");
+    float *probs = xmalloc(sizeof(float) * (size_t)K);
+    int *zero = xcalloc(1, sizeof(int)), pred;
+    for (int i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * K;
+        cross_entropy_forward(z, zero, 1, K, probs);  // softmax (the loss against class 0 is unused)
+        argmax_rows(z, 1, K, &pred);
+        fprintf(f, "%d\t%s", i, names[pred]);
+        for (int k = 0; k < K; k++) fprintf(f, "\t%.9g", probs[k]);
+        for (int k = 0; k < K; k++) fprintf(f, "\t%.9g", z[k]);
+        fprintf(f, "\n");
+    }
+    xfclose(f, tmp);
+    atomic_rename(tmp, path);
+    free(tmp);
+    free(probs);
+    free(zero);
+}
+
+static char *predictions_path(const TrainingArguments *a) {
+    if (a->predictions_file) return xstrdup(a->predictions_file);
+    mkdir_p(a->output_dir);
+    return path_join(a->output_dir, "predictions.tsv");
+}
+
+static void predict(const TrainingArguments *a, Backend *be, const Tokenizer *tok, const EncodeOptions *eo) {
+    Split test = load_split(a, a->test_file, NULL, false, 0, tok);
+    float *logits = forward_all(be, tok, &test, eo, a->per_device_eval_batch_size);
+    char *path = predictions_path(a);
+    write_predictions(path, logits, test.text.n, be->num_labels, be->id2label);
+    printf("predictions: %s (%d rows: label, probabilities, logits)\n", path, test.text.n);
+    free(path);
+    free(logits);
+    split_free(&test);
+}
+
+// ---- the training run ----------------------------------------------------------------------
+
+typedef struct {
+    const TrainingArguments *a;
+    Backend *be;
+    Tokenizer *tok;
+    EncodeOptions eo;
+    Split train, dev;
+    bool has_dev;
+    StepPlan plan;
+    Interval log, eval, save;
+    Optimizer opt;
+    Schedule sched;
+    TrainerState state;
+    Progress prog;
+    // since the last log line / the last evaluation
+    double log_loss_sum;
+    long log_examples;
+    double log_start;
+    long acc_correct, acc_seen;
+    double run_loss_sum;
+    long run_examples;
+    bool warned_overfit, stop;
+    bool interrupted;  // stopped by SIGINT: a checkpoint was saved, the run is not finished
+    EvalResult last_eval;
+    long last_eval_step;  // the latest evaluation (0: none yet)
+    long skipped_steps;   // fp16: optimizer steps skipped on overflow
+} Run;
+
+static void write_model(const char *dir, void *ctx) {
+    Backend *be = ctx;
+    be->save_pretrained(be, dir);
+}
+
+// run_info: the arguments a resumed run must share with the run that saved the checkpoint
+// (they decide the data order and the step arithmetic), stored in trainer_state.json.
+static cJSON *run_info(const Run *r) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "train_batch_size", r->a->per_device_train_batch_size);
+    cJSON_AddNumberToObject(o, "gradient_accumulation_steps", r->a->gradient_accumulation_steps);
+    cJSON_AddNumberToObject(o, "num_train_examples", r->plan.num_examples);
+    cJSON_AddNumberToObject(o, "max_steps", (double)r->plan.total_steps);
+    cJSON_AddNumberToObject(o, "num_train_epochs", r->plan.epochs);
+    cJSON_AddNumberToObject(o, "data_seed", training_args_data_seed(r->a));
+    cJSON_AddNumberToObject(o, "logging_steps", r->a->logging_steps);
+    cJSON_AddNumberToObject(o, "eval_steps", r->a->eval_steps);
+    cJSON_AddNumberToObject(o, "save_steps", r->a->save_steps);
+    return o;
+}
+
+// check_resume_matches: read before the model is loaded, so a mismatch is the run's only line.
+static void check_resume_matches(const Run *r, const char *dir) {
+    TrainerState saved_state;
+    trainer_state_init(&saved_state);
+    char *path = path_join(dir, "trainer_state.json");
+    trainer_state_read(path, &saved_state);
+    free(path);
+    const cJSON *saved = saved_state.info;
+    static const char *keys[] = {"train_batch_size", "gradient_accumulation_steps", "num_train_examples", "max_steps",
+                                 "data_seed"};
+    if (saved_state.global_step < 0 || saved_state.global_step > r->plan.total_steps)
+        die("%s/trainer_state.json: global_step %ld is outside this run's steps 0..%ld", dir, saved_state.global_step,
+            r->plan.total_steps);
+    cJSON *now = run_info(r);
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+        const cJSON *x = cJSON_GetObjectItem(saved, keys[i]), *y = cJSON_GetObjectItem(now, keys[i]);
+        if (!cJSON_IsNumber(x)) die("%s/trainer_state.json: no %s (not a checkpoint of this trainer?)", dir, keys[i]);
+        if (x->valuedouble != y->valuedouble)
+            die("--resume_from_checkpoint %s: the checkpoint's run had %s %g, this one has %g; resume with the same "
+                "data "
+                "and batch flags",
+                dir, keys[i], x->valuedouble, y->valuedouble);
+    }
+    cJSON_Delete(now);
+    trainer_state_free(&saved_state);
+}
+
+static void write_log_history(const Run *r) {
+    char *path = path_join(r->a->output_dir, "log_history.jsonl"),
+         *tmp = path_join(r->a->output_dir, "log_history.jsonl.tmp");
+    FILE *f = xfopen(tmp, "w");
+    for (const cJSON *e = r->state.log_history->child; e; e = e->next) {
+        char *line = cJSON_PrintUnformatted(e);
+        fprintf(f, "%s\n", line);
+        free(line);
+    }
+    xfclose(f, tmp);
+    atomic_rename(tmp, path);
+    free(path);
+    free(tmp);
+}
+
+// The fp16 loss scaler's state (torch's scaler.pt) travels in trainer_state.json as "grad_scaler".
+static void save_scaler_state(Run *r) {
+    cJSON_DeleteItemFromObject(r->state.info, "grad_scaler");
+    if (r->be->scaler) cJSON_AddItemToObject(r->state.info, "grad_scaler", grad_scaler_state(r->be->scaler));
+}
+
+static void load_scaler_state(Run *r, const char *dir) {
+    const cJSON *saved = cJSON_GetObjectItem(r->state.info, "grad_scaler");
+    if (!r->be->scaler || !saved) return;  // none saved (an fp32/bf16 run): torch's initial scale
+    char *path = path_join(dir, "trainer_state.json");
+    *r->be->scaler = grad_scaler_load_state(saved, path);
+    free(path);
+}
+
+static char *save_checkpoint(Run *r) {
+    if (r->be->sync_to_host) r->be->sync_to_host(r->be, &r->opt);
+    save_scaler_state(r);
+    mkdir_p(r->a->output_dir);
+    char *dir = checkpoint_save_with(r->a->output_dir, r->be->ps, &r->opt, &r->state, r->a->save_total_limit,
+                                     write_model, r->be);
+    write_log_history(r);
+    return dir;
+}
+
+// die_on_bad_loss: a NaN/inf loss means the run diverged (the loss scaler only guards the
+// backward: an fp16 forward that overflows is as final); nothing after it is usable.
+static void die_on_bad_loss(const Run *r, double loss, long step) {
+    if (isfinite(loss)) return;
+    char *last = checkpoint_latest(r->a->output_dir);
+    die("step %ld: the training loss is %s. The run diverged; the last good checkpoint is %s. Lower --learning_rate "
+        "(now %g) or use a longer warmup%s, and resume from that checkpoint or start again",
+        step + 1, isnan(loss) ? "NaN" : "inf", last ? last : "none (no checkpoint was saved yet)", r->a->learning_rate,
+        r->a->fp16 ? " (with --fp16 an activation may have passed fp16's largest value, 65504: --bf16 has fp32's range)"
+                   : "");
+}
+
+static void log_training(Run *r, long step, double grad_norm, double lr) {
+    double loss = r->log_loss_sum / (double)r->log_examples, now = now_seconds();
+    double rate = (double)r->log_examples / (now - r->log_start);
+    progress_clear(&r->prog);
+    printf("step %ld/%ld  epoch %.2f | loss %.4f  grad_norm %.4f  learning_rate %.3e | %.1f samples/s\n", step,
+           r->plan.total_steps, r->state.epoch, loss, grad_norm, lr, rate);
+    fflush(stdout);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "loss", loss);
+    cJSON_AddNumberToObject(e, "grad_norm", grad_norm);
+    cJSON_AddNumberToObject(e, "learning_rate", lr);
+    cJSON_AddNumberToObject(e, "epoch", r->state.epoch);
+    cJSON_AddNumberToObject(e, "step", (double)step);
+    log_history_add(&r->state, e);
+    r->log_loss_sum = 0;
+    r->log_examples = 0;
+    r->log_start = now;
+}
+
+// evaluate_and_track: an evaluation line, the best model, early stopping, the over-fitting
+// warning. Returns whether this evaluation is the best so far.
+static bool evaluate_and_track(Run *r, long step) {
+    const TrainingArguments *a = r->a;
+    EvalResult ev = evaluate(r->be, r->tok, &r->dev, &r->eo, a->per_device_eval_batch_size);
+    double train_acc = r->acc_seen ? (double)r->acc_correct / (double)r->acc_seen : -1;
+    bool best = false;
+    progress_clear(&r->prog);
+    printf("step %ld/%ld  epoch %.2f | ", step, r->plan.total_steps, r->state.epoch);
+    print_eval(&ev, r->be->id2label);
+    if (train_acc >= 0) printf(" | train_accuracy %.4f", train_acc);
+    if (a->metric_for_best_model) {
+        double value = metric_value(&ev, a->metric_for_best_model);
+        bool improved_enough = metric_improves(r->state.has_best, r->state.best_metric, value, a->greater_is_better,
+                                               a->early_stopping_threshold);
+        best = metric_improves(r->state.has_best, r->state.best_metric, value, a->greater_is_better, 0.0);
+        // EarlyStoppingCallback runs before the best metric is updated (HF's order).
+        r->state.early_stopping_counter = improved_enough ? 0 : r->state.early_stopping_counter + 1;
+        if (best) {
+            r->state.has_best = true;
+            r->state.best_metric = value;
+            r->state.best_global_step = step;
+            printf("  *best %s*", a->metric_for_best_model);
+        }
+    }
+    printf("\n");
+    log_history_add(&r->state, eval_entry(step, r->state.epoch, &ev, (const char *const *)r->be->id2label, train_acc));
+    if (train_acc >= 0 && train_acc - ev.m.accuracy > a->overfit_gap && !r->warned_overfit) {
+        printf("warning: train accuracy %.4f is %.4f above eval accuracy %.4f (--overfit_gap %g): the model is "
+               "over-fitting; fewer epochs, more weight decay or more data will help\n",
+               train_acc, train_acc - ev.m.accuracy, ev.m.accuracy, a->overfit_gap);
+        r->warned_overfit = true;
+    }
+    if (a->early_stopping_patience > 0 && r->state.early_stopping_counter >= a->early_stopping_patience) {
+        printf("early stopping: %s has not improved by more than %g for %d evaluations (best %.4f at step %ld)\n",
+               a->metric_for_best_model, a->early_stopping_threshold, r->state.early_stopping_counter,
+               r->state.best_metric, r->state.best_global_step);
+        r->stop = true;
+    }
+    fflush(stdout);
+    r->acc_correct = r->acc_seen = 0;
+    if (r->last_eval_step) eval_result_free(&r->last_eval);
+    r->last_eval = ev;
+    r->last_eval_step = step;
+    return best;
+}
+
+// after_step: what happens after optimizer step `step`: logging, evaluation, saving (HF's order).
+static void after_step(Run *r, const MicroBatch *mb, long step, double grad_norm, double lr) {
+    const bool epoch_end = mb->ends_epoch || step == r->plan.total_steps;
+    bool best = false, saved = false;
+    if (fires_after_step(r->log, step, r->plan.total_steps, false) || (epoch_end && fires_after_epoch(r->log)))
+        log_training(r, step, grad_norm, lr);
+    if (r->has_dev &&
+        (fires_after_step(r->eval, step, r->plan.total_steps, true) || (epoch_end && fires_after_epoch(r->eval))))
+        best = evaluate_and_track(r, step);
+    if (fires_after_step(r->save, step, r->plan.total_steps, true) || (epoch_end && fires_after_epoch(r->save))) {
+        if (best)
+            snprintf(r->state.best_model_checkpoint, sizeof r->state.best_model_checkpoint, "%s/checkpoint-%ld",
+                     r->a->output_dir, step);
+        free(save_checkpoint(r));
+        saved = true;
+    }
+    if (interrupted) {
+        if (!saved) free(save_checkpoint(r));
+        progress_end(&r->prog);
+        printf("interrupted (SIGINT) at step %ld: checkpoint %s/checkpoint-%ld saved; continue with "
+               "--resume_from_checkpoint %s/checkpoint-%ld\n",
+               step, r->a->output_dir, step, r->a->output_dir, step);
+        r->stop = r->interrupted = true;
+    }
+}
+
+// train_loop: the micro-batches of lesson 05's accumulation, with the Trainer's events.
+static void train_loop(Run *r) {
+    const TrainingArguments *a = r->a;
+    const int B = a->per_device_train_batch_size, N = r->train.text.n;
+    const int data_seed = training_args_data_seed(a);
+    int *order = xmalloc(sizeof(int) * (size_t)N), order_epoch = -1, *pred = xmalloc(sizeof(int) * (size_t)B);
+    Batch x = {0};
+    long group_examples = 0;
+    r->prog = progress_begin(r->plan.total_steps, r->state.global_step, 0);
+    r->log_start = now_seconds();
+    StepCursor cur = steps_begin(&r->plan, r->state.global_step);
+    MicroBatch mb;
+    while (!r->stop && steps_next(&cur, &mb)) {
+        if (mb.epoch != order_epoch) {
+            epoch_order((uint64_t)data_seed, mb.epoch, order, N);
+            order_epoch = mb.epoch;
+        }
+        const long first = mb.batch_in_epoch * B;
+        const int n = (int)(first + B <= N ? B : N - first);
+        if (mb.index_in_group == 0) {
+            // The group's loss is the mean over ALL its examples (a short last group included).
+            long last = first + (long)mb.group_batches * B;
+            group_examples = (last < N ? last : N) - first;
+            r->be->zero_grad(r->be);
+        }
+        collate(r->tok, &r->train.tok, order + first, n, &r->eo, &x);
+        double loss;
+        const float *logits = r->be->forward(r->be, &x, true, &r->state.rng, &loss);
+        die_on_bad_loss(r, loss, mb.global_step);
+        r->be->backward(r->be, 1.0f / (float)group_examples);
+        argmax_rows(logits, n, r->be->num_labels, pred);
+        for (int i = 0; i < n; i++) r->acc_correct += pred[i] == x.labels[i];
+        r->acc_seen += n;
+        r->log_loss_sum += loss * n;
+        r->log_examples += n;
+        r->run_loss_sum += loss * n;
+        r->run_examples += n;
+        if (!mb.ends_group) continue;
+
+        // The schedule advances with the optimizer steps taken: an fp16 step skipped on overflow
+        // (opt.step unchanged) skips the scheduler step too, as the Hugging Face Trainer does.
+        const long opt_step = r->opt.step;
+        const double lr = schedule_lr(&r->sched, opt_step);
+        const double grad_norm = r->be->step(r->be, &r->opt, lr, a->max_grad_norm);
+        r->skipped_steps += r->opt.step == opt_step;
+        const long step = mb.global_step + 1;
+        r->state.global_step = step;
+        r->state.epoch = (double)step / (double)r->plan.updates_per_epoch;
+        r->state.optimizer_step = r->opt.step;
+        // Logged as the Trainer of transformers 5 does: the learning rate this update used (read
+        // before the scheduler steps; transformers 4 logged the next update's).
+        progress_update(&r->prog, mb.epoch, r->plan.epochs, step,
+                        r->log_loss_sum / (double)(r->log_examples ? r->log_examples : 1), lr, group_examples);
+        after_step(r, &mb, step, grad_norm, lr);
+    }
+    progress_end(&r->prog);
+    if (r->be->scaler)
+        printf("fp16 loss scaling: %ld optimizer step%s skipped on overflow, loss scale now %g\n", r->skipped_steps,
+               r->skipped_steps == 1 ? "" : "s", r->be->scaler->scale);
+    batch_free(&x);
+    free(order);
+    free(pred);
+}
+
+// ---- plots and the end of the run ----------------------------------------------------------
+
+// history_series: (step, key) pairs of every log_history entry that has `key`.
+static int history_series(const cJSON *hist, const char *key, double *xs, double *ys) {
+    int n = 0;
+    for (const cJSON *e = hist->child; e; e = e->next) {
+        const cJSON *v = cJSON_GetObjectItem(e, key), *s = cJSON_GetObjectItem(e, "step");
+        if (cJSON_IsNumber(v) && cJSON_IsNumber(s)) {
+            xs[n] = s->valuedouble;
+            ys[n++] = v->valuedouble;
+        }
+    }
+    return n;
+}
+
+static char *plot_series(const Run *r, const char *file, const char *title, const char *const *keys, int n_keys) {
+    int cap = cJSON_GetArraySize(r->state.log_history) + 1;
+    double *xs = xmalloc(sizeof(double) * (size_t)cap), *ys = xmalloc(sizeof(double) * (size_t)cap);
+    Plot p = plot_new(title, "step", "");
+    for (int i = 0; i < n_keys; i++) {
+        int n = history_series(r->state.log_history, keys[i], xs, ys);
+        if (n) plot_add(&p, keys[i], xs, ys, n);
+    }
+    char *dir = path_join(r->a->output_dir, "plots"), *path = path_join(dir, file);
+    mkdir_p(dir);
+    if (p.n_series) plot_save(&p, path);
+    plot_free(&p);
+    free(xs);
+    free(ys);
+    free(dir);
+    return path;
+}
+
+static void write_plots(const Run *r) {
+    char *loss = plot_series(r, "loss.png", "training and eval loss", (const char *[]){"loss", "eval_loss"}, 2);
+    char *lr = plot_series(r, "learning_rate.png", "learning rate", (const char *[]){"learning_rate"}, 1);
+    char *ev =
+        plot_series(r, "eval.png", "eval metrics", (const char *[]){"eval_accuracy", "eval_f1", "train_accuracy"}, 3);
+    printf("plots                %s %s%s%s\n", loss, lr, r->has_dev ? " " : "", r->has_dev ? ev : "");
+    free(loss);
+    free(lr);
+    free(ev);
+}
+
+// save_final_model: the model's Hugging Face files straight into output_dir (beside the
+// checkpoints), each file renamed into place.
+static void save_final_model(Run *r) {
+    char *tmp = path_join(r->a->output_dir, "tmp-final-model");
+    rm_rf(tmp);
+    if (r->be->sync_to_host) r->be->sync_to_host(r->be, &r->opt);
+    r->be->save_pretrained(r->be, tmp);
+    static const char *files[] = {"config.json",           "model.safetensors",       "vocab.txt",
+                                  "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"};
+    for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+        char *from = path_join(tmp, files[i]), *to = path_join(r->a->output_dir, files[i]);
+        if (file_exists(from)) atomic_rename(from, to);
+        free(from);
+        free(to);
+    }
+    rm_rf(tmp);
+    free(tmp);
+}
+
+static void finish_run(Run *r, double seconds, long start_step) {
+    const TrainingArguments *a = r->a;
+    long model_step = r->state.global_step;  // the step whose weights the final model has
+    if (a->load_best_model_at_end && r->state.best_model_checkpoint[0]) {
+        checkpoint_load(r->state.best_model_checkpoint, r->be->ps, NULL, NULL);
+        if (r->be->params_changed) r->be->params_changed(r->be);
+        model_step = r->state.best_global_step;
+        printf("loaded the best model: %s (%s %.4f at step %ld)\n", r->state.best_model_checkpoint,
+               a->metric_for_best_model, r->state.best_metric, r->state.best_global_step);
+    }
+    long steps_run = r->state.global_step - start_step;
+    double rate = seconds > 0 ? (double)r->run_examples / seconds : 0;
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "train_runtime", seconds);
+    cJSON_AddNumberToObject(e, "train_samples_per_second", rate);
+    cJSON_AddNumberToObject(e, "train_loss", r->run_examples ? r->run_loss_sum / (double)r->run_examples : 0);
+    cJSON_AddNumberToObject(e, "epoch", r->state.epoch);
+    cJSON_AddNumberToObject(e, "step", (double)r->state.global_step);
+    log_history_add(&r->state, e);
+    mkdir_p(a->output_dir);
+    save_final_model(r);
+    write_log_history(r);
+
+    printf("\n== Summary ==\n");
+    char dur[32];
+    format_duration(seconds, dur, sizeof dur);
+    printf("trained              %ld steps (%ld this run) in %s, %.1f samples/s, train loss %.4f\n",
+           r->state.global_step, steps_run, dur, rate, r->run_examples ? r->run_loss_sum / (double)r->run_examples : 0);
+    if (r->has_dev) {
+        // The final model's evaluation: the one made at its step when there is one, else a new one.
+        EvalResult ev = r->last_eval_step == model_step
+            ? r->last_eval
+            : evaluate(r->be, r->tok, &r->dev, &r->eo, a->per_device_eval_batch_size);
+        if (r->last_eval_step && r->last_eval_step != model_step) eval_result_free(&r->last_eval);
+        r->last_eval_step = 0;
+        printf("final model on eval  ");
+        print_eval(&ev, r->be->id2label);
+        printf("\nconfusion matrix (rows: true label, columns: predicted):\n");
+        confusion_print(stdout, &ev.conf, (const char *const *)r->be->id2label);
+        eval_result_free(&ev);
+    }
+    if (r->state.has_best)
+        printf("best                 step %ld, %s %.4f (%s)\n", r->state.best_global_step, a->metric_for_best_model,
+               r->state.best_metric, r->state.best_model_checkpoint[0] ? r->state.best_model_checkpoint : "not saved");
+    printf("final model          %s/ (config.json, model.safetensors, vocab.txt; "
+           "BertForSequenceClassification.from_pretrained loads it)\n",
+           a->output_dir);
+    printf("log                  %s/log_history.jsonl\n", a->output_dir);
+    if (a->plots) write_plots(r);
+}
+
+// max_batch: the largest batch the model runs (training or evaluation), what its activations are
+// allocated for.
+static int max_batch(const TrainingArguments *a) {
+    return a->per_device_train_batch_size > a->per_device_eval_batch_size ? a->per_device_train_batch_size
+                                                                          : a->per_device_eval_batch_size;
+}
+
+// print_checkpointing: with --gradient_checkpointing, what it saves: lesson 15's activation
+// formula (common/model/memory.h) for the batch the activations are allocated for, with and without.
+static void print_checkpointing(const TrainingArguments *a, int K) {
+    BertConfig c = bert_config_load(a->model_name_or_path, K);
+    const int B = max_batch(a), T = a->max_seq_length;
+    const ActivationMemory with = activation_memory(&c, B, T, 4, true), without = activation_memory(&c, B, T, 4, false);
+    printf("memory               gradient checkpointing: activations %.2f MiB instead of %.2f MiB for batches of up to "
+           "%d x %d (lesson 15's formula); each layer is recomputed in the backward\n",
+           (double)with.total / (1 << 20), (double)without.total / (1 << 20), B, T);
+    bert_config_free(&c);
+}
+
+// print_banner: the run's arithmetic (lesson 02's printout) and what it runs on.
+static void print_banner(const Run *r, const LabelSet *labels) {
+    const TrainingArguments *a = r->a;
+    printf("model                %s (%zu parameters)\n", a->model_name_or_path, r->be->ps->numel);
+    printf("data                 %s: %d examples, %d classes (", a->train_file, r->train.text.n, labels->n);
+    for (int k = 0; k < labels->n; k++) printf("%s%d=%s", k ? ", " : "", k, labels->names[k]);
+    printf(")\n");
+    if (r->has_dev) printf("eval data            %s: %d examples\n", a->validation_file, r->dev.text.n);
+    const int threads = omp_get_max_threads();
+    const char *precision = a->bf16 ? "bf16 mixed precision (fp32 master weights)"
+        : a->fp16                   ? "fp16 mixed precision (fp32 master weights, dynamic loss scaling)"
+                                    : "fp32";
+    printf("device               %s, %d thread%s, %s; max_seq_length %d with dynamic padding\n", r->be->device, threads,
+           threads == 1 ? "" : "s", precision, a->max_seq_length);
+    if (a->gradient_checkpointing) print_checkpointing(a, labels->n);
+    printf("optimizer            AdamW lr %g, betas (%g, %g), eps %g, weight_decay %g (not on biases/LayerNorm), "
+           "max_grad_norm %g, %s schedule\n",
+           a->learning_rate, a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay, a->max_grad_norm,
+           a->lr_scheduler_type);
+    printf("\n== The plan ==\n");
+    steps_print_plan(&r->plan, r->log, r->eval, r->save);
+    printf("\n");
+}
+
+static char *resolve_resume(const TrainingArguments *a) {
+    const char *v = a->resume_from_checkpoint;
+    if (!v || !strcmp(v, "false")) return NULL;
+    if (strcmp(v, "true")) {
+        if (!dir_exists(v)) die("--resume_from_checkpoint %s: no such checkpoint directory", v);
+        return xstrdup(v);
+    }
+    char *latest = checkpoint_latest(a->output_dir);
+    if (!latest) die("--resume_from_checkpoint true: no checkpoint-<step> directory in %s", a->output_dir);
+    return latest;
+}
+
+int trainer_train(const TrainingArguments *a) {
+    Run r = {.a = a};
+    r.tok = tokenizer_from_pretrained(a->model_name_or_path);
+    r.eo = (EncodeOptions){.max_length = a->max_seq_length};
+    r.train = load_split(a, a->train_file, NULL, true, a->max_train_samples, r.tok);
+    const LabelSet *labels = &r.train.text.labels;
+    r.has_dev = a->validation_file != NULL;
+    if (r.has_dev) r.dev = load_split(a, a->validation_file, labels, true, a->max_eval_samples, r.tok);
+    training_args_intervals(a, &r.log, &r.eval, &r.save);
+    r.plan = (StepPlan){.num_examples = r.train.text.n,
+                        .per_device_train_batch_size = a->per_device_train_batch_size,
+                        .per_device_eval_batch_size = a->per_device_eval_batch_size,
+                        .gradient_accumulation_steps = a->gradient_accumulation_steps,
+                        .n_devices = 1,
+                        .num_train_epochs = a->num_train_epochs,
+                        .max_steps = a->max_steps,
+                        .dataloader_drop_last = a->dataloader_drop_last,
+                        .warmup_ratio = a->warmup_ratio,
+                        .warmup_steps = a->warmup_steps,
+                        .num_eval_examples = r.has_dev ? r.dev.text.n : 0};
+    steps_plan(&r.plan);
+    char *resume = resolve_resume(a);
+    if (resume) check_resume_matches(&r, resume);
+
+    r.be = backend_open(a->device, a->model_name_or_path, labels->n, (const char *const *)labels->names,
+                        (unsigned long)a->seed, max_batch(a), a->max_seq_length, a->gradient_checkpointing);
+    if (a->bf16 || a->fp16) r.be->set_format(r.be, a->bf16 ? FMT_BF16 : FMT_FP16);  // --device cuda (training_args.c)
+    OptimizerConfig oc = {.kind = OPT_ADAMW,
+                          .beta1 = a->adam_beta1,
+                          .beta2 = a->adam_beta2,
+                          .eps = a->adam_epsilon,
+                          .weight_decay = a->weight_decay};
+    optimizer_init(&r.opt, oc, r.be->ps);
+    r.sched = schedule_make(schedule_kind(a->lr_scheduler_type), a->learning_rate, r.plan.warmup, r.plan.total_steps);
+    trainer_state_init(&r.state);
+    rng_seed(&r.state.rng, (uint64_t)a->seed, RNG_STREAM_DROPOUT);
+    catch_sigint();
+    print_banner(&r, labels);
+    if (resume) {
+        checkpoint_load(resume, r.be->ps, &r.opt, &r.state);
+        if (r.be->params_changed) r.be->params_changed(r.be);
+        printf("resumed from %s at step %ld (epoch %.2f); the data order and dropout continue from there\n", resume,
+               r.state.global_step, r.state.epoch);
+        load_scaler_state(&r, resume);
+    }
+    cJSON_Delete(r.state.info);
+    r.state.info = run_info(&r);
+    fflush(stdout);
+
+    const long start_step = r.state.global_step;
+    const double t0 = now_seconds();
+    train_loop(&r);
+    if (!r.interrupted) {
+        finish_run(&r, now_seconds() - t0, start_step);
+        if (a->test_file) predict(a, r.be, r.tok, &r.eo);
+    } else if (r.last_eval_step) {
+        eval_result_free(&r.last_eval);
+    }
+
+    free(resume);
+    trainer_state_free(&r.state);
+    optimizer_free(&r.opt);
+    r.be->close(r.be);
+    if (r.has_dev) split_free(&r.dev);
+    split_free(&r.train);
+    tokenizer_free(r.tok);
+    return r.interrupted ? 130 : 0;  // 128 + SIGINT, what a shell reports for a run stopped by Ctrl-C
+}
+
+void trainer_evaluate_or_predict(const TrainingArguments *a, TrainerMode mode) {
+    Tokenizer *tok = tokenizer_from_pretrained(a->model_name_or_path);
+    EncodeOptions eo = {.max_length = a->max_seq_length};
+    Backend *be = backend_open(a->device, a->model_name_or_path, 0, NULL, (unsigned long)a->seed,
+                               a->per_device_eval_batch_size, a->max_seq_length, false);
+    if (a->bf16 || a->fp16) be->set_format(be, a->bf16 ? FMT_BF16 : FMT_FP16);  // as the Trainer's autocast evaluation
+    printf("model                %s (%d classes, %zu parameters) on %s\n", a->model_name_or_path, be->num_labels,
+           be->ps->numel, be->device);
+    if (mode == MODE_EVALUATE) {
+        LabelSet labels = {be->num_labels, (char **)be->id2label};
+        Split dev = load_split(a, a->validation_file, &labels, true, a->max_eval_samples, tok);
+        EvalResult ev = evaluate(be, tok, &dev, &eo, a->per_device_eval_batch_size);
+        printf("%s: %d examples\n", a->validation_file, dev.text.n);
+        print_eval(&ev, be->id2label);
+        printf("\nconfusion matrix (rows: true label, columns: predicted):\n");
+        confusion_print(stdout, &ev.conf, (const char *const *)be->id2label);
+        eval_result_free(&ev);
+        split_free(&dev);
+    } else {
+        predict(a, be, tok, &eo);
+    }
+    be->close(be);
+    tokenizer_free(tok);
+}
