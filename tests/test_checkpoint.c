@@ -77,6 +77,28 @@ Test(checkpoint, round_trip_and_rotation_keeps_best) {
     rm_rf(dir);
 }
 
+// A run killed while writing or deleting a checkpoint leaves tmp-checkpoint-<step>; the next run
+// sweeps it when it starts (checkpoint_sweep_tmp), even if it saves nothing, and keeps the rest.
+Test(checkpoint, sweep_removes_only_tmp_directories) {
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/bertstep-sweep-%d", (int)getpid());
+    rm_rf(dir);
+    const char *made[] = {"checkpoint-10", "tmp-checkpoint-20", "tmp-checkpoint-30/inner"};
+    for (int i = 0; i < 3; i++) {
+        char *p = path_join(dir, made[i]);
+        mkdir_p(p);
+        free(p);
+    }
+    checkpoint_sweep_tmp(dir);
+    char *kept = path_join(dir, "checkpoint-10"), *gone = path_join(dir, "tmp-checkpoint-20"),
+         *gone2 = path_join(dir, "tmp-checkpoint-30");
+    cr_expect(dir_exists(kept), "a complete checkpoint was removed");
+    cr_expect(!dir_exists(gone) && !dir_exists(gone2), "a tmp-checkpoint directory is still there");
+    checkpoint_sweep_tmp("/tmp/bertstep-no-such-dir");  // nothing to sweep: no error
+    free(kept), free(gone), free(gone2);
+    rm_rf(dir);
+}
+
 Test(checkpoint, missing_tensor_is_one_error_line) {
     char dir[64];
     snprintf(dir, sizeof dir, "/tmp/bertstep-ckpt-miss-%d", (int)getpid());

@@ -201,8 +201,7 @@ static void rotate(const char *output_dir, int limit, const char *best) {
     }
 }
 
-// sweep_tmp: remove the tmp-checkpoint-* directories a killed run left behind.
-static void sweep_tmp(const char *output_dir) {
+void checkpoint_sweep_tmp(const char *output_dir) {
     DIR *d = opendir(output_dir);
     if (!d) return;
     char *stale[64];
@@ -236,7 +235,7 @@ char *checkpoint_save_with(const char *output_dir, const ParamSet *ps, const Opt
     snprintf(name, sizeof name, "checkpoint-%ld", state->global_step);
     snprintf(tmp_name, sizeof tmp_name, "tmp-checkpoint-%ld", state->global_step);
     mkdir_p(output_dir);
-    sweep_tmp(output_dir);
+    checkpoint_sweep_tmp(output_dir);
     char *final = path_join(output_dir, name), *tmp = path_join(output_dir, tmp_name);
     write_model(tmp, ctx);
     mkdir_p(tmp);

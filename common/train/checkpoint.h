@@ -58,5 +58,9 @@ char *checkpoint_save_with(const char *output_dir, const ParamSet *ps, const Opt
 void checkpoint_load(const char *dir, ParamSet *ps, Optimizer *opt, TrainerState *state);
 // checkpoint_latest: the checkpoint-<N> directory with the largest N in output_dir, or NULL.
 char *checkpoint_latest(const char *output_dir);
+// checkpoint_sweep_tmp: remove the tmp-checkpoint-* directories a killed run left in output_dir
+// (a checkpoint being written or deleted; never a complete one). Every save does it first; a
+// run calls it when it starts, so a run that resumes and saves nothing leaves none behind.
+void checkpoint_sweep_tmp(const char *output_dir);
 // checkpoints_list: the checkpoint-<N> steps in output_dir, sorted ascending; returns the count.
 int checkpoints_list(const char *output_dir, long *steps, int max);

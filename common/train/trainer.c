@@ -635,6 +635,7 @@ int trainer_train(const TrainingArguments *a) {
     steps_plan(&r.plan);
     char *resume = resolve_resume(a);
     if (resume) check_resume_matches(&r, resume);
+    checkpoint_sweep_tmp(a->output_dir);  // what a run killed while saving left behind
 
     r.be = backend_open(a->device, a->model_name_or_path, labels->n, (const char *const *)labels->names,
                         (unsigned long)a->seed, max_batch(a), a->max_seq_length, a->gradient_checkpointing);
