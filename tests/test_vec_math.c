@@ -34,3 +34,9 @@ Test(vec_math, erf_within_3_ulp) {
     cr_assert(erf_approx(0.0f) == 0.0f && erf_approx(INFINITY) == 1.0f && erf_approx(-INFINITY) == -1.0f);
     cr_assert(erf_approx(1.0f) == erff(1.0f) && erf_approx(-30.0f) == -1.0f);
 }
+
+// A diverging run feeds NaN to the softmax; it must come out NaN (the trainer's divergence check
+// reads it), and computing it must not convert NaN to an int (undefined in C; UBSan reports it).
+Test(vec_math, nan_stays_nan) {
+    cr_assert(isnan(exp_approx(NAN)) && isnan(erf_approx(NAN)));
+}

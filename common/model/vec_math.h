@@ -33,7 +33,8 @@ static inline float select_float(int c, float x, float y) {
 static inline float exp_approx(float x) {
     x = x < -87.3f ? -87.3f : x > 88.3f ? 88.3f : x;
     const float round_magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-    float n = (madd(round_magic, x, 1.44269504f)) - round_magic;
+    float shifted = madd(round_magic, x, 1.44269504f);  // 1.5 * 2^23 + n: n is its low mantissa bits
+    float n = shifted - round_magic;
     float r = madd(madd(x, n, -0.693359375f), n, 2.12194440e-4f);
     float p = 1.9875691500e-4f;
     p = madd(1.3981999507e-3f, p, r);
@@ -42,7 +43,11 @@ static inline float exp_approx(float x) {
     p = madd(1.6666665459e-1f, p, r);
     p = madd(5.0000001201e-1f, p, r);
     float er = madd(r + 1.0f, p, r * r);
-    int32_t bits = ((int32_t)n + 127) << 23;
+    // n read from the bits of `shifted`, not by (int)n: a NaN x then stays NaN (er is NaN) instead
+    // of converting NaN to int, which C leaves undefined.
+    uint32_t shifted_bits;
+    memcpy(&shifted_bits, &shifted, sizeof shifted_bits);
+    uint32_t bits = (shifted_bits - 0x4B400000u + 127u) << 23;  // 0x4B400000: the bits of round_magic
     float two_n;
     memcpy(&two_n, &bits, sizeof two_n);  // the bits as a float (compiles to no instruction)
     return er * two_n;
