@@ -10,7 +10,7 @@
 // must be 1/8. Clipping: after accumulation, scale the whole gradient down when its global
 // norm exceeds max_grad_norm (common/train/optim.c clip_grad_norm).
 //
-// The model is lesson 04's softmax regression (common/model/logreg.c) on synthetic data.
+// The model is lesson 02's softmax regression (common/model/logreg.c) on synthetic data.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,18 +87,32 @@ static float weight_full_group(int count, int micro, int group_size, int accum) 
     (void)group_size;
     return 1.0f / ((float)micro * accum);
 }
-// wrong: each micro-batch's own mean loss, divided by the accumulation steps
+// wrong: each micro-batch's own mean loss, divided by the accumulation steps (the classic
+// hand-written loop; the HF Trainer of transformers 4.40, through accelerate's backward)
 static float weight_mean_then_divide(int count, int micro, int group_size, int accum) {
     (void)micro;
     (void)group_size;
     return 1.0f / ((float)count * accum);
 }
-// HF Trainer for models whose loss takes no num_items_in_batch (BertForSequenceClassification):
-// each micro-batch's mean divided by the number of micro-batches really in this group.
+// HF Trainer 4.57 for models whose forward takes no **kwargs (BertForSequenceClassification
+// there): each micro-batch's mean divided by the micro-batches really in this group
+// (current_gradient_accumulation_steps). transformers 5 does the same when told
+// model_accepts_loss_kwargs = False.
 static float weight_mean_over_micro_batches(int count, int micro, int group_size, int accum) {
     (void)accum;
     int micro_batches = (group_size + micro - 1) / micro;
     return 1.0f / ((float)count * micro_batches);
+}
+
+// HF Trainer 5.23 on BertForSequenceClassification: its forward takes **kwargs, so the Trainer
+// takes the loss as already divided by num_items_in_batch and divides by nothing, but BERT's loss
+// is its own micro-batch's mean: the group's gradient is the SUM of the micro-batch means
+// (huggingface/transformers issue 47688).
+static float weight_sum_of_means(int count, int micro, int group_size, int accum) {
+    (void)micro;
+    (void)group_size;
+    (void)accum;
+    return 1.0f / (float)count;
 }
 
 static void accumulate_group(LogReg *m, const Data *d, int first, int size, int micro, int accum, WeightRule rule) {
@@ -181,10 +195,13 @@ int main(int argc, char **argv) {
         printf("%-56s %-10.6f %.3e\n", "1/(batch x accumulation), as if the group were full", norm_of(wrong, n),
                max_abs_diff(wrong, big, n));
         group_grad(&model, &data, first, rest, micro, accum, weight_mean_then_divide, wrong);
-        printf("%-56s %-10.6f %.3e\n", "micro-batch mean / accumulation steps", norm_of(wrong, n),
+        printf("%-56s %-10.6f %.3e\n", "micro-batch mean / accumulation steps (HF 4.40)", norm_of(wrong, n),
                max_abs_diff(wrong, big, n));
         group_grad(&model, &data, first, rest, micro, accum, weight_mean_over_micro_batches, wrong);
-        printf("%-56s %-10.6f %.3e\n", "micro-batch mean / micro-batches in group (HF Trainer)", norm_of(wrong, n),
+        printf("%-56s %-10.6f %.3e\n", "micro-batch mean / micro-batches in group (HF 4.57)", norm_of(wrong, n),
+               max_abs_diff(wrong, big, n));
+        group_grad(&model, &data, first, rest, micro, accum, weight_sum_of_means, wrong);
+        printf("%-56s %-10.6f %.3e\n", "micro-batch means summed (HF 5.23 on BERT)", norm_of(wrong, n),
                max_abs_diff(wrong, big, n));
         printf("only 1/%d for each of the %d examples is the true mean of this group\n", rest, rest);
     }

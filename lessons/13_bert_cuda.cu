@@ -382,20 +382,22 @@ static Options parse_options(int argc, char **argv) {
         {"weight_decay", ARG_FLOAT, &o.wd, "AdamW decoupled weight decay (not on biases and LayerNorm)", NULL},
         {"max_grad_norm", ARG_FLOAT, &o.max_grad_norm, "clip the global gradient norm to this", NULL},
         {"precision", ARG_CHOICE, &o.precision,
-         "the GPU step: fp32 (TF32 off), tf32 products, or bf16/fp16 mixed precision (fp32 masters)", "GPU",
+         "the GPU step: fp32 (TF32 off), tf32 products, or bf16/fp16 mixed precision (fp32 masters, lesson 14)", "GPU",
          "fp32|tf32|bf16|fp16"},
         {"steps", ARG_INT, &o.steps, "timed GPU steps (the mean is reported)", NULL},
         {"warmup", ARG_INT, &o.warmup, "untimed GPU steps before timing", NULL},
         {"compare_cpu", ARG_BOOL, &o.compare_cpu, "run the CPU step (timed, and compared with the GPU's)", NULL},
         {"gradient_checkpointing", ARG_BOOL, &o.checkpointing,
-         "then the step with gradient checkpointing: gradients, memory, time", NULL},
+         "then the step with gradient checkpointing (lesson 15): gradients, memory, time", NULL},
         {"seed", ARG_INT, &o.seed, "seed of the batch, the new classifier and dropout", "Run"},
     };
     ArgParser parser = {"13_bert_cuda",
                         "BERT on the GPU: one training step (forward with dropout, backward, clipping, AdamW) on the\n"
                         "CPU (lesson 11) and on the GPU (CUDA kernels per layer, cuBLAS for the products), same batch\n"
                         "and dropout masks; prints how far the GPU's logits, loss and gradients are from the CPU's,\n"
-                        "then both step times and the GPU's FLOP rate against cuBLAS. Without a GPU: the CPU half.",
+                        "then both step times and the GPU's FLOP rate against cuBLAS. Without a GPU: the CPU half.\n"
+                        "The default step is fp32; --precision bf16|fp16 and --gradient_checkpointing are for after\n"
+                        "lessons 14 (mixed precision) and 15 (memory), which explain them.",
                         NULL, specs, (int)ARRAY_LEN(specs)};
     args_parse(&parser, argc, argv, NULL, 0);
     if (o.batch < 1 || o.max_len < 2 || o.steps < 1 || o.warmup < 0)

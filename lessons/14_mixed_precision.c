@@ -114,8 +114,9 @@ static void encoder_range(const BertModel *m, size_t *begin, size_t *end) {
     *end = m->ps.numel;
 }
 
-// batch_gradients: one micro-batch's gradient in a recipe, its loss divided by `div` as the HF
-// Trainer divides it by gradient_accumulation_steps (unscaled again when the recipe scales).
+// batch_gradients: one micro-batch's gradient in a recipe, its loss divided by `div` as a trainer
+// that averages over the group divides it by gradient_accumulation_steps (lesson 05: the HF Trainer
+// of transformers 4.57; unscaled again when the recipe scales).
 static void batch_gradients(BertModel *m, MixedPrecision mp, const Batch *b, int div, float *out) {
     mixed_init(&mp, m, 0);
     params_zero_grad(&m->ps);
@@ -209,10 +210,14 @@ static double moved_fraction(const float *a, const float *b, size_t lo, size_t h
     return (double)d / (double)(hi - lo);
 }
 
-static RunResult train_recipe(const char *model_dir, Recipe r, const Batches *data, int num_labels, double lr,
+// train_recipe: the model `m` (activations allocated for data's batches), reset to the weights
+// as loaded, trained on `data` in recipe r. One model serves all six recipes, so the checkpoint is
+// read (and its "no classifier" note printed) once.
+static RunResult train_recipe(BertModel *model, const float *loaded, Recipe r, const Batches *data, double lr,
                               double warmup_ratio, double max_grad_norm, int growth_interval, int seed) {
-    BertModel m = bert_load(model_dir, num_labels, (uint64_t)seed, NULL);
-    bert_alloc_acts(&m, data->B, data->maxT);
+    BertModel m = *model;
+    memcpy(m.ps.params, loaded, sizeof(float) * m.ps.numel);
+    m.act_format = FMT_FP32;
     mixed_init(&r.mp, &m, (uint64_t)seed);
     if (r.mp.loss_scaling) r.mp.scaler.growth_interval = growth_interval;
     OptimizerConfig oc = optimizer_defaults(OPT_ADAMW);
@@ -250,7 +255,7 @@ static RunResult train_recipe(const char *model_dir, Recipe r, const Batches *da
     free(before);
     optimizer_free(&opt);
     mixed_free(&r.mp);
-    bert_free(&m);
+    *model = m;
     return res;
 }
 
@@ -314,13 +319,18 @@ int main(int argc, char **argv) {
 
     BertModel m = bert_load(model_dir, 2, (uint64_t)seed, NULL);
     bert_alloc_acts(&m, batch, data.maxT);
+    float *loaded = xmalloc(sizeof(float) * m.ps.numel);
+    memcpy(loaded, m.ps.params, sizeof(float) * m.ps.numel);
     print_gradient_ranges(&m, &data.b[0], accum);
     float *start = xmalloc(sizeof(float) * m.ps.numel);
     memcpy(start, m.ps.params, sizeof(float) * m.ps.numel);
     size_t lo, hi;
     encoder_range(&m, &lo, &hi);
-    bert_free(&m);
-    if (steps == 0) return 0;
+    if (steps == 0) {
+        bert_free(&m);
+        free(loaded), free(start);
+        return 0;
+    }
 
     printf(
         "\n== 4. one fine-tune, six recipes: %d steps of %d SST-2 sentences, AdamW lr %g, same data and dropout ==\n",
@@ -336,7 +346,9 @@ int main(int argc, char **argv) {
     enum { R = ARRAY_LEN(recipes) };
     RunResult res[R];
     for (int r = 0; r < R; r++)
-        res[r] = train_recipe(model_dir, recipes[r], &data, 2, lr, warmup_ratio, max_grad_norm, growth_interval, seed);
+        res[r] = train_recipe(&m, loaded, recipes[r], &data, lr, warmup_ratio, max_grad_norm, growth_interval, seed);
+    bert_free(&m);
+    free(loaded);
 
     printf("\n== how far apart they end ==\n");
     printf("%-40s  %-10s  %-16s  %-16s  %s\n", "recipe", "last loss", "max |loss-fp32|", "weights vs fp32", "skipped");

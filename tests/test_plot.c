@@ -1,5 +1,6 @@
 // test_plot.c — a plot is a real PNG of the promised size, with the series drawn in it.
 #include <criterion/criterion.h>
+#include <stb_image.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -44,4 +45,54 @@ Test(plot, empty_log_plot_is_still_written) {
     plot_free(&p);
     cr_assert(file_exists(path));
     unlink(path);
+}
+
+// save_and_load: plot_save to a temporary file and decode it back; *w, *h get the size.
+static unsigned char *save_and_load(Plot *p, int *w, int *h) {
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/bertstep-plot-load-%d.png", (int)getpid());
+    plot_save(p, path);
+    int channels;
+    unsigned char *px = stbi_load(path, w, h, &channels, 3);
+    cr_assert(px, "stb_image could not read %s back", path);
+    unlink(path);
+    return px;
+}
+
+static long count_colour(const unsigned char *px, int w, int h, int r, int g, int b) {
+    long n = 0;
+    for (long i = 0; i < (long)w * h; i++) n += px[3 * i] == r && px[3 * i + 1] == g && px[3 * i + 2] == b;
+    return n;
+}
+
+// Lines along the top and the bottom of the plot leave no free corner: the legend goes below
+// the plot and the image grows taller instead of covering a line.
+Test(plot, legend_never_covers_data) {
+    Plot p = plot_new("full corners", "x", "y");
+    double x[2] = {0, 1}, top[2] = {1, 1}, bottom[2] = {0, 0};
+    plot_add(&p, "top", x, top, 2);
+    plot_add(&p, "bottom", x, bottom, 2);
+    int w, h;
+    unsigned char *px = save_and_load(&p, &w, &h);
+    plot_free(&p);
+    cr_expect_eq(w, 800);
+    cr_expect_gt(h, 500, "the legend should have gone below the plot (height %d)", h);
+    free(px);
+}
+
+// Two identical curves: the second is dashed over the first, so both colours are drawn.
+Test(plot, coinciding_curves_show_both_colours) {
+    Plot p = plot_new("same twice", "x", "y");
+    double x[100], y[100];
+    for (int i = 0; i < 100; i++) x[i] = i, y[i] = 0.5 * i;
+    plot_add(&p, "first", x, y, 100);
+    plot_add(&p, "second", x, y, 100);
+    int w, h;
+    unsigned char *px = save_and_load(&p, &w, &h);
+    plot_free(&p);
+    // palette colours 0 and 1; the legend's two swatches are 20 x 4 = 80 pixels each
+    long first = count_colour(px, w, h, 31, 119, 180), second = count_colour(px, w, h, 255, 127, 14);
+    cr_expect_gt(first, 80 + 300, "only %ld pixels of the first curve's colour", first);
+    cr_expect_gt(second, 80 + 300, "only %ld pixels of the second curve's colour", second);
+    free(px);
 }

@@ -10,21 +10,23 @@
 
 #include "common/core/util.h"
 
-enum { W = 800, H = 500, LEFT = 100, RIGHT = 20, TOP = 40, BOTTOM = 60, SCALE = 2 };
+enum { W = 800, H = 500, LEFT = 100, RIGHT = 20, TOP = 40, BOTTOM = 60, SCALE = 2, DASH = 8 };
 
 typedef struct {
     unsigned char r, g, b;
 } Rgb;
 typedef struct {
-    unsigned char *px;
-} Canvas;  // (H, W, 3)
+    unsigned char *px;     // (h, W, 3)
+    int h;                 // H, or more when the legend goes below the plot
+    unsigned char *cover;  // (H, W): how many series have drawn each pixel (NULL: none tracked)
+} Canvas;
 
 // A palette that stays distinguishable for the first 8 series (then repeats).
 static const Rgb PALETTE[] = {{31, 119, 180},  {255, 127, 14}, {44, 160, 44},   {214, 39, 40},
                               {148, 103, 189}, {140, 86, 75},  {227, 119, 194}, {127, 127, 127}};
 
 static void put(Canvas *c, int x, int y, Rgb col) {
-    if (x < 0 || y < 0 || x >= W || y >= H) return;
+    if (x < 0 || y < 0 || x >= W || y >= c->h) return;
     unsigned char *p = c->px + 3 * ((size_t)y * W + x);
     p[0] = col.r;
     p[1] = col.g;
@@ -67,19 +69,24 @@ static void text(Canvas *c, int x, int y, const char *s, Rgb col) {
 
 static int text_width(const char *s) { return SCALE * stb_easy_font_width((char *)s); }
 
-// ink: how many non-white pixels lie in the rectangle [x0,x1) x [y0,y1).
-static long ink(const Canvas *c, int x0, int y0, int x1, int y1) {
+// curve_pixels: how many pixels of the rectangle [x0,x1) x [y0,y1) some series has drawn.
+static long curve_pixels(const Canvas *c, int x0, int y0, int x1, int y1) {
     long n = 0;
     for (int y = y0; y < y1; y++)
-        for (int x = x0; x < x1; x++) {
-            const unsigned char *q = c->px + 3 * ((size_t)y * W + x);
-            n += q[0] != 255 || q[1] != 255 || q[2] != 255;
-        }
+        for (int x = x0; x < x1; x++) n += c->cover[(size_t)y * W + x] > 0;
     return n;
 }
 
-// draw_legend: one line per series on a white box, in whichever corner of the plot area
-// hides the fewest curve pixels (so the legend never sits on the data when it can avoid it).
+// below_plot: grow the canvas by `extra` white rows at the bottom (the legend goes there).
+static void below_plot(Canvas *c, int extra) {
+    c->px = xrealloc(c->px, (size_t)W * (c->h + extra) * 3);
+    memset(c->px + (size_t)W * c->h * 3, 255, (size_t)W * extra * 3);
+    c->h += extra;
+}
+
+// draw_legend: one line per series on a white box, in a corner of the plot area where no curve
+// is drawn; when every corner holds data, below the plot (the image grows taller), so the legend
+// never hides a curve.
 static void draw_legend(Canvas *c, const Plot *p, int pw, int ph) {
     int wide = 0;
     for (int i = 0; i < p->n_series; i++)
@@ -90,19 +97,61 @@ static void draw_legend(Canvas *c, const Plot *p, int pw, int ph) {
     long best = -1;
     for (int j = 0; j < 2; j++)  // top row first, right column first: ties keep top right
         for (int i = 1; i >= 0; i--) {
-            long n = ink(c, xs[i], ys[j], xs[i] + bw, ys[j] + bh);
+            long n = bw <= pw - 2 * m && bh <= ph - 2 * m ? curve_pixels(c, xs[i], ys[j], xs[i] + bw, ys[j] + bh) : 1;
             if (best < 0 || n < best) {
                 best = n;
                 bx = xs[i];
                 by = ys[j];
             }
         }
-    fill_rect(c, bx, by, bx + bw, by + bh, (Rgb){255, 255, 255});
+    if (best > 0) {  // no free corner: below the x-axis label
+        by = c->h;
+        bx = LEFT;
+        below_plot(c, bh + m);
+    } else {
+        fill_rect(c, bx, by, bx + bw, by + bh, (Rgb){255, 255, 255});
+    }
     for (int i = 0; i < p->n_series; i++) {
         int ly = by + 6 + 18 * i;
         fill_rect(c, bx + 6, ly + 4, bx + 26, ly + 8, PALETTE[i % ARRAY_LEN(PALETTE)]);
         text(c, bx + 32, ly, p->series[i].name, (Rgb){0, 0, 0});
     }
+}
+
+// draw_series: the polyline through (px[k], py[k]), 2 pixels wide. Where earlier series already
+// drew (c->cover > 0) it is dashed: along the line, dash d (DASH pixels long) is drawn only when
+// d mod (n + 1) == n for n earlier series there, so curves that coincide show every colour in
+// turn instead of the last one hiding the others. Then the pixels it drew count in c->cover.
+static void draw_series(Canvas *c, const int *px, const int *py, const bool *ok, int n, Rgb col, unsigned char *mine) {
+    memset(mine, 0, (size_t)W * H);
+    long along = 0;  // distinct pixels along the line so far
+    int lx = -1, ly = -1;
+    for (int k = 0; k < n; k++) {
+        if (!ok[k]) continue;
+        bool joined = k > 0 && ok[k - 1];
+        int x0 = joined ? px[k - 1] : px[k], y0 = joined ? py[k - 1] : py[k], x1 = px[k], y1 = py[k];
+        const int lo = joined ? -1 : -3, hi = joined ? 1 : 4;  // a lone point (a run's start): a 7-pixel dot
+        int dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1, err = dx + dy;
+        for (;;) {  // Bresenham
+            if (x0 != lx || y0 != ly || !joined) {
+                int under = x0 >= 0 && y0 >= 0 && x0 < W && y0 < H ? c->cover[(size_t)y0 * W + x0] : 0;
+                if (!joined || under == 0 || (along / DASH) % (under + 1) == (long)under)
+                    for (int y = y0 + lo; y < y0 + hi; y++)
+                        for (int x = x0 + lo; x < x0 + hi; x++)
+                            if (x >= 0 && y >= 0 && x < W && y < H) {
+                                put(c, x, y, col);
+                                mine[(size_t)y * W + x] = 1;
+                            }
+                along++;
+                lx = x0, ly = y0;
+            }
+            if (x0 == x1 && y0 == y1) break;
+            int e2 = 2 * err;
+            if (e2 >= dy) err += dy, x0 += sx;
+            if (e2 <= dx) err += dx, y0 += sy;
+        }
+    }
+    for (size_t q = 0; q < (size_t)W * H; q++) c->cover[q] += mine[q] && c->cover[q] < 255;
 }
 
 Plot plot_new(const char *title, const char *xlabel, const char *ylabel) {
@@ -167,7 +216,7 @@ void plot_save(const Plot *p, const char *path) {
     ymin -= ypad;
     ymax += ypad;
 
-    Canvas c = {xcalloc((size_t)W * H * 3, 1)};
+    Canvas c = {xcalloc((size_t)W * H * 3, 1), H, xcalloc((size_t)W * H, 1)};
     memset(c.px, 255, (size_t)W * H * 3);
     const Rgb black = {0, 0, 0}, grey = {225, 225, 225};
     const int pw = W - LEFT - RIGHT, ph = H - TOP - BOTTOM;
@@ -193,32 +242,29 @@ void plot_save(const Plot *p, const char *path) {
     text(&c, LEFT + (pw - text_width(p->xlabel)) / 2, H - 24, p->xlabel, black);
     text(&c, 8, 10, p->ylabel, black);
 
+    unsigned char *mine = xmalloc((size_t)W * H);
     for (int i = 0; i < p->n_series; i++) {
         const PlotSeries *s = &p->series[i];
-        Rgb col = PALETTE[i % ARRAY_LEN(PALETTE)];
-        int have = 0, px0 = 0, py0 = 0;
+        int *px = xmalloc(sizeof(int) * (size_t)(s->n ? s->n : 1)),
+            *py = xmalloc(sizeof(int) * (size_t)(s->n ? s->n : 1));
+        bool *ok = xmalloc(sizeof(bool) * (size_t)(s->n ? s->n : 1));
         for (int k = 0; k < s->n; k++) {
-            if (!usable(p, s->y[k])) {
-                have = 0;
-                continue;
-            }
-            int px = PX(s->x[k]), py = PY(p->log_y ? log10(s->y[k]) : s->y[k]);
-            if (have) line(&c, px0, py0, px, py, col, 2);
-            else
-                fill_rect(&c, px - 3, py - 3, px + 4, py + 4,
-                          col);  // a visible dot where a run starts (a lone eval point)
-            px0 = px;
-            py0 = py;
-            have = 1;
+            ok[k] = usable(p, s->y[k]);
+            px[k] = ok[k] ? PX(s->x[k]) : 0;
+            py[k] = ok[k] ? PY(p->log_y ? log10(s->y[k]) : s->y[k]) : 0;
         }
+        draw_series(&c, px, py, ok, s->n, PALETTE[i % ARRAY_LEN(PALETTE)], mine);
+        free(px), free(py), free(ok);
     }
+    free(mine);
     draw_legend(&c, p, pw, ph);
 #undef PX
 #undef PY
     char *tmp = xmalloc(strlen(path) + 8);
     sprintf(tmp, "%s.tmp", path);
-    if (!stbi_write_png(tmp, W, H, 3, c.px, W * 3)) die("cannot write the plot %s", tmp);
+    if (!stbi_write_png(tmp, W, c.h, 3, c.px, W * 3)) die("cannot write the plot %s", tmp);
     atomic_rename(tmp, path);
     free(tmp);
     free(c.px);
+    free(c.cover);
 }
