@@ -8,7 +8,7 @@
 //   epochs        10 epochs fit the training sentences better than 1; the best checkpoint's dev loss
 //                 is the lowest of its evaluations
 //   weight_decay  a larger decay leaves a smaller norm, close to what the decay alone predicts
-// Each runs in a directory of its own that sees build/ and data/ through links.
+// Each runs in a directory of its own that sees build/ and data/ through links, on one thread.
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,7 +22,12 @@
 #define SMALL "--max_seq_length 16 --max_eval_samples 16 --threads 1 "
 
 // run_experiment: stdout of build/17_hyperparameters EXPERIMENT FLAGS run in a fresh directory.
+// Under `make test-sanitize` (BERTSTEP_SANITIZE) the suite skips these: the sanitized default run
+// of the lesson is one reduced experiment (tests/sanitize_flags.txt).
 static char *run_experiment(const char *experiment, const char *flags) {
+    if (getenv("BERTSTEP_SANITIZE")) cr_skip_test("lesson 17 under ASan: its default run (sanitize_flags.txt) only");
+    if (!file_exists("data/cache/sst2/train.tsv") || !file_exists("data/cache/models/all-MiniLM-L6-v2/config.json"))
+        cr_skip_test("SST-2 or all-MiniLM-L6-v2 not fetched (make data)");
     char root[2048], dir[] = "/tmp/bertstep-hyper-XXXXXX", cmd[8192];
     cr_assert(getcwd(root, sizeof root), "getcwd failed");
     cr_assert(mkdtemp(dir), "mkdtemp failed");
