@@ -47,30 +47,17 @@
 
 // What every experiment shares (before its own defaults and the command line): SST-2, short
 // sequences, 200 dev sentences, no checkpoints, no per-run plots, a log line per step.
-static const char *const COMMON[] = {"--train_file",
-                                     "data/cache/sst2/train.tsv",
-                                     "--validation_file",
-                                     "data/cache/sst2/dev.tsv",
-                                     "--max_seq_length",
-                                     "32",
-                                     "--max_eval_samples",
-                                     "200",
-                                     "--per_device_eval_batch_size",
-                                     "50",
-                                     "--save_strategy",
-                                     "no",
-                                     "--plots",
-                                     "false",
-                                     "--logging_steps",
-                                     "1",
-                                     "--eval_strategy",
-                                     "epoch",
-                                     NULL};
+static const char *const COMMON =
+    "--train_file data/cache/sst2/train.tsv --validation_file data/cache/sst2/dev.tsv --max_seq_length 32 "
+    "--max_eval_samples 200 --per_device_eval_batch_size 50 --save_strategy no --plots false --logging_steps 1 "
+    "--eval_strategy epoch";
+// One epoch of the first 480 sentences in batches of 16: 30 optimizer steps.
+#define EPOCH_OF_480 "--max_train_samples 480 --per_device_train_batch_size 16 --num_train_epochs 1 "
 
 typedef struct Lab Lab;
 typedef struct {
     const char *name, *claim;
-    const char *const *defaults;  // flags after COMMON, NULL-terminated
+    const char *defaults;  // flags after COMMON
     void (*run)(Lab *lab);
 } Experiment;
 
@@ -78,24 +65,36 @@ struct Lab {
     const Experiment *exp;
     int argc;  // the user's trainer flags
     char **argv;
+    char *flags_text;    // COMMON and the experiment's defaults, split in place into flags[0..n_flags)
+    const char **flags;  // (what TrainingArguments' strings point into, so it lives as long as the lab)
+    int n_flags;
     char *root;  // runs/17_hyperparameters/<experiment>
     const char *default_device;
 };
 
+// lab_split_flags: COMMON and the experiment's defaults as one argument list.
+static void lab_split_flags(Lab *lab) {
+    lab->flags_text = xmalloc(strlen(COMMON) + strlen(lab->exp->defaults) + 2);
+    sprintf(lab->flags_text, "%s %s", COMMON, lab->exp->defaults);
+    lab->flags = xmalloc(sizeof(char *) * (strlen(lab->flags_text) / 2 + 1));
+    lab->n_flags = 0;
+    for (char *f = strtok(lab->flags_text, " "); f; f = strtok(NULL, " ")) lab->flags[lab->n_flags++] = f;
+}
+
 // lab_args: TrainingArguments from COMMON, the experiment's defaults and the user's flags (the
 // last given wins), checked as lesson 16 checks them, with output_dir = root/<run>.
 static TrainingArguments lab_args(const Lab *lab, const char *run) {
-    const char *argv[96];
-    int n = 0;
-    argv[n++] = "17_hyperparameters";
-    argv[n++] = "train";
-    for (const char *const *f = COMMON; *f; f++) argv[n++] = *f;
-    for (const char *const *f = lab->exp->defaults; *f; f++) argv[n++] = *f;
-    for (int i = 0; i < lab->argc && n < (int)ARRAY_LEN(argv); i++) argv[n++] = lab->argv[i];
+    const int n = 2 + lab->n_flags + lab->argc;
+    const char **argv = xmalloc(sizeof(char *) * (size_t)n);
+    argv[0] = "17_hyperparameters";
+    argv[1] = "train";
+    memcpy(argv + 2, lab->flags, sizeof(char *) * (size_t)lab->n_flags);
+    memcpy(argv + 2 + lab->n_flags, lab->argv, sizeof(char *) * (size_t)lab->argc);
     TrainingArguments a;
     ArgParser p;
     training_args_parse(&a, n, (char **)argv, &p, lab->default_device);
     free(p.specs);
+    free(argv);
     a.output_dir = path_join(lab->root, run);  // freed by run_free
     return a;
 }
@@ -224,9 +223,11 @@ static double mean_loss(const Run *r, int from, int to) {
     return n ? s / n : NAN;
 }
 
-static double max_loss(const Run *r, int from, int to) {
-    double m = -INFINITY;
-    for (int i = from < 0 ? 0 : from; i < to && i < r->n; i++) m = fmax(m, r->loss[i]);
+// max_at: the log line [from, to) with the highest training loss.
+static int max_at(const Run *r, int from, int to) {
+    int m = from < 0 ? 0 : from;
+    for (int i = m; i < to && i < r->n; i++)
+        if (r->loss[i] > r->loss[m]) m = i;
     return m;
 }
 
@@ -272,15 +273,7 @@ static void print_budget(const Run *runs, int n) {
 
 // ---- lr: the learning-rate sweep -------------------------------------------------------------
 
-static const char *const LR_DEFAULTS[] = {"--max_train_samples",
-                                          "480",
-                                          "--per_device_train_batch_size",
-                                          "16",
-                                          "--num_train_epochs",
-                                          "1",
-                                          "--warmup_ratio",
-                                          "0.1",
-                                          NULL};
+static const char *const LR_DEFAULTS = EPOCH_OF_480 "--warmup_ratio 0.1";
 
 static void experiment_lr(Lab *lab) {
     static const double lrs[] = {1e-6, 1e-5, 2e-5, 1e-4, 1e-3};
@@ -306,15 +299,7 @@ static void experiment_lr(Lab *lab) {
 
 // ---- warmup: on vs off at a high learning rate -----------------------------------------------
 
-static const char *const WARMUP_DEFAULTS[] = {"--max_train_samples",
-                                              "480",
-                                              "--per_device_train_batch_size",
-                                              "16",
-                                              "--num_train_epochs",
-                                              "1",
-                                              "--learning_rate",
-                                              "3e-4",
-                                              NULL};
+static const char *const WARMUP_DEFAULTS = EPOCH_OF_480 "--learning_rate 1e-3";
 
 static void experiment_warmup(Lab *lab) {
     Run runs[2] = {new_run(lab, "no warmup"), new_run(lab, "warmup 20%")};
@@ -325,21 +310,25 @@ static void experiment_warmup(Lab *lab) {
     const int early = runs[0].n / 3;
     printf("learning rate %g, linear schedule; the first %d of %d steps are 'early'\n\n", runs[0].a.learning_rate,
            early, runs[0].n);
-    printf("%-12s %16s %16s %16s %10s %12s\n", "run", "max loss early", "mean loss early", "mean loss late", "dev loss",
-           "dev accuracy");
+    printf("%-12s %15s %14s %8s %16s %15s %9s %13s\n", "run", "max loss early", "max loss all", "at step",
+           "mean loss early", "mean loss late", "dev loss", "dev accuracy");
     for (int i = 0; i < 2; i++) {
         const Run *r = &runs[i];
-        printf("%-12s %16.4f %16.4f %16.4f %10.4f %12.4f\n", r->name, max_loss(r, 0, early), mean_loss(r, 0, early),
-               mean_loss(r, r->n - early, r->n), final_dev_loss(r), final_dev_acc(r));
+        const int peak = max_at(r, 0, r->n);
+        printf("%-12s %15.4f %14.4f %8.0f %16.4f %15.4f %9.4f %13.4f\n", r->name, r->loss[max_at(r, 0, early)],
+               r->loss[peak], r->step[peak], mean_loss(r, 0, early), mean_loss(r, r->n - early, r->n),
+               final_dev_loss(r), final_dev_acc(r));
     }
+    const long warmup = (long)ceil(0.2 * runs[1].step[runs[1].n - 1]);  // the trainer's rule, ceil(ratio x steps)
+    printf("(warmup 20%%: the lr rises over the first %ld steps; step %ld is the first at %g)\n", warmup, warmup + 1,
+           runs[1].a.learning_rate);
     plot_losses(lab, runs, 2, "training loss, warmup on and off", false);
     for (int i = 0; i < 2; i++) run_free(&runs[i]);
 }
 
 // ---- batch: 8 vs 32 vs 128 over the same examples --------------------------------------------
 
-static const char *const BATCH_DEFAULTS[] = {
-    "--max_train_samples", "640", "--num_train_epochs", "1", "--learning_rate", "5e-5", NULL};
+static const char *const BATCH_DEFAULTS = "--max_train_samples 640 --num_train_epochs 1 --learning_rate 5e-5";
 
 // jitter: the mean |loss_t - loss_(t-1)| of consecutive logged steps: how noisy the curve is.
 static double jitter(const Run *r) {
@@ -385,21 +374,9 @@ static void experiment_batch(Lab *lab) {
 
 // ---- epochs: 1 vs 3 vs 10 over a small training set ------------------------------------------
 
-static const char *const EPOCHS_DEFAULTS[] = {"--max_train_samples",
-                                              "160",
-                                              "--per_device_train_batch_size",
-                                              "16",
-                                              "--learning_rate",
-                                              "1e-4",
-                                              "--logging_strategy",
-                                              "epoch",
-                                              "--save_strategy",
-                                              "epoch",
-                                              "--load_best_model_at_end",
-                                              "true",
-                                              "--save_total_limit",
-                                              "1",
-                                              NULL};
+static const char *const EPOCHS_DEFAULTS =
+    "--max_train_samples 160 --per_device_train_batch_size 16 --learning_rate 1e-4 --logging_strategy epoch "
+    "--save_strategy epoch --load_best_model_at_end true --save_total_limit 1";
 
 static void experiment_epochs(Lab *lab) {
     static const int epochs[] = {1, 3, 10};
@@ -439,19 +416,7 @@ static void experiment_epochs(Lab *lab) {
 
 // ---- weight_decay: 0 vs 0.01 vs 0.1 ----------------------------------------------------------
 
-static const char *const WD_DEFAULTS[] = {"--max_train_samples",
-                                          "480",
-                                          "--per_device_train_batch_size",
-                                          "16",
-                                          "--num_train_epochs",
-                                          "1",
-                                          "--learning_rate",
-                                          "1e-4",
-                                          "--save_strategy",
-                                          "steps",
-                                          "--save_steps",
-                                          "10",
-                                          NULL};
+static const char *const WD_DEFAULTS = EPOCH_OF_480 "--learning_rate 1e-4 --save_strategy steps --save_steps 10";
 
 // decayed_norm: sqrt(sum of w^2) over the tensors AdamW decays (not biases, not LayerNorm) of
 // the model in `dir` (a checkpoint or the final model).
@@ -531,8 +496,7 @@ static void experiment_weight_decay(Lab *lab) {
 
 // ---- lr_find: the learning-rate range test ---------------------------------------------------
 
-static const char *const LR_FIND_DEFAULTS[] = {"--max_train_samples", "960", "--per_device_train_batch_size", "16",
-                                               NULL};
+static const char *const LR_FIND_DEFAULTS = "--max_train_samples 960 --per_device_train_batch_size 16";
 
 // The range test (Smith 2015; fast.ai's lr_find): one short run whose learning rate grows
 // exponentially from LR_START to LR_END over the steps, lr_t = start * (end/start)^(t/(steps-1)),
@@ -659,13 +623,11 @@ static void print_menu(void) {
     printf("Lesson 17: hyperparameters on a real fine-tune (all-MiniLM-L6-v2 on SST-2, lesson 16's trainer).\n\n"
            "usage: build/17_hyperparameters EXPERIMENT [trainer flags, as build/16_trainer --help lists them]\n\n");
     for (size_t i = 0; i < ARRAY_LEN(EXPERIMENTS); i++) {
-        printf("  %-13s %s\n  %-13s defaults:", EXPERIMENTS[i].name, EXPERIMENTS[i].claim, "");
-        for (const char *const *f = EXPERIMENTS[i].defaults; *f; f++) printf(" %s", *f);
-        printf("\n");
+        printf("  %-13s %s\n  %-13s defaults: %s\n", EXPERIMENTS[i].name, EXPERIMENTS[i].claim, "",
+               EXPERIMENTS[i].defaults);
     }
-    printf("\nEvery experiment also uses:");
-    for (const char *const *f = COMMON; *f; f++) printf(" %s", *f);
-    printf("\nFlags given after EXPERIMENT win over these (except the value the experiment varies);\n"
+    printf("\nEvery experiment also uses: %s\n", COMMON);
+    printf("Flags given after EXPERIMENT win over these (except the value the experiment varies);\n"
            "the results go to runs/17_hyperparameters/EXPERIMENT/ (--output_dir moves the root).\n");
 }
 
@@ -685,6 +647,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i + 1 < lab.argc; i++)
         if (!strcmp(lab.argv[i], "--output_dir")) root = lab.argv[i + 1];
     lab.root = path_join(root, exp->name);
+    lab_split_flags(&lab);
     TrainingArguments probe = lab_args(&lab, "probe");  // the flags checked before any run
     if (!strcmp(probe.device, "cuda") && no_gpu) die("--device cuda: %s", no_gpu);
     if (probe.threads > 0) omp_set_num_threads(probe.threads);
@@ -695,5 +658,7 @@ int main(int argc, char **argv) {
     exp->run(&lab);
     printf("(%s took %.0f s)\n", exp->name, now_seconds() - t0);
     free(lab.root);
+    free(lab.flags);
+    free(lab.flags_text);
     return 0;
 }
