@@ -113,7 +113,7 @@ $(B)/libbertstep_cuda.a: $(KERNEL_OBJ)
 # with the GPU backend (kernels/backend/*.cu, lesson 13's GpuBert in libbertstep_cuda.a); without
 # nvcc it is a C program like the others, linked with common/train/backend_no_cuda.c, and
 # --device cuda is refused.
-BACKEND_LESSONS := $(B)/16_trainer
+BACKEND_LESSONS := $(B)/16_trainer $(B)/17_hyperparameters
 CC_LESSONS := $(filter-out $(BACKEND_LESSONS),$(CPU_LESSONS))
 
 $(CC_LESSONS): $(B)/%: $(B)/obj/lessons/%.o $(B)/libbertstep.a
