@@ -18,6 +18,8 @@
 #include "tests/fixture.h"
 
 #define BERT "tests/fixtures/bert/"
+// (the vdpbf16ps path itself runs only on a CPU with AVX512_BF16; elsewhere the tests check its
+// packing and tiling with each instruction emulated in C, and say the native one was skipped)
 
 static float bf(float x) { return round_to(x, FMT_BF16); }
 
@@ -30,14 +32,17 @@ static float *normal_array(Rng *rng, size_t n) {
 // The product of two bf16 numbers is exact in fp32, so gemm_bf16 may differ from the float64
 // product of the ROUNDED operands only by its fp32 sums: K * 2^-24 * sum|a*b| (twice that
 // allowed). It must be far from the product of the unrounded operands (bf16 keeps 8 bits).
-static void check_gemm_bf16(bool ta, bool tb, int M, int N, int K) {
+// path: 0 gemm_bf16 (whichever path this CPU takes), 1 the vdpbf16ps tiles emulated in C,
+// 2 the vdpbf16ps tiles on the CPU (only with AVX512_BF16).
+static void check_gemm_bf16(int path, bool ta, bool tb, int M, int N, int K) {
     Rng rng;
     rng_seed(&rng, (uint64_t)(M * 7 + N * 3 + K), (uint64_t)(ta * 2 + tb));
     float *A = normal_array(&rng, (size_t)M * K), *B = normal_array(&rng, (size_t)K * N);
     float *C = normal_array(&rng, (size_t)M * N), *C0 = xmalloc(sizeof(float) * (size_t)M * N);
     memcpy(C0, C, sizeof(float) * (size_t)M * N);
     const float beta = 0.5f;
-    gemm_bf16(ta, tb, M, N, K, A, B, beta, C);
+    if (path == 0) gemm_bf16(ta, tb, M, N, K, A, B, beta, C);
+    else gemm_bf16_dot(path == 1, ta, tb, M, N, K, A, B, beta, C);
     double worst_unrounded = 0;
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
@@ -59,10 +64,12 @@ static void check_gemm_bf16(bool ta, bool tb, int M, int N, int K) {
 
 Test(gemm_bf16, products_of_rounded_operands_fp32_sums) {
     cr_log_info("gemm_bf16 path: %s", gemm_bf16_path());
-    for (int t = 0; t < 4; t++) {
-        check_gemm_bf16(t & 2, t & 1, 37, 29, 70);  // odd sizes cut every 4x4 tile and 32-wide k step
-        check_gemm_bf16(t & 2, t & 1, 5, 64, 64);
-    }
+    if (!bf16_dot_available()) cr_log_info("no AVX512_BF16 here: vdpbf16ps checked emulated only");
+    for (int path = 0; path < (bf16_dot_available() ? 3 : 2); path++)
+        for (int t = 0; t < 4; t++) {
+            check_gemm_bf16(path, t & 2, t & 1, 37, 29, 70);  // odd sizes cut every 4x4 tile and 32-wide k step
+            check_gemm_bf16(path, t & 2, t & 1, 5, 64, 64);
+        }
 }
 
 // bf_dot: the float64 sum over k < n of bf(a[k*sa]) * bf(b[k*sb]); *bound gets what fp32 sums and

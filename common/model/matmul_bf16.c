@@ -12,9 +12,7 @@
 
 bool bf16_dot_available(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    static int has = -1;  // a benign race: every thread computes the same answer
-    if (has < 0) __builtin_cpu_init(), has = __builtin_cpu_supports("avx512bf16") != 0;
-    return has;
+    return __builtin_cpu_supports("avx512bf16");  // cpuid leaf 7.1 EAX bit 5, read once by libgcc
 #else
     return false;
 #endif
@@ -50,12 +48,34 @@ static uint16_t *pack_rows_bf16(const float *X, bool transposed, int R, int K, i
     return out;
 }
 
+typedef void (*DotTile)(int K2, const uint16_t *a, const uint16_t *b, float out[TILE][TILE]);
+
+// dot_tile_emulated: what dot_tile_avx512bf16 computes, lane by lane in plain C (the tests run
+// the packing and tiling through it on a CPU without the instruction).
+static void dot_tile_emulated(int K2, const uint16_t *a, const uint16_t *b, float out[TILE][TILE]) {
+    for (int i = 0; i < TILE; i++)
+        for (int j = 0; j < TILE; j++) {
+            float lane[16] = {0};
+            for (int k = 0; k < K2; k += 32)
+                for (int l = 0; l < 16; l++) {
+                    const uint16_t *x = a + (size_t)i * K2 + k + 2 * l, *y = b + (size_t)j * K2 + k + 2 * l;
+                    lane[l] += bf16_to_fp32(x[1]) * bf16_to_fp32(y[1]);
+                    lane[l] += bf16_to_fp32(x[0]) * bf16_to_fp32(y[0]);
+                }
+            float sum = 0;
+            for (int l = 0; l < 16; l++) sum += lane[l];
+            out[i][j] = sum;
+        }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define BF16_TARGET __attribute__((target("avx512f,avx512bf16")))
 
-// dot_tile: acc (TILE,TILE) = A16 rows i0.. · B16 rows j0.. over K2 (a multiple of 32):
-//   vdpbf16ps acc, a, b:  acc[l] += a[2l] * b[2l] + a[2l+1] * b[2l+1]   (l < 16, fp32 lanes)
-static BF16_TARGET void dot_tile(int K2, const uint16_t *a, const uint16_t *b, float out[TILE][TILE]) {
+// dot_tile_avx512bf16: out (TILE,TILE) = A16 rows · B16 rows over K2 (a multiple of 32):
+//   vdpbf16ps acc, a, b:  acc[l] += a[2l+1] * b[2l+1];  acc[l] += a[2l] * b[2l]   (l < 16, fp32)
+// then the 16 lanes of each accumulator are added. Untested on hardware (written for Sapphire
+// Rapids / Zen 4; this project's machines lack AVX512_BF16): dot_tile_emulated is its spec.
+static BF16_TARGET void dot_tile_avx512bf16(int K2, const uint16_t *a, const uint16_t *b, float out[TILE][TILE]) {
     __m512 acc[TILE][TILE];
     for (int i = 0; i < TILE; i++)
         for (int j = 0; j < TILE; j++) acc[i][j] = _mm512_setzero_ps();
@@ -67,18 +87,23 @@ static BF16_TARGET void dot_tile(int K2, const uint16_t *a, const uint16_t *b, f
             for (int j = 0; j < TILE; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], av[i], bv[j]);
     }
     for (int i = 0; i < TILE; i++)
-        for (int j = 0; j < TILE; j++) out[i][j] = _mm512_reduce_add_ps(acc[i][j]);  // the 16 lanes' sum
+        for (int j = 0; j < TILE; j++) out[i][j] = _mm512_reduce_add_ps(acc[i][j]);
 }
+#define DOT_TILE_NATIVE dot_tile_avx512bf16
+#else
+#define DOT_TILE_NATIVE NULL
+#endif
 
-void gemm_bf16_dot_kernel(int M, int N, int K2, const unsigned short *A16, const unsigned short *B16, float beta,
-                          float *C) {
-    if (!bf16_dot_available()) die("internal: gemm_bf16_dot_kernel on a CPU without AVX512_BF16");
-    const int MT = (M + TILE - 1) / TILE, NT = (N + TILE - 1) / TILE;  // A16, B16 hold MT*TILE, NT*TILE rows
+// gemm_tiles: C (M,N) = A16 (M,K2) · B16 (N,K2)^T + beta * C, tile by tile, A16 and B16 holding
+// whole tiles of rows (zero-padded).
+static void gemm_tiles(DotTile tile, int M, int N, int K2, const uint16_t *A16, const uint16_t *B16, float beta,
+                       float *C) {
+    const int MT = (M + TILE - 1) / TILE, NT = (N + TILE - 1) / TILE;
 #pragma omp parallel for schedule(dynamic, 1) if ((double)M * N * K2 >= (double)(1 << 23))
     for (int it = 0; it < MT; it++)
         for (int jt = 0; jt < NT; jt++) {
             float d[TILE][TILE];
-            dot_tile(K2, A16 + (size_t)it * TILE * K2, B16 + (size_t)jt * TILE * K2, d);
+            tile(K2, A16 + (size_t)it * TILE * K2, B16 + (size_t)jt * TILE * K2, d);
             for (int i = it * TILE; i < M && i < (it + 1) * TILE; i++)
                 for (int j = jt * TILE; j < N && j < (jt + 1) * TILE; j++) {
                     float *c = &C[(size_t)i * N + j];
@@ -86,30 +111,24 @@ void gemm_bf16_dot_kernel(int M, int N, int K2, const unsigned short *A16, const
                 }
         }
 }
-#else
-void gemm_bf16_dot_kernel(int M, int N, int K2, const unsigned short *A16, const unsigned short *B16, float beta,
-                          float *C) {
-    (void)M, (void)N, (void)K2, (void)A16, (void)B16, (void)beta, (void)C;
-    die("internal: gemm_bf16_dot_kernel needs an x86-64 build with AVX512_BF16");
-}
-#endif
 
-// gemm_bf16_dot: op(A) packed as (M,K2) rows, op(B)^T as (N,K2) rows, then the tiles.
-static void gemm_bf16_dot(bool trans_a, bool trans_b, int M, int N, int K, const float *A, const float *B, float beta,
-                          float *C) {
+void gemm_bf16_dot(bool emulated, bool trans_a, bool trans_b, int M, int N, int K, const float *A, const float *B,
+                   float beta, float *C) {
+    DotTile tile = emulated ? dot_tile_emulated : DOT_TILE_NATIVE;
+    if (!emulated && !bf16_dot_available()) die("internal: gemm_bf16_dot on a CPU without AVX512_BF16");
     const int K2 = (K + 31) / 32 * 32, Mpad = (M + TILE - 1) / TILE * TILE, Npad = (N + TILE - 1) / TILE * TILE;
     // op(A)[i][k] = A[i*K + k], or A[k*M + i] when trans_a; op(B)^T[j][k] = B[j*K + k] when
     // trans_b, else B[k*N + j]
     uint16_t *a16 = pack_rows_bf16(A, trans_a, M, K, trans_a ? M : K, Mpad, K2);
     uint16_t *b16 = pack_rows_bf16(B, !trans_b, N, K, trans_b ? K : N, Npad, K2);
-    gemm_bf16_dot_kernel(M, N, K2, a16, b16, beta, C);
+    gemm_tiles(tile, M, N, K2, a16, b16, beta, C);
     free(a16);
     free(b16);
 }
 
 void gemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, const float *A, const float *B, float beta, float *C) {
     if (bf16_dot_available()) {
-        gemm_bf16_dot(trans_a, trans_b, M, N, K, A, B, beta, C);
+        gemm_bf16_dot(false, trans_a, trans_b, M, N, K, A, B, beta, C);
         return;
     }
     float *a = rounded_copy(A, (size_t)M * K), *b = rounded_copy(B, (size_t)K * N);

@@ -41,11 +41,13 @@ const char *gemm_bf16_path(void);
 // gemm_bf16: C (M,N) = bf(op(A)) · bf(op(B)) + beta * C with fp32 sums, op(X) = X or X^T as in
 // sgemm (matmul.h); A, B are dense (lda = its row length). beta = 0 ignores what C held.
 void gemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, const float *A, const float *B, float beta, float *C);
-// gemm_bf16_dot_kernel: the avx512bf16 path alone, C (M,N) = A16 (M,K2) · B16 (N,K2)^T + beta * C,
-// with A16, B16 bf16 bit patterns whose rows are zero-padded to K2 (a multiple of 32). Only on a
-// CPU where bf16_dot_available(); exposed so a test can compare it with the fallback.
-void gemm_bf16_dot_kernel(int M, int N, int K2, const unsigned short *A16, const unsigned short *B16, float beta,
-                          float *C);
+// gemm_bf16_dot: the avx512bf16 path alone: op(A) and op(B)^T packed as bf16 rows with k
+// contiguous (zero-padded to whole 4x4 tiles and to k a multiple of 32), each 4x4 tile of C from
+// vdpbf16ps, C = A16 · B16^T + beta * C. Only on a CPU where bf16_dot_available(), unless
+// `emulated`: then each vdpbf16ps is computed lane by lane in C, the same sums in the same order
+// (the tests check the packing and tiling that way on any CPU).
+void gemm_bf16_dot(bool emulated, bool trans_a, bool trans_b, int M, int N, int K, const float *A, const float *B,
+                   float beta, float *C);
 
 // linear_forward_bf16 / linear_backward_bf16: the Linear layer of matmul.h under bf16 autocast
 // (the formulas above); the same shapes and accumulation rules as linear_forward/backward.
