@@ -21,6 +21,16 @@
 // The weights the caller passes are the fp32 MASTER weights (the optimizer updates them); the
 // bf16 copies are made on every call, as autocast does.
 //
+// Where bert.c differs from torch under autocast (all inside the attention block and its
+// neighbours; the step stays within test_bf16_cpu.c's measured tolerances of fp32):
+//   - the attention products (matmul/bmm or scaled_dot_product_attention: on torch's bf16 list)
+//     run in fp32. Their inputs q, k, v are already bf16 values (Linear outputs), so Q·K^T has the
+//     same exact products; but the probabilities are not rounded to bf16 before P·V, nor the
+//     scores (eager attention rounds them).
+//   - dropout, GELU and tanh on a bf16 tensor return bf16 in torch; here their fp32 results are
+//     rounded only where the next Linear reads them (the same values there), not where they join
+//     the fp32 residual sum (a dropout's 1/(1-p) scaling) or feed a backward (tanh's output).
+//
 // The products (gemm_bf16) run on one of two paths, chosen at run time:
 //   avx512bf16  vdpbf16ps (AVX512_BF16: Intel Cooper Lake / Sapphire Rapids and later, AMD Zen 4
 //               and later): 32 bf16 x bf16 products per instruction, accumulated in fp32 lanes
