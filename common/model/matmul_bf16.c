@@ -1,7 +1,6 @@
 // matmul_bf16.c — see matmul_bf16.h.
 #include "common/model/matmul_bf16.h"
 
-#include <immintrin.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +50,8 @@ static uint16_t *pack_rows_bf16(const float *X, bool transposed, int R, int K, i
 typedef void (*DotTile)(int K2, const uint16_t *a, const uint16_t *b, float out[TILE][TILE]);
 
 // dot_tile_emulated: what dot_tile_avx512bf16 computes, lane by lane in plain C (the tests run
-// the packing and tiling through it on a CPU without the instruction).
+// the packing and tiling through it on a CPU without the instruction). The same products and
+// per-lane sums; the 16 lanes are then added in order (_mm512_reduce_add_ps adds them as a tree).
 static void dot_tile_emulated(int K2, const uint16_t *a, const uint16_t *b, float out[TILE][TILE]) {
     for (int i = 0; i < TILE; i++)
         for (int j = 0; j < TILE; j++) {
@@ -69,6 +69,7 @@ static void dot_tile_emulated(int K2, const uint16_t *a, const uint16_t *b, floa
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
 #define BF16_TARGET __attribute__((target("avx512f,avx512bf16")))
 
 // dot_tile_avx512bf16: out (TILE,TILE) = A16 rows · B16 rows over K2 (a multiple of 32):

@@ -54,8 +54,8 @@ void gemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, const float *A, 
 // gemm_bf16_dot: the avx512bf16 path alone: op(A) and op(B)^T packed as bf16 rows with k
 // contiguous (zero-padded to whole 4x4 tiles and to k a multiple of 32), each 4x4 tile of C from
 // vdpbf16ps, C = A16 · B16^T + beta * C. Only on a CPU where bf16_dot_available(), unless
-// `emulated`: then each vdpbf16ps is computed lane by lane in C, the same sums in the same order
-// (the tests check the packing and tiling that way on any CPU).
+// `emulated`: then each vdpbf16ps is computed lane by lane in C (the tests check the packing and
+// tiling that way on any CPU; subnormal bf16 inputs, which the instruction flushes to 0, are kept).
 void gemm_bf16_dot(bool emulated, bool trans_a, bool trans_b, int M, int N, int K, const float *A, const float *B,
                    float beta, float *C);
 
