@@ -1,6 +1,7 @@
 // bert_step.c — times one training step of the CPU BERT (common/model/bert.c): forward with dropout,
 // backward, clipping, AdamW, on a fixed random batch. bench/bert_step_cpu.sh runs it next to
-// the same step in PyTorch (bench/bert_step_torch.py) and prints the ratio.
+// the same step in PyTorch (bench/bert_step_torch.py) and prints the ratio; with --bf16 the Linear
+// layers run under bf16 autocast (common/model/matmul_bf16.h), as bench/bert_step_bf16_cpu.sh times.
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -21,18 +22,21 @@ static double cpu_seconds(void) {
 int main(int argc, char **argv) {
     const char *model_dir = "data/cache/models/all-MiniLM-L6-v2";
     int B = 32, T = 64, steps = 5, warmup = 1;
+    bool bf16 = false;
     ArgSpec specs[] = {
         {"model_name_or_path", ARG_STRING, &model_dir, "BERT checkpoint directory", "Benchmark"},
         {"per_device_train_batch_size", ARG_INT, &B, "sequences per step", NULL},
         {"max_seq_length", ARG_INT, &T, "tokens per sequence (no padding)", NULL},
         {"steps", ARG_INT, &steps, "timed steps", NULL},
         {"warmup", ARG_INT, &warmup, "untimed steps first", NULL},
+        {"bf16", ARG_BOOL, &bf16, "the Linear layers in bf16 with fp32 sums (torch's CPU autocast)", NULL},
     };
     ArgParser parser = {"bert_step", "Seconds per training step of the CPU BERT.", NULL, specs, ARRAY_LEN(specs)};
     args_parse(&parser, argc, argv, NULL, 0);
     if (B < 1 || T < 2 || steps < 1 || warmup < 0) die("need batch >= 1, length >= 2, steps >= 1, warmup >= 0");
 
     BertModel m = bert_load(model_dir, 2, 0, NULL);
+    m.autocast_bf16 = bf16;
     bert_alloc_acts(&m, B, T);
     Rng rng;
     rng_seed(&rng, 1, RNG_STREAM_EXAMPLES);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/core/util.h"
+#include "common/model/compare.h"
 
 Fixture fixture_load(const char *path) {
     Fixture f = {0};
@@ -108,3 +109,14 @@ FixtureBatch fixture_batch(const Fixture *f) {
 }
 
 void fixture_batch_free(FixtureBatch *b) { free(b->ids), free(b->types), free(b->mask), free(b->labels); }
+
+double worst_grad_error(const ParamSet *ps, const float *got, const float *ref, const char **which) {
+    double worst = 0;
+    for (int i = 0; i < ps->n_tensors; i++) {
+        const ParamTensor *p = &ps->tensors[i];
+        if (strstr(p->name, "attention.self.key.bias")) continue;
+        double e = max_relative_error(got + p->offset, ref + p->offset, p->numel);
+        if (e > worst) worst = e, *which = p->name;
+    }
+    return worst;
+}

@@ -5,6 +5,8 @@
 #pragma once
 #include <stdbool.h>
 
+#include "common/model/params.h"
+
 typedef struct {
     char *text;  // the file, with each line's key NUL-terminated in place
     int n_lines;
@@ -34,3 +36,8 @@ typedef struct {
 
 FixtureBatch fixture_batch(const Fixture *f);
 void fixture_batch_free(FixtureBatch *b);
+
+// worst_grad_error: the largest per-tensor relative error (compare.h) of the gradients `got`
+// against `ref`, both laid out as ps; the key biases, whose exact gradient is 0, are skipped (as
+// in test_bert.c). *which: the name of the worst tensor.
+double worst_grad_error(const ParamSet *ps, const float *got, const float *ref, const char **which);

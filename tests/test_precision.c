@@ -146,19 +146,6 @@ Test(grad_scaler, bad_state_is_an_error) {
 
 // ---- the emulated mixed-precision BERT step --------------------------------------------------
 
-// worst_grad_err: the largest per-tensor relative error of the gradients (key biases, whose
-// exact gradient is 0, skipped as in test_bert.c).
-static double worst_grad_err(const BertModel *m, const float *ref, const char **which) {
-    double worst = 0;
-    for (int i = 0; i < m->ps.n_tensors; i++) {
-        const ParamTensor *p = &m->ps.tensors[i];
-        if (strstr(p->name, "attention.self.key.bias")) continue;
-        double e = max_relative_error(m->ps.grads + p->offset, ref + p->offset, p->numel);
-        if (e > worst) worst = e, *which = p->name;
-    }
-    return worst;
-}
-
 // Measured on the tiny model (2 layers, hidden 64, weights ~0.1, batch 3 x 8), against the fp32
 // run: logits bf16 9.5e-3, fp16 7.5e-4; loss bf16 1.4e-3, fp16 9.4e-5 (relative); worst
 // per-tensor gradient bf16 2.8e-2 (pooler bias), fp16 2.8e-3 (position embeddings). The
@@ -191,7 +178,7 @@ Test(mixed_precision, bf16_and_fp16_logits_loss_gradients_close_to_fp32) {
         double el = max_relative_error(m.logits, ref.logits, (size_t)b.B * K),
                eloss = fabs(m.loss - ref.loss) / ref.loss;
         const char *which = "";
-        double eg = worst_grad_err(&m, ref.ps.grads, &which);
+        double eg = worst_grad_error(&m.ps, m.ps.grads, ref.ps.grads, &which);
         cr_log_info("%s: logits %.2g, loss %.2g, worst gradient %.2g (%s)", format_name(cases[c].fmt), el, eloss, eg,
                     which);
         cr_expect(el < cases[c].logits, "%s logits relative error %.3g", format_name(cases[c].fmt), el);

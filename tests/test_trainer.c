@@ -112,8 +112,7 @@ Test(trainer, impossible_combinations_are_one_line) {
     expect_refusal("--load_best_model_at_end --eval_strategy steps --eval_steps 10 --save_steps 15",
                    "round multiple of --eval_steps (10)");
     expect_refusal("--fp16 --bf16", "--fp16 and --bf16 together");
-    // mixed precision trains on the GPU only (tests/gpu/test_trainer.cu runs it there)
-    expect_refusal("--device cpu --bf16", "--bf16 needs --device cuda: the CPU backend trains in fp32");
+    // fp16 trains on the GPU only (tests/gpu/test_trainer.cu runs it there); bf16 also on the CPU (below)
     expect_refusal("--device cpu --fp16", "--fp16 needs --device cuda: the CPU backend trains in fp32");
     // without a GPU: a build without nvcc says so, a build with it says why there is no device
     // (on a machine with a GPU, tests/gpu/test_trainer.cu trains with --device cuda instead)
@@ -210,6 +209,24 @@ Test(trainer, end_to_end_separates_the_fixture_set) {
     cr_expect(strstr(text, "\"animal\""), "config.json's id2label holds the label names: %s", text);
     free(text);
     free(config);
+    free(out);
+    rm_rf(dir);
+    free(dir);
+}
+
+// --device cpu --bf16 is torch's CPU autocast (the Linear layers in bf16, fp32 master weights):
+// it says which path the products take and still separates the fixture set.
+Test(trainer, cpu_bf16_trains_with_fp32_masters) {
+    char *dir = tmpdir("cpubf16"), cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             BASE SEPARATE "--device cpu --bf16 --eval_strategy epoch --save_strategy no --output_dir %s", dir);
+    int status;
+    char *out = run(cmd, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    cr_expect(strstr(out, "bf16 on the CPU: avx512bf16") || strstr(out, "bf16 on the CPU: fallback"),
+              "the bf16 path is named: %s", out);
+    cr_expect(strstr(out, "cpu, 1 thread, bf16 mixed precision (fp32 master weights)"), "%s", out);
+    cr_expect_eq(final_accuracy(out), 1.0, "bf16 should separate the fixture set too:\n%s", out);
     free(out);
     rm_rf(dir);
     free(dir);

@@ -11,6 +11,7 @@
 #include "common/model/layers.h"
 #include "common/model/loss.h"
 #include "common/model/matmul.h"
+#include "common/model/matmul_bf16.h"
 #include "common/core/util.h"
 
 void bert_config_free(BertConfig *c) {
@@ -246,6 +247,17 @@ void bert_check_batch(const BertConfig *c, int max_B, int max_T, const int *ids,
 // store: x as the GPU of lesson 14 would store it, in m->act_format (a no-op in fp32).
 static void store(const BertModel *m, float *x, size_t n) { round_array(x, n, m->act_format); }
 
+// linear / linear_grad: linear_forward / linear_backward (matmul.h), or their bf16 autocast
+// versions (matmul_bf16.h) when m->autocast_bf16.
+static void linear(const BertModel *m, float *out, const float *inp, const float *w, const float *b, int BT, int C,
+                   int OC) {
+    (m->autocast_bf16 ? linear_forward_bf16 : linear_forward)(out, inp, w, b, BT, C, OC);
+}
+static void linear_grad(const BertModel *m, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, int BT, int C, int OC) {
+    (m->autocast_bf16 ? linear_backward_bf16 : linear_backward)(dinp, dw, db, dout, inp, w, BT, C, OC);
+}
+
 void bert_layer_forward(BertModel *m, int l, const float *x, int B, int T, bool training, Rng *rng) {
     const BertConfig *c = &m->config;
     const BertLayerWeights *w = &m->w.layers[l];
@@ -253,25 +265,25 @@ void bert_layer_forward(BertModel *m, int l, const float *x, int B, int T, bool 
     const int BT = B * T, C = c->hidden_size, I = c->intermediate_size;
     const float ph = training ? c->hidden_dropout_prob : 0.0f, pa = training ? c->attention_probs_dropout_prob : 0.0f;
     const size_t BTC = (size_t)BT * C, BTI = (size_t)BT * I;
-    float *tmp = m->scratch;                            // (B,T,C) the sublayer output before its dropout
-    linear_forward(a->q, x, w->q_w, w->q_b, BT, C, C);  // q = x Wq^T + bq     (B,T,C)
-    linear_forward(a->k, x, w->k_w, w->k_b, BT, C, C);
-    linear_forward(a->v, x, w->v_w, w->v_b, BT, C, C);
+    float *tmp = m->scratch;                       // (B,T,C) the sublayer output before its dropout
+    linear(m, a->q, x, w->q_w, w->q_b, BT, C, C);  // q = x Wq^T + bq     (B,T,C)
+    linear(m, a->k, x, w->k_w, w->k_b, BT, C, C);
+    linear(m, a->v, x, w->v_w, w->v_b, BT, C, C);
     store(m, a->q, BTC), store(m, a->k, BTC), store(m, a->v, BTC);
     attention_forward(a->ctx, a->att, a->att_keep, a->att_drop, a->q, a->k, a->v, m->attention_mask, B, T, C,
                       c->num_attention_heads, pa, training ? rng : NULL);
     store(m, a->ctx, BTC);
-    linear_forward(tmp, a->ctx, w->o_w, w->o_b, BT, C, C);  // Wo ctx + bo         (B,T,C)
+    linear(m, tmp, a->ctx, w->o_w, w->o_b, BT, C, C);  // Wo ctx + bo         (B,T,C)
     dropout_forward(a->res1, a->attn_keep, tmp, (int64_t)BTC, ph, training ? rng : NULL);
     add_forward(a->res1, a->res1, x, (int64_t)BTC);  // res1 = x + dropout(.)
     store(m, a->res1, BTC);
     layernorm_forward(a->h, a->ln1_mean, a->ln1_rstd, a->res1, w->ln1_w, w->ln1_b, BT, C, c->layer_norm_eps);
     store(m, a->h, BTC);
-    linear_forward(a->fc1, a->h, w->fc1_w, w->fc1_b, BT, C, I);  // (B,T,I)
+    linear(m, a->fc1, a->h, w->fc1_w, w->fc1_b, BT, C, I);  // (B,T,I)
     store(m, a->fc1, BTI);
     gelu_forward(a->gelu, a->fc1, BT * I);
     store(m, a->gelu, BTI);
-    linear_forward(tmp, a->gelu, w->fc2_w, w->fc2_b, BT, I, C);  // (B,T,C)
+    linear(m, tmp, a->gelu, w->fc2_w, w->fc2_b, BT, I, C);  // (B,T,C)
     dropout_forward(a->res2, a->fc2_keep, tmp, (int64_t)BTC, ph, training ? rng : NULL);
     add_forward(a->res2, a->res2, a->h, (int64_t)BTC);  // res2 = h + dropout(.)
     store(m, a->res2, BTC);
@@ -307,10 +319,10 @@ float *bert_forward(BertModel *m, const int *input_ids, const int *token_type_id
 
     // pooler on the [CLS] token, dropout, classifier                          (B,C) -> (B,K)
     for (int b = 0; b < B; b++) memcpy(m->cls + (long)b * C, x + (long)b * T * C, sizeof(float) * C);
-    linear_forward(m->pooled, m->cls, m->w.pool_w, m->w.pool_b, B, C, C);
+    linear(m, m->pooled, m->cls, m->w.pool_w, m->w.pool_b, B, C, C);
     tanh_forward(m->pooled, m->pooled, B * C);
     dropout_forward(m->pooled_drop, m->pooled_keep, m->pooled, (int64_t)B * C, training ? c->classifier_dropout : 0, r);
-    linear_forward(m->logits, m->pooled_drop, m->w.cls_w, m->w.cls_b, B, C, K);
+    linear(m, m->logits, m->pooled_drop, m->w.cls_w, m->w.cls_b, B, C, K);
     store(m, m->logits, (size_t)B * K);
     m->loss = labels ? (float)cross_entropy_forward(m->logits, labels, B, K, m->probs) : NAN;
     return m->logits;
@@ -333,20 +345,20 @@ void bert_layer_backward(BertModel *m, int l, const float *x, const float *dout,
     layernorm_backward(s0, g->ln2_w, g->ln2_b, dout, a->res2, w->ln2_w, a->ln2_mean, a->ln2_rstd, BT, C);  // s0 = dres2
     dropout_backward(s1, s0, a->fc2_keep, BTC, ph);                                                        // s1 = dfc2
     memset(sI, 0, sizeof(float) * (size_t)BT * I);
-    linear_backward(sI, g->fc2_w, g->fc2_b, s1, a->gelu, w->fc2_w, BT, I, C);  // sI = dgelu
-    gelu_backward(sI, sI, a->fc1, BT * I);                                     // sI = dfc1
-    linear_backward(s0, g->fc1_w, g->fc1_b, sI, a->h, w->fc1_w, BT, C, I);     // s0 = dh = dres2 + W1-path
+    linear_grad(m, sI, g->fc2_w, g->fc2_b, s1, a->gelu, w->fc2_w, BT, I, C);  // sI = dgelu
+    gelu_backward(sI, sI, a->fc1, BT * I);                                    // sI = dfc1
+    linear_grad(m, s0, g->fc1_w, g->fc1_b, sI, a->h, w->fc1_w, BT, C, I);     // s0 = dh = dres2 + W1-path
     // h = LayerNorm1(res1), res1 = x + dropout(Wo ctx + bo)
     layernorm_backward(s1, g->ln1_w, g->ln1_b, s0, a->res1, w->ln1_w, a->ln1_mean, a->ln1_rstd, BT, C);  // s1 = dres1
     memcpy(dx, s1, sizeof(float) * (size_t)BTC);      // residual path to x
     dropout_backward(s0, s1, a->attn_keep, BTC, ph);  // s0 = d(Wo ctx + bo)
     memset(s1, 0, sizeof(float) * (size_t)BTC);
-    linear_backward(s1, g->o_w, g->o_b, s0, a->ctx, w->o_w, BT, C, C);  // s1 = dctx
+    linear_grad(m, s1, g->o_w, g->o_b, s0, a->ctx, w->o_w, BT, C, C);  // s1 = dctx
     attention_backward(s0, s2, s3, m->datt, s1, a->q, a->k, a->v, a->att, a->att_keep, a->att_drop, B, T, C,
-                       c->num_attention_heads, pa);                // s0, s2, s3 = dq, dk, dv
-    linear_backward(dx, g->q_w, g->q_b, s0, x, w->q_w, BT, C, C);  // dx += dq Wq
-    linear_backward(dx, g->k_w, g->k_b, s2, x, w->k_w, BT, C, C);
-    linear_backward(dx, g->v_w, g->v_b, s3, x, w->v_w, BT, C, C);
+                       c->num_attention_heads, pa);               // s0, s2, s3 = dq, dk, dv
+    linear_grad(m, dx, g->q_w, g->q_b, s0, x, w->q_w, BT, C, C);  // dx += dq Wq
+    linear_grad(m, dx, g->k_w, g->k_b, s2, x, w->k_w, BT, C, C);
+    linear_grad(m, dx, g->v_w, g->v_b, s3, x, w->v_w, BT, C, C);
 }
 
 void bert_backward_from_dlogits(BertModel *m, const float *dlogits) {
@@ -356,11 +368,11 @@ void bert_backward_from_dlogits(BertModel *m, const float *dlogits) {
 
     // classifier, dropout, tanh pooler
     memset(dpd, 0, sizeof(float) * (size_t)B * C);
-    linear_backward(dpd, m->g.cls_w, m->g.cls_b, dlogits, m->pooled_drop, m->w.cls_w, B, C, K);
+    linear_grad(m, dpd, m->g.cls_w, m->g.cls_b, dlogits, m->pooled_drop, m->w.cls_w, B, C, K);
     dropout_backward(dpre, dpd, m->pooled_keep, (int64_t)B * C, m->training ? c->classifier_dropout : 0);
     tanh_backward(dpre, dpre, m->pooled, B * C);
     memset(dcls, 0, sizeof(float) * (size_t)B * C);
-    linear_backward(dcls, m->g.pool_w, m->g.pool_b, dpre, m->cls, m->w.pool_w, B, C, C);
+    linear_grad(m, dcls, m->g.pool_w, m->g.pool_b, dpre, m->cls, m->w.pool_w, B, C, C);
 
     // only the [CLS] rows of the last layer's output reach the loss
     float *dout = m->dx, *din = m->dx2;

@@ -104,6 +104,8 @@ typedef struct {
                                   // layer's forward (same dropout masks) just before its backward
     FloatFormat act_format;       // FMT_FP16/FMT_BF16: round every stored activation and the
                                   // gradient flowing between layers to that format (lesson 14)
+    bool autocast_bf16;           // every Linear layer in bf16 with fp32 sums, as torch.autocast on
+                                  // the CPU (common/model/matmul_bf16.h; the trainer's --device cpu --bf16)
 
     // activations, allocated for up to (max_B, max_T) by bert_alloc_acts
     int max_B, max_T;

@@ -66,8 +66,23 @@ float round_to(float x, FloatFormat f) {
     return f == FMT_FP16 ? fp16_to_fp32(fp32_to_fp16(x)) : f == FMT_BF16 ? bf16_to_fp32(fp32_to_bf16(x)) : x;
 }
 
+// round_array_bf16: x[i] = bf16_to_fp32(fp32_to_bf16(x[i])), the same bits, without branches so
+// that the compiler vectorizes it (the CPU's bf16 autocast rounds every Linear operand with it).
+static void round_array_bf16(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = bits_of(x[i]);
+        uint32_t rounded = (u + 0x7fff + ((u >> 16) & 1)) & 0xffff0000u;  // ties to even, as fp32_to_bf16
+        uint32_t quiet_nan = (u | 0x400000) & 0xffff0000u;
+        x[i] = float_of((u & 0x7fffffff) > 0x7f800000 ? quiet_nan : rounded);
+    }
+}
+
 void round_array(float *x, size_t n, FloatFormat f) {
     if (f == FMT_FP32) return;
+    if (f == FMT_BF16) {
+        round_array_bf16(x, n);
+        return;
+    }
     for (size_t i = 0; i < n; i++) x[i] = round_to(x[i], f);
 }
 

@@ -45,9 +45,10 @@ struct Backend {
     void (*params_changed)(Backend *b);                // may be NULL
     void (*sync_to_host)(Backend *b, Optimizer *opt);  // may be NULL
     void (*close)(Backend *b);
-    // set_format: train in mixed precision (lesson 14): activations and weight copies stored in
-    // FMT_BF16 or FMT_FP16, float32 master weights and optimizer state; called once, before the
-    // first forward. NULL: the backend trains in fp32 only (the CPU's).
+    // set_format: train in mixed precision (lesson 14) with float32 master weights and optimizer
+    // state; called once, before the first forward. The GPU's: activations and weight copies
+    // stored in FMT_BF16 or FMT_FP16. The CPU's: FMT_BF16 only, torch's CPU autocast (the Linear
+    // layers in bf16, common/model/matmul_bf16.h). NULL: the backend trains in fp32 only.
     void (*set_format)(Backend *b, FloatFormat format);
     GradScaler *scaler;  // fp16's dynamic loss scale (saved in checkpoints); NULL without
 };

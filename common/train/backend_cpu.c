@@ -1,11 +1,13 @@
 // backend_cpu.c — the trainer's CPU backend: the BERT of lessons 10-11 behind backend.h.
 #include "common/train/backend.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/model/bert.h"
 #include "common/model/bert_io.h"
+#include "common/model/matmul_bf16.h"
 #include "common/core/util.h"
 
 static BertModel *bert_of(Backend *b) { return b->model; }
@@ -27,6 +29,16 @@ static double cpu_step(Backend *b, Optimizer *opt, double lr, double max_grad_no
     double norm = max_grad_norm > 0 ? clip_grad_norm(b->ps, max_grad_norm) : grad_global_norm(b->ps);
     optimizer_step(opt, b->ps, lr);
     return norm;
+}
+
+// cpu_set_format: bf16 is torch.autocast on the CPU (what the Hugging Face Trainer does with bf16
+// and use_cpu): the Linear layers multiply in bf16 with fp32 sums, everything else stays fp32, and
+// ps.params stays the fp32 master copy the optimizer updates (matmul_bf16.h). Says which path the
+// products take on this CPU. fp16 on the CPU is refused before (training_args.c).
+static void cpu_set_format(Backend *b, FloatFormat format) {
+    if (format != FMT_BF16) die("internal: the CPU backend trains in fp32 or bf16, not %s", format_name(format));
+    bert_of(b)->autocast_bf16 = true;
+    printf("bf16 on the CPU: %s\n", gemm_bf16_path());
 }
 
 static void cpu_save_pretrained(Backend *b, const char *dir) { bert_save_hf(bert_of(b), dir); }
@@ -77,6 +89,6 @@ Backend *backend_open_cpu(const char *dir, int K, const char *const *label_names
     Backend *b = backend_of_bert(m);
     b->device = "cpu", b->model = m;
     b->forward = cpu_forward, b->backward = cpu_backward, b->zero_grad = cpu_zero_grad, b->step = cpu_step;
-    b->save_pretrained = cpu_save_pretrained, b->close = cpu_close;
+    b->save_pretrained = cpu_save_pretrained, b->close = cpu_close, b->set_format = cpu_set_format;
     return b;
 }

@@ -639,7 +639,7 @@ int trainer_train(const TrainingArguments *a) {
 
     r.be = backend_open(a->device, a->model_name_or_path, labels->n, (const char *const *)labels->names,
                         (unsigned long)a->seed, max_batch(a), a->max_seq_length, a->gradient_checkpointing);
-    if (a->bf16 || a->fp16) r.be->set_format(r.be, a->bf16 ? FMT_BF16 : FMT_FP16);  // --device cuda (training_args.c)
+    if (a->bf16 || a->fp16) r.be->set_format(r.be, a->bf16 ? FMT_BF16 : FMT_FP16);  // fp16: cuda only (training_args.c)
     OptimizerConfig oc = {.kind = OPT_ADAMW,
                           .beta1 = a->adam_beta1,
                           .beta2 = a->adam_beta2,

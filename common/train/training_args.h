@@ -8,7 +8,7 @@
 //   load_best_model_at_end  needs eval_strategy == save_strategy (and not "no"), and with
 //                           "steps" save_steps a multiple of eval_steps
 //   fp16 and bf16           at most one of them
-//   fp16 / bf16             need --device cuda (the CPU backend trains in fp32)
+//   fp16                    needs --device cuda (the CPU backend trains in fp32 or bf16)
 //   eval_steps unset        takes logging_steps (eval_strategy steps)
 //   metric_for_best_model   defaults to "loss" when load_best_model_at_end or early stopping
 //                           is on; greater_is_better to false for a "...loss" metric
