@@ -52,7 +52,7 @@ static TrainingArguments defaults(const char *device) {
 static ArgSpec *spec_table(TrainingArguments *a, int *n) {
     ArgSpec specs[] = {
         {"model_name_or_path", ARG_STRING, &a->model_name_or_path,
-         "BERT checkpoint directory (config.json, model.safetensors, vocab.txt)", "Model and data"},
+         "BERT checkpoint directory (config.json, model.safetensors, vocab.txt or tokenizer.json)", "Model and data"},
         {"train_file", ARG_STRING, &a->train_file, "training TSV/CSV (header row naming the columns)", NULL},
         {"validation_file", ARG_STRING, &a->validation_file, "evaluation TSV/CSV", NULL},
         {"test_file", ARG_STRING, &a->test_file, "TSV/CSV to predict (a label column is optional)", NULL},
@@ -71,8 +71,10 @@ static ArgSpec *spec_table(TrainingArguments *a, int *n) {
         {"adam_epsilon", ARG_FLOAT, &a->adam_epsilon, "AdamW epsilon", NULL},
         {"max_grad_norm", ARG_FLOAT, &a->max_grad_norm, "clip the global gradient norm to this (0: no clipping)", NULL},
         {"lr_scheduler_type", ARG_CHOICE, &a->lr_scheduler_type, "learning-rate schedule", NULL, SCHEDULE_CHOICES},
-        {"warmup_ratio", ARG_FLOAT, &a->warmup_ratio, "warmup as a fraction of the total steps, rounded up", NULL},
-        {"warmup_steps", ARG_INT, &a->warmup_steps, "warmup steps; > 0 overrides warmup_ratio", NULL},
+        {"warmup_steps", ARG_FLOAT, &a->warmup_steps,
+         "warmup steps (>= 1), or in (0, 1) a fraction of the total steps, rounded up (transformers 5)", NULL},
+        {"warmup_ratio", ARG_FLOAT, &a->warmup_ratio, "transformers 4's name for a fraction (--warmup_steps > 0 wins)",
+         NULL},
         {"per_device_train_batch_size", ARG_INT, &a->per_device_train_batch_size, "examples per forward/backward",
          "Length and batching"},
         {"per_device_eval_batch_size", ARG_INT, &a->per_device_eval_batch_size, "examples per evaluation batch", NULL},
@@ -195,7 +197,8 @@ void training_args_validate(TrainingArguments *a, TrainerMode mode, const ArgPar
         die("--max_seq_length must be at least 3 ([CLS] a token [SEP]); got %d", a->max_seq_length);
     if (a->threads < 0) die("--threads must be 0 (all cores) or more (got %d)", a->threads);
     if (a->max_grad_norm < 0) die("--max_grad_norm must be 0 (off) or positive (got %g)", a->max_grad_norm);
-    if (a->warmup_steps < 0) die("--warmup_steps must be 0 or more (got %d)", a->warmup_steps);
+    if (!(a->warmup_steps >= 0)) die("--warmup_steps must be 0 or more (got %g)", a->warmup_steps);
+    if (a->warmup_ratio < 0 || a->warmup_ratio > 1) die("--warmup_ratio must be in [0, 1] (got %g)", a->warmup_ratio);
     if (!dir_exists(a->model_name_or_path))
         die("--model_name_or_path %s: no such directory (the default checkpoint comes with `bash data/fetch.sh model`)",
             a->model_name_or_path);

@@ -33,7 +33,7 @@ typedef struct {
     double learning_rate, weight_decay, adam_beta1, adam_beta2, adam_epsilon, max_grad_norm;
     const char *lr_scheduler_type;
     double warmup_ratio;  // transformers 4.x name; 5.x reads warmup_steps < 1 as a ratio
-    int warmup_steps;
+    double warmup_steps;  // >= 1: steps; in (0, 1): a ratio of the total steps (transformers 5)
     // length and batching
     int per_device_train_batch_size, per_device_eval_batch_size, gradient_accumulation_steps;
     double num_train_epochs;
