@@ -353,6 +353,27 @@ static bool evaluate_and_track(Run *r, long step) {
     return best;
 }
 
+// evaluate_on_start: --eval_on_start, the Trainer's evaluation before the first step (or at the
+// step a resumed run starts from): logged, and seen by early stopping, but never the best model
+// (the Trainer picks the best when it saves a checkpoint).
+static void evaluate_on_start(Run *r) {
+    const TrainingArguments *a = r->a;
+    const long step = r->state.global_step;
+    EvalResult ev = evaluate(r->be, r->tok, &r->dev, &r->eo, a->per_device_eval_batch_size);
+    printf("step %ld/%ld  epoch %.2f | ", step, r->plan.total_steps, r->state.epoch);
+    print_eval(&ev, r->be->id2label);
+    printf("  (eval_on_start)\n");
+    if (a->metric_for_best_model && a->early_stopping_patience > 0) {
+        bool improved =
+            metric_improves(r->state.has_best, r->state.best_metric, metric_value(&ev, a->metric_for_best_model),
+                            a->greater_is_better, a->early_stopping_threshold);
+        r->state.early_stopping_counter = improved ? 0 : r->state.early_stopping_counter + 1;
+    }
+    log_history_add(&r->state, eval_entry(step, r->state.epoch, &ev, (const char *const *)r->be->id2label, -1));
+    fflush(stdout);
+    eval_result_free(&ev);
+}
+
 // after_step: what happens after optimizer step `step`: logging, evaluation, saving (HF's order).
 static void after_step(Run *r, const MicroBatch *mb, long step, double grad_norm, double lr) {
     const bool epoch_end = mb->ends_epoch || step == r->plan.total_steps;
@@ -576,6 +597,20 @@ static void print_checkpointing(const TrainingArguments *a, int K) {
     bert_config_free(&c);
 }
 
+// print_optimizer: the banner's optimizer line: AdamW's or SGD's numbers, the schedule and its kwargs.
+static void print_optimizer(const TrainingArguments *a, const OptimizerConfig *c) {
+    if (c->kind == OPT_SGD)
+        printf("optimizer            SGD lr %g, momentum %g, dampening %g%s, weight_decay %g (L2, not on "
+               "biases/LayerNorm), ",
+               a->learning_rate, c->momentum, c->dampening, c->nesterov ? ", nesterov" : "", a->weight_decay);
+    else
+        printf("optimizer            AdamW lr %g, betas (%g, %g), eps %g, weight_decay %g (not on biases/LayerNorm), ",
+               a->learning_rate, a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay);
+    printf("max_grad_norm %g, %s schedule", a->max_grad_norm, a->lr_scheduler_type);
+    if (a->lr_scheduler_kwargs) printf(" %s", a->lr_scheduler_kwargs);
+    printf("\n");
+}
+
 // print_banner: the run's arithmetic (lesson 02's printout) and what it runs on.
 static void print_banner(const Run *r, const LabelSet *labels) {
     const TrainingArguments *a = r->a;
@@ -591,10 +626,7 @@ static void print_banner(const Run *r, const LabelSet *labels) {
     printf("device               %s, %d thread%s, %s; max_seq_length %d with dynamic padding\n", r->be->device, threads,
            threads == 1 ? "" : "s", precision, a->max_seq_length);
     if (a->gradient_checkpointing) print_checkpointing(a, labels->n);
-    printf("optimizer            AdamW lr %g, betas (%g, %g), eps %g, weight_decay %g (not on biases/LayerNorm), "
-           "max_grad_norm %g, %s schedule\n",
-           a->learning_rate, a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay, a->max_grad_norm,
-           a->lr_scheduler_type);
+    print_optimizer(a, &r->opt.cfg);
     printf("\n== The plan ==\n");
     steps_print_plan(&r->plan, r->log, r->eval, r->save);
     printf("\n");
@@ -639,13 +671,11 @@ int trainer_train(const TrainingArguments *a) {
     r.be = backend_open(a->device, a->model_name_or_path, labels->n, (const char *const *)labels->names,
                         (unsigned long)a->seed, max_batch(a), a->max_seq_length, a->gradient_checkpointing);
     if (a->bf16 || a->fp16) r.be->set_format(r.be, a->bf16 ? FMT_BF16 : FMT_FP16);  // --device cuda (training_args.c)
-    OptimizerConfig oc = {.kind = OPT_ADAMW,
-                          .beta1 = a->adam_beta1,
-                          .beta2 = a->adam_beta2,
-                          .eps = a->adam_epsilon,
-                          .weight_decay = a->weight_decay};
+    OptimizerConfig oc =
+        optimizer_config_hf(a->optim, a->optim_args, a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay);
     optimizer_init(&r.opt, oc, r.be->ps);
     r.sched = schedule_make(schedule_kind(a->lr_scheduler_type), a->learning_rate, r.plan.warmup, r.plan.total_steps);
+    schedule_set_kwargs(&r.sched, a->lr_scheduler_kwargs, "--lr_scheduler_kwargs");
     trainer_state_init(&r.state);
     rng_seed(&r.state.rng, (uint64_t)a->seed, RNG_STREAM_DROPOUT);
     catch_sigint();
@@ -663,6 +693,7 @@ int trainer_train(const TrainingArguments *a) {
 
     const long start_step = r.state.global_step;
     const double t0 = now_seconds();
+    if (a->eval_on_start && r.has_dev) evaluate_on_start(&r);
     train_loop(&r);
     if (!r.interrupted) {
         finish_run(&r, now_seconds() - t0, start_step);
