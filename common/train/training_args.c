@@ -226,9 +226,6 @@ void training_args_validate(TrainingArguments *a, TrainerMode mode, const ArgPar
     check_optimizer_and_schedule(a);
     if (!(a->warmup_steps >= 0)) die("--warmup_steps must be 0 or more (got %g)", a->warmup_steps);
     if (a->warmup_ratio < 0 || a->warmup_ratio > 1) die("--warmup_ratio must be in [0, 1] (got %g)", a->warmup_ratio);
-    if (!dir_exists(a->model_name_or_path))
-        die("--model_name_or_path %s: no such directory (the default checkpoint comes with `bash data/fetch.sh model`)",
-            a->model_name_or_path);
     if (mode == MODE_TRAIN) {
         require_file(a->train_file, "--train_file", "train");
         if (ev != STRATEGY_NO || a->load_best_model_at_end)
@@ -238,6 +235,10 @@ void training_args_validate(TrainingArguments *a, TrainerMode mode, const ArgPar
     if (mode == MODE_PREDICT) require_file(a->test_file, "--test_file", "predict");
     if (a->validation_file && mode != MODE_PREDICT) require_file(a->validation_file, "--validation_file", "evaluation");
     if (a->test_file) require_file(a->test_file, "--test_file", "predict");
+    // after the data files, so that a missing data set is named as such
+    if (!dir_exists(a->model_name_or_path))
+        die("--model_name_or_path %s: no such directory (the default checkpoint comes with `bash data/fetch.sh model`)",
+            a->model_name_or_path);
 }
 
 void training_args_intervals(const TrainingArguments *a, Interval *log, Interval *eval, Interval *save) {
