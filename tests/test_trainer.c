@@ -356,6 +356,37 @@ static void check_lockstep(const char *fixture, double grad_norm_tol) {
     fixture_free(&f);
 }
 
+// --auto_find_batch_size: under a 1.2 GB address-space limit (ulimit -v) the activations for
+// batches of 65,536 cannot be allocated; the trainer halves the training batch until they can,
+// says so, plans the run for the batch found and trains. (Skipped under ASan, whose shadow
+// memory needs far more address space than the limit.)
+Test(trainer, auto_find_batch_size_halves_on_out_of_memory, .timeout = 60) {
+    if (getenv("BERTSTEP_SANITIZE")) cr_skip_test("ulimit -v and ASan's shadow memory do not mix");
+    char *dir = tmpdir("autobatch"), cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "ulimit -v 1200000; build/16_trainer train --model_name_or_path " FIX "/tiny-bert-cls --train_file " FIX
+             "/train.tsv --max_seq_length 64 --threads 1 --plots false --max_steps 2 --save_strategy no "
+             "--per_device_train_batch_size 65536 --per_device_eval_batch_size 16 --gradient_accumulation_steps 2 "
+             "--auto_find_batch_size --output_dir %s",
+             dir);
+    int status;
+    char *out = run(cmd, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    cr_expect(strstr(out,
+                     "auto_find_batch_size: out of memory; trying per_device_train_batch_size 32768 (effective "
+                     "batch 65536)"),
+              "%s", out);
+    const char *found = strstr(out, "effective batch          ");
+    cr_assert(found, "%s", out);
+    int per_device;
+    cr_assert_eq(sscanf(found, "effective batch          %d per device", &per_device), 1);
+    cr_expect(per_device < 65536 && per_device >= 16, "the batch found: %d", per_device);
+    cr_expect(strstr(out, "trained              2 steps"), "%s", out);
+    free(out);
+    rm_rf(dir);
+    free(dir);
+}
+
 Test(trainer, hf_trainer_lockstep, .timeout = 60) { check_lockstep(FIX "/hf_lockstep.txt", 1e-4); }
 
 // The same run with what transformers 5 added or renamed: --optim sgd --optim_args

@@ -29,6 +29,11 @@ static double cpu_step(Backend *b, Optimizer *opt, double lr, double max_grad_no
     return norm;
 }
 
+static bool cpu_try_alloc_batch(Backend *b, int max_batch) {
+    BertModel *m = bert_of(b);
+    return bert_try_alloc_acts(m, max_batch, m->max_T);
+}
+
 static void cpu_save_pretrained(Backend *b, const char *dir) { bert_save_hf(bert_of(b), dir); }
 
 static void cpu_close(Backend *b) {
@@ -77,6 +82,6 @@ Backend *backend_open_cpu(const char *dir, int K, const char *const *label_names
     Backend *b = backend_of_bert(m);
     b->device = "cpu", b->model = m;
     b->forward = cpu_forward, b->backward = cpu_backward, b->zero_grad = cpu_zero_grad, b->step = cpu_step;
-    b->save_pretrained = cpu_save_pretrained, b->close = cpu_close;
+    b->save_pretrained = cpu_save_pretrained, b->close = cpu_close, b->try_alloc_batch = cpu_try_alloc_batch;
     return b;
 }

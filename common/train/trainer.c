@@ -644,7 +644,37 @@ static char *resolve_resume(const TrainingArguments *a) {
     return latest;
 }
 
-int trainer_train(const TrainingArguments *a) {
+// open_backend: the model with activations for the run's batches. With --auto_find_batch_size,
+// an out-of-memory halves the training batch until it fits, as accelerate's
+// find_executable_batch_size does for the Trainer (the eval batch is not changed; the step
+// arithmetic is planned again for the batch found).
+static Backend *open_backend(Run *r, TrainingArguments *args, const LabelSet *labels) {
+    const int requested = max_batch(args);
+    Backend *be = backend_open(args->device, args->model_name_or_path, labels->n, (const char *const *)labels->names,
+                               (unsigned long)args->seed, args->auto_find_batch_size ? 1 : requested,
+                               args->max_seq_length, args->gradient_checkpointing);
+    if (!args->auto_find_batch_size) return be;
+    if (!be->try_alloc_batch) die("--auto_find_batch_size: the %s backend cannot retry its allocation", be->device);
+    while (!be->try_alloc_batch(be, max_batch(args))) {
+        if (args->per_device_train_batch_size <= args->per_device_eval_batch_size)
+            die("out of memory for batches of %d: --auto_find_batch_size lowers only the training batch (now %d); "
+                "lower --per_device_eval_batch_size",
+                max_batch(args), args->per_device_train_batch_size);
+        args->per_device_train_batch_size /= 2;
+        printf("auto_find_batch_size: out of memory; trying per_device_train_batch_size %d (effective batch %d)\n",
+               args->per_device_train_batch_size,
+               args->per_device_train_batch_size * args->gradient_accumulation_steps);
+    }
+    if (max_batch(args) != requested) {
+        r->plan.per_device_train_batch_size = args->per_device_train_batch_size;
+        steps_plan(&r->plan);
+    }
+    return be;
+}
+
+int trainer_train(const TrainingArguments *given) {
+    TrainingArguments args = *given;  // --auto_find_batch_size may lower the training batch
+    const TrainingArguments *a = &args;
     Run r = {.a = a};
     r.tok = tokenizer_from_pretrained(a->model_name_or_path);
     r.eo = (EncodeOptions){.max_length = a->max_seq_length};
@@ -668,8 +698,7 @@ int trainer_train(const TrainingArguments *a) {
     char *resume = resolve_resume(a);
     if (resume) check_resume_matches(&r, resume);
 
-    r.be = backend_open(a->device, a->model_name_or_path, labels->n, (const char *const *)labels->names,
-                        (unsigned long)a->seed, max_batch(a), a->max_seq_length, a->gradient_checkpointing);
+    r.be = open_backend(&r, &args, labels);
     if (a->bf16 || a->fp16) r.be->set_format(r.be, a->bf16 ? FMT_BF16 : FMT_FP16);  // --device cuda (training_args.c)
     OptimizerConfig oc =
         optimizer_config_hf(a->optim, a->optim_args, a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay);

@@ -181,6 +181,8 @@ static void check_optimizer_and_schedule(const TrainingArguments *a) {
         die("--optim %s needs --device cpu: the GPU backend implements AdamW only", a->optim);
     Schedule s = schedule_make(schedule_kind(a->lr_scheduler_type), a->learning_rate, 0, 1);
     schedule_set_kwargs(&s, a->lr_scheduler_kwargs, "--lr_scheduler_kwargs");
+    if (a->auto_find_batch_size && !strcmp(a->device, "cuda"))
+        die("--auto_find_batch_size needs --device cpu: the GPU backend cannot retry a failed allocation yet");
     if (strcmp(a->report_to, "none"))
         die("--report_to %s: this trainer reports to log_history.jsonl and its plots only (a TensorBoard event file "
             "is protobuf records with CRC32C checksums, not written here); use --report_to none",
