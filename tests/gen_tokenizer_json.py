@@ -14,6 +14,9 @@ Writes, under tests/fixtures/tokenizer_json/:
   bpe/tokenizer.json                                         (a byte-level BPE model)
   sentences.txt   the sentences, one per line
   ids.txt         <config>_<i>: AutoTokenizer.from_pretrained(<config>)(sentence i)["input_ids"]
+  tiny-bert-v5/   tests/fixtures/trainer/tiny-bert-cls as transformers 5 saves it (config.json,
+                  model.safetensors, tokenizer.json, tokenizer_config.json; no vocab.txt), for the
+                  trainer's tests and lesson 16's explainer (run after gen_trainer_hf.py)
 Run: python3 tests/gen_tokenizer_json.py   (needs transformers 5 and tokenizers)"""
 import os
 import shutil
@@ -92,6 +95,17 @@ def bpe():
     tok.save(os.path.join(d, "tokenizer.json"))
 
 
+def tiny_bert_v5():
+    """tiny-bert-cls saved again by transformers 5's save_pretrained: no vocab.txt."""
+    src = os.path.join(ROOT, "tests", "fixtures", "trainer", "tiny-bert-cls")
+    d = os.path.join(OUT, "tiny-bert-v5")
+    shutil.rmtree(d, ignore_errors=True)
+    AutoTokenizer.from_pretrained(src).save_pretrained(d)
+    for f in ("config.json", "model.safetensors"):
+        shutil.copy(os.path.join(src, f), d)
+    assert not os.path.exists(os.path.join(d, "vocab.txt"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     ids = {}
@@ -102,6 +116,7 @@ def main():
         dirs = {name: save(name, kw, vocab_file) for name, kw in CONFIGS.items()}
     dirs["sequence"] = sequence_wrapped(dirs["uncased"])
     bpe()
+    tiny_bert_v5()
     for name, d in dirs.items():
         t = AutoTokenizer.from_pretrained(d)
         for i, s in enumerate(SENTENCES):
