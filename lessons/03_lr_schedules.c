@@ -22,7 +22,7 @@
 #include "common/train/schedule.h"
 #include "common/core/util.h"
 
-#define N_KINDS 7
+#define N_KINDS 7  // the schedules that need no --lr_scheduler_kwargs (the table and the plot)
 
 // linear_with_warmup: the Trainer's default schedule (W warmup steps, T steps in all).
 //   step < W:  lr * step / W                  from 0 up to the peak
@@ -62,17 +62,27 @@ static void check_formulas(double lr, long warmup, long total) {
     }
 }
 
+// table_steps: the steps worth a column for W warmup steps of T: the start, the warmup's
+// middle, its last step and the peak, the middle of the decay and the last step; each once,
+// in order, below T. Returns how many were written to steps[0..9).
+static int table_steps(long W, long T, long *steps) {
+    const long wanted[] = {0, 1, W / 2, W - 1, W, W + 1, W + (T - W) / 2, T - 1};
+    int n = 0;
+    for (size_t i = 0; i < ARRAY_LEN(wanted); i++)
+        if (wanted[i] >= 0 && wanted[i] < T && (n == 0 || wanted[i] > steps[n - 1])) steps[n++] = wanted[i];
+    return n;
+}
+
 static void print_table(double lr, long warmup, long total) {
-    const long steps[] = {0, 1, 10, 50, 99, 100, 101, 500, 999};
+    long steps[9];
+    const int n = table_steps(warmup, total, steps);
     printf("%-22s", "step");
-    for (size_t i = 0; i < ARRAY_LEN(steps); i++)
-        if (steps[i] < total) printf(" %9ld", steps[i]);
+    for (int i = 0; i < n; i++) printf(" %9ld", steps[i]);
     printf("\n");
     for (int k = 0; k < N_KINDS; k++) {
         Schedule s = schedule_make((ScheduleKind)k, lr, warmup, total);
         printf("%-22s", schedule_name((ScheduleKind)k));
-        for (size_t i = 0; i < ARRAY_LEN(steps); i++)
-            if (steps[i] < total) printf(" %9.3e", schedule_lr(&s, steps[i]));
+        for (int i = 0; i < n; i++) printf(" %9.3e", schedule_lr(&s, steps[i]));
         printf("\n");
     }
 }
@@ -88,6 +98,35 @@ static void print_warmup_conventions(double lr, long warmup, long total) {
         if (step >= total) continue;
         double plus_one = step < warmup ? lr * (double)(step + 1) / (double)warmup : schedule_lr(&s, step);
         printf("%8ld %6ld %18.3e %18.3e\n", updates[i], step, schedule_lr(&s, step), plus_one);
+    }
+}
+
+// print_transformers5_schedules: the two schedules that take --lr_scheduler_kwargs, with the
+// kwargs shown: a cosine that stops at 10% of the peak, and warmup-stable-decay whose last 20%
+// of the steps decay.
+static void print_transformers5_schedules(double lr, long warmup, long total) {
+    char wsd_kwargs[64];
+    snprintf(wsd_kwargs, sizeof wsd_kwargs, "{\"num_decay_steps\": %ld}", total / 5);
+    const struct {
+        ScheduleKind kind;
+        const char *kwargs;
+    } shown[] = {{SCHED_COSINE, NULL},
+                 {SCHED_COSINE_WITH_MIN_LR, "{\"min_lr_rate\": 0.1}"},
+                 {SCHED_WARMUP_STABLE_DECAY, wsd_kwargs}};
+    long steps[9];
+    const int n = table_steps(warmup, total, steps);
+    printf("\n== transformers 5 schedules with --lr_scheduler_kwargs (W = %ld, T = %ld) ==\n", warmup, total);
+    printf("%-48s", "step");
+    for (int i = 0; i < n; i++) printf(" %9ld", steps[i]);
+    printf("\n");
+    for (size_t k = 0; k < ARRAY_LEN(shown); k++) {
+        Schedule s = schedule_make(shown[k].kind, lr, warmup, total);
+        schedule_set_kwargs(&s, shown[k].kwargs, "--lr_scheduler_kwargs");
+        char label[64];
+        snprintf(label, sizeof label, "%s %s", schedule_name(s.kind), shown[k].kwargs ? shown[k].kwargs : "");
+        printf("%-48s", label);
+        for (int i = 0; i < n; i++) printf(" %9.3e", schedule_lr(&s, steps[i]));
+        printf("\n");
     }
 }
 
@@ -109,15 +148,19 @@ static void plot_all(double lr, long warmup, long total, const char *path) {
 }
 
 int main(int argc, char **argv) {
-    double lr = 2e-5, warmup_ratio = 0.0;
-    int warmup_steps = 100, max_steps = 1000, ratio_total = 10000;
+    double lr = 2e-5, warmup_ratio = 0.0, warmup_steps = 100;
+    int max_steps = 1000, ratio_total = 10000;
     bool dump = false;
-    const char *kind = "linear", *plot_path = "runs/03_lr_schedules.png";
+    const char *kind = "linear", *plot_path = "runs/03_lr_schedules.png", *kwargs = NULL;
     ArgSpec specs[] = {
         {"learning_rate", ARG_FLOAT, &lr, "peak learning rate", "Schedule"},
         {"lr_scheduler_type", ARG_CHOICE, &kind, "schedule for --dump", NULL, SCHEDULE_CHOICES},
-        {"warmup_steps", ARG_INT, &warmup_steps, "linear warmup steps (wins over --warmup_ratio when > 0)", NULL},
-        {"warmup_ratio", ARG_FLOAT, &warmup_ratio, "warmup as a fraction of max_steps: ceil(ratio * max_steps)", NULL},
+        {"lr_scheduler_kwargs", ARG_STRING, &kwargs,
+         "its extra parameters as JSON, e.g. '{\"min_lr_rate\": 0.1}' or '{\"num_decay_steps\": 100}'", NULL},
+        {"warmup_steps", ARG_FLOAT, &warmup_steps,
+         "linear warmup steps (>= 1), or in (0, 1) a fraction of max_steps: ceil(ratio * max_steps)", NULL},
+        {"warmup_ratio", ARG_FLOAT, &warmup_ratio,
+         "transformers 4's name for the fraction (wins over the default --warmup_steps 100)", NULL},
         {"max_steps", ARG_INT, &max_steps, "optimizer steps in the run", NULL},
         {"ratio_example_steps", ARG_INT, &ratio_total, "run length for the warmup-ratio example", "Output"},
         {"dump", ARG_BOOL, &dump, "print `step lr` for every step of --lr_scheduler_type and exit", NULL},
@@ -131,10 +174,13 @@ int main(int argc, char **argv) {
     args_parse(&parser, argc, argv, NULL, 0);
     if (max_steps < 1) die("--max_steps must be at least 1 (got %d)", max_steps);
     if (!(lr > 0)) die("--learning_rate must be positive (got %g)", lr);
-    long warmup = warmup_steps > 0 ? warmup_steps : warmup_steps_from_ratio(warmup_ratio, max_steps);
+    // A flag given wins over a default: --warmup_ratio alone replaces the default 100 steps.
+    if (args_was_set(&parser, "warmup_ratio") && !args_was_set(&parser, "warmup_steps")) warmup_steps = 0;
+    long warmup = warmup_steps_resolve(warmup_steps, warmup_ratio, max_steps);
 
     if (dump) {
         Schedule s = schedule_make(schedule_kind(kind), lr, warmup, max_steps);
+        schedule_set_kwargs(&s, kwargs, "--lr_scheduler_kwargs");
         for (long step = 0; step < max_steps; step++) printf("%ld %.9e\n", step, schedule_lr(&s, step));
         return 0;
     }
@@ -144,6 +190,8 @@ int main(int argc, char **argv) {
 
     printf("\n== The same LR from the formulas written out in this file (W = %ld, T = %d) ==\n", warmup, max_steps);
     check_formulas(lr, warmup, max_steps);
+
+    print_transformers5_schedules(lr, warmup, max_steps);
 
     printf("\n== Counting warmup: the first update of a Hugging Face run uses lr 0 ==\n");
     print_warmup_conventions(lr, warmup, max_steps);

@@ -283,10 +283,8 @@ int main(int argc, char **argv) {
         o.do_lower_case = !cased;
         t = tokenizer_load(vocab, &o);
     } else {
-        char *v = path_join(model, "vocab.txt");
-        if (!file_exists(v)) die("%s not found: run `bash data/fetch.sh model` (or `make`) first", v);
-        free(v);
-        t = tokenizer_from_pretrained(model);
+        if (!dir_exists(model)) die("%s not found: run `bash data/fetch.sh model` (or `make`) first", model);
+        t = tokenizer_from_pretrained(model);  // vocab.txt, or tokenizer.json (transformers 5)
         if (cased) t->do_lower_case = t->strip_accents = false;
     }
     if (ids_only) {

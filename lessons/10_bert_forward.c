@@ -3,7 +3,8 @@
 // A checkpoint directory holds three files this lesson reads:
 //   config.json         the sizes (layers, hidden size, heads, ...) as JSON        -> BertConfig
 //   model.safetensors   every weight by name: "encoder.layer.0.attention.self.query.weight" ...
-//   vocab.txt           the WordPiece vocabulary (lesson 07's tokenizer)
+//   vocab.txt           the WordPiece vocabulary (lesson 07's tokenizer); a checkpoint saved by
+//                       transformers 5 has tokenizer.json instead, which the tokenizer reads too
 // common/model/bert.c registers the tensors BertForSequenceClassification has; common/model/bert_io.c
 // finds each in the file (with or without the "bert." prefix, F32/F16/BF16), checks its shape
 // against config.json, and creates what the checkpoint lacks: all-MiniLM-L6-v2 is a
@@ -124,7 +125,7 @@ int main(int argc, char **argv) {
     bool logits_only = false;
     ArgSpec specs[] = {
         {"model_name_or_path", ARG_STRING, &model_dir,
-         "checkpoint directory: config.json, model.safetensors, vocab.txt", "Model"},
+         "checkpoint directory: config.json, model.safetensors, vocab.txt or tokenizer.json", "Model"},
         {"num_labels", ARG_INT, &num_labels, "classes of the classifier (0: the checkpoint's, 2 when it has none)",
          NULL},
         {"seed", ARG_INT, &seed, "seed of a classifier (or pooler) the checkpoint lacks", NULL},
@@ -149,7 +150,7 @@ int main(int argc, char **argv) {
     BertModel m = bert_load(model_dir, num_labels, (uint64_t)seed, &created);
     Tokenizer *tok = tokenizer_from_pretrained(model_dir);
     if (tok->vocab_size != m.config.vocab_size)
-        die("%s/vocab.txt has %d tokens, config.json says vocab_size %d", model_dir, tok->vocab_size,
+        die("%s: the tokenizer has %d tokens, config.json says vocab_size %d", model_dir, tok->vocab_size,
             m.config.vocab_size);
     int limit = m.config.max_position_embeddings;
     if (tok->model_max_length > 0 && tok->model_max_length < limit) limit = tok->model_max_length;

@@ -18,6 +18,21 @@ cd "$(dirname "$0")/.."
 # fight the working ones (measured: 4 vs 11 samples/s on a loaded 2-core machine).
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 out=runs/sst2-minilm
+
+# The files the run reads: each one missing is named with the fetch that brings it (data/fetch.sh
+# prints how to get it offline), before the trainer starts.
+missing=0
+need() {  # need FILE ITEM
+    if [ ! -e "$1" ]; then
+        echo "make run: $1 is missing: run \`bash data/fetch.sh $2\` (offline: see its message, or data/README.md)" >&2
+        missing=1
+    fi
+}
+need data/cache/sst2/train.tsv sst2
+need data/cache/sst2/dev.tsv sst2
+need data/cache/models/all-MiniLM-L6-v2/config.json model
+need data/cache/models/all-MiniLM-L6-v2/model.safetensors model
+[ "$missing" = 0 ] || exit 1
 full=(--max_seq_length 128 --num_train_epochs 3 --per_device_train_batch_size 32 --learning_rate 2e-5
       --logging_steps 100)
 budget=(--max_train_samples "${MAX_TRAIN_SAMPLES:-8000}" --max_seq_length 64 --num_train_epochs 1
@@ -39,7 +54,7 @@ exec build/16_trainer train \
     --model_name_or_path data/cache/models/all-MiniLM-L6-v2 \
     --train_file data/cache/sst2/train.tsv --validation_file data/cache/sst2/dev.tsv \
     --text_column sentence --label_column label \
-    --warmup_ratio 0.1 --weight_decay 0.01 --per_device_eval_batch_size 64 \
+    --warmup_steps 0.1 --weight_decay 0.01 --per_device_eval_batch_size 64 \
     --eval_strategy epoch --save_strategy epoch --save_total_limit 2 \
     --load_best_model_at_end --metric_for_best_model accuracy \
     --output_dir "$out" "${recipe[@]}" "$@"

@@ -13,7 +13,12 @@ logged, AdamW with the no-decay group (weight_decay 0.1 makes it matter), the 1/
 scaling of the loss, the global-norm clipping (max_grad_norm 0.5, below the norms logged) and
 the evaluation each epoch.
 
-Writes tests/fixtures/trainer/tiny-bert-cls/ and tests/fixtures/trainer/hf_lockstep.txt.
+A second run, hf_lockstep_sgd.txt, changes what transformers 5 added or renamed: --optim sgd with
+--optim_args momentum=0.9,nesterov=True, the cosine_with_min_lr schedule with lr_scheduler_kwargs
+{"min_lr_rate":0.1}, warmup_steps 0.25 as a ratio of the total steps, and eval_on_start.
+
+Writes tests/fixtures/trainer/tiny-bert-cls/, tests/fixtures/trainer/hf_lockstep.txt and
+tests/fixtures/trainer/hf_lockstep_sgd.txt.
     python3 tests/gen_trainer_hf.py      (needs torch, transformers, accelerate)"""
 import csv
 import os
@@ -36,6 +41,8 @@ src, dst = os.path.join(here, "tiny-bert"), os.path.join(here, "tiny-bert-cls")
 FLAGS = dict(per_device_train_batch_size=48, gradient_accumulation_steps=2, num_train_epochs=12, learning_rate=1e-2,
              warmup_steps=3, lr_scheduler_type="linear", weight_decay=0.1, max_grad_norm=0.05,
              per_device_eval_batch_size=30, max_seq_length=64)
+FLAGS_SGD = dict(FLAGS, learning_rate=4.0, warmup_steps=0.25, max_grad_norm=0.02, optim="sgd", optim_args="momentum=0.9,nesterov=True",
+                 lr_scheduler_type="cosine_with_min_lr", lr_scheduler_kwargs='{"min_lr_rate":0.1}', eval_on_start=True)
 
 
 def read_tsv(path):
@@ -77,6 +84,11 @@ def main():
     tok = BertTokenizerFast(os.path.join(dst, "vocab.txt"), do_lower_case=True)
     label_ids = {n: i for i, n in enumerate(names)}
     train, dev = (Encoded(tok, os.path.join(here, f), label_ids) for f in ("train.tsv", "dev.tsv"))
+    lockstep(FLAGS, "hf_lockstep.txt", tok, train, dev)
+    lockstep(FLAGS_SGD, "hf_lockstep_sgd.txt", tok, train, dev)
+
+
+def lockstep(FLAGS, fixture, tok, train, dev):
     model = BertForSequenceClassification.from_pretrained(dst)
     flags = {k: v for k, v in FLAGS.items() if k != "max_seq_length"}
     with tempfile.TemporaryDirectory() as out:
@@ -95,10 +107,10 @@ def main():
     hist = trainer.state.log_history
     steps = [h for h in hist if "loss" in h and "step" in h and "train_runtime" not in h]
     evals = [h for h in hist if "eval_loss" in h]
-    assert len(steps) == 12 and len(evals) == 12, hist
+    assert len(steps) == 12 and len(evals) == 12 + FLAGS.get("eval_on_start", False), hist
     clipped = sum(h["grad_norm"] > FLAGS["max_grad_norm"] for h in steps)
     assert 0 < clipped < len(steps), f"clipping should act on some steps, not all: {clipped} of {len(steps)}"
-    write_fixture(os.path.join(here, "hf_lockstep.txt"), {
+    write_fixture(os.path.join(here, fixture), {
         "flags": [w for k, v in FLAGS.items() for w in (f"--{k}", str(v))],
         "loss": [h["loss"] for h in steps],
         "grad_norm": [h["grad_norm"] for h in steps],

@@ -9,6 +9,7 @@
 
 #include "common/model/loss.h"
 #include "common/train/optim.h"
+#include "tests/expect_error.h"
 #include "tests/fixture.h"
 
 #define FIXTURE "tests/fixtures/optim/optim.txt"
@@ -26,7 +27,7 @@ static void two_tensor_set(ParamSet *ps, const double *init) {
     for (size_t i = 0; i < ps->numel; i++) ps->params[i] = (float)init[i];
 }
 
-static void check_trajectory(OptimizerKind kind, double momentum, const char *key) {
+static void check_trajectory_cfg(OptimizerConfig cfg, const char *key) {
     Fixture f = fixture_load(FIXTURE);
     int n_init, n_grads, n_lrs, n_want;
     double *init = fixture_doubles(&f, "init", &n_init), *grads = fixture_doubles(&f, "grads", &n_grads);
@@ -34,9 +35,6 @@ static void check_trajectory(OptimizerKind kind, double momentum, const char *ke
     ParamSet ps;
     two_tensor_set(&ps, init);
     cr_assert_eq((int)ps.numel, n_init);
-    OptimizerConfig cfg = optimizer_defaults(kind);
-    cfg.momentum = momentum;
-    cfg.weight_decay = 0.1;
     Optimizer opt;
     optimizer_init(&opt, cfg, &ps);
     for (int step = 0; step < n_lrs; step++) {
@@ -55,6 +53,44 @@ static void check_trajectory(OptimizerKind kind, double momentum, const char *ke
     free(lrs);
     free(want);
     fixture_free(&f);
+}
+
+static void check_trajectory(OptimizerKind kind, double momentum, const char *key) {
+    OptimizerConfig cfg = optimizer_defaults(kind);
+    cfg.momentum = momentum;
+    cfg.weight_decay = 0.1;
+    check_trajectory_cfg(cfg, key);
+}
+
+// --optim sgd with --optim_args, through optimizer_config_hf, against the optimizer the Trainer
+// builds for the same flags (tests/gen_optim.py).
+static void check_hf_sgd(const char *key) {
+    Fixture f = fixture_load(FIXTURE);
+    char name[64];
+    int n;
+    snprintf(name, sizeof name, "%s_optim_args", key);
+    char **args = fixture_words(&f, name, &n);
+    OptimizerConfig cfg = optimizer_config_hf("sgd", strcmp(args[0], "none") ? args[0] : NULL, 0.9, 0.999, 1e-8, 0.1);
+    free(args);
+    fixture_free(&f);
+    check_trajectory_cfg(cfg, key);
+}
+
+Test(optim, hf_sgd_has_no_momentum_by_default) {
+    check_hf_sgd("sgd_hf");
+    cr_expect_eq(optimizer_config_hf("sgd", NULL, 0.9, 0.999, 1e-8, 0).momentum, 0.0);
+}
+Test(optim, hf_sgd_nesterov_matches_the_trainer) { check_hf_sgd("sgd_nesterov"); }
+Test(optim, hf_sgd_dampening_matches_the_trainer) { check_hf_sgd("sgd_dampening"); }
+Test(optim, hf_optim_names) {
+    cr_expect_eq(optimizer_config_hf("adamw_torch_fused", NULL, 0.8, 0.99, 1e-6, 0.01).kind, OPT_ADAMW);
+    cr_expect_eq(optimizer_config_hf("adamw", NULL, 0.8, 0.99, 1e-6, 0.01).beta1, 0.8);
+    EXPECT_ERROR("--optim adafactor is not implemented here",
+                 optimizer_config_hf("adafactor", NULL, 0.9, 0.999, 1e-8, 0));
+    EXPECT_ERROR("--optim lion_32bit is not implemented here",
+                 optimizer_config_hf("lion_32bit", NULL, 0.9, 0.999, 1e-8, 0));
+    EXPECT_ERROR("sgd takes momentum, dampening, nesterov or weight_decay, not 'beta'",
+                 optimizer_config_hf("sgd", "beta=0.9", 0.9, 0.999, 1e-8, 0));
 }
 
 Test(optim, sgd_matches_torch) { check_trajectory(OPT_SGD, 0.0, "sgd"); }

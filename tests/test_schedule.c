@@ -8,6 +8,7 @@
 
 #include "common/train/schedule.h"
 #include "common/train/steps.h"
+#include "tests/expect_error.h"
 #include "tests/fixture.h"
 
 #define FIXTURE "tests/fixtures/schedules/schedules.txt"
@@ -39,6 +40,63 @@ Test(schedule, every_step_of_every_schedule_matches_transformers) {
     fixture_free(&f);
 }
 
+// The schedules that take lr_scheduler_kwargs (cosine_with_min_lr, warmup_stable_decay, and the
+// extra parameters of cosine and polynomial), the kwargs passed as the JSON string of the flag.
+Test(schedule, lr_scheduler_kwargs_match_transformers) {
+    Fixture f = fixture_load(FIXTURE);
+    int one;
+    double *n_cases = fixture_doubles(&f, "kw_cases", &one);
+    cr_assert(n_cases[0] >= 9);
+    for (int c = 0; c < (int)n_cases[0]; c++) {
+        char key[32];
+        int n_spec, n;
+        snprintf(key, sizeof key, "kw_%d_spec", c);
+        char **spec = fixture_words(&f, key, &n_spec);
+        cr_assert_eq(n_spec, 4);
+        const long w = atol(spec[1]), t = atol(spec[2]);
+        Schedule s = schedule_make(schedule_kind(spec[0]), 2e-5, w, t);
+        schedule_set_kwargs(&s, spec[3], "--lr_scheduler_kwargs");
+        snprintf(key, sizeof key, "kw_%d", c);
+        double *want = fixture_doubles(&f, key, &n);
+        cr_assert_eq(n, t);
+        for (long step = 0; step < t; step++)
+            cr_assert(fabs(schedule_lr(&s, step) - want[step]) <= 1e-12 * fabs(want[step]) + 1e-300,
+                      "%s %s step %ld: %.17g, transformers %.17g", spec[0], spec[3], step, schedule_lr(&s, step),
+                      want[step]);
+        free(want);
+        free(spec);
+    }
+    free(n_cases);
+    fixture_free(&f);
+}
+
+Test(schedule, bad_lr_scheduler_kwargs_are_one_error_line) {
+    Schedule s = schedule_make(SCHED_COSINE_WITH_MIN_LR, 1e-3, 0, 10);
+    EXPECT_ERROR("cosine_with_min_lr needs min_lr or min_lr_rate",
+                 schedule_set_kwargs(&s, NULL, "--lr_scheduler_kwargs"));
+    EXPECT_ERROR("only one of min_lr or min_lr_rate",
+                 schedule_set_kwargs(&s, "{\"min_lr\": 1e-5, \"min_lr_rate\": 0.1}", "--lr_scheduler_kwargs"));
+    EXPECT_ERROR("is not a JSON object", schedule_set_kwargs(&s, "min_lr_rate=0.1", "--lr_scheduler_kwargs"));
+    Schedule lin = schedule_make(SCHED_LINEAR, 1e-3, 0, 10);
+    EXPECT_ERROR("the linear schedule takes no \"num_cycles\"",
+                 schedule_set_kwargs(&lin, "{\"num_cycles\": 2}", "--lr_scheduler_kwargs"));
+    Schedule wsd = schedule_make(SCHED_WARMUP_STABLE_DECAY, 1e-3, 0, 10);
+    EXPECT_ERROR("warmup_stable_decay needs num_decay_steps", schedule_set_kwargs(&wsd, "{}", "--lr_scheduler_kwargs"));
+    EXPECT_ERROR(
+        "\"decay_type\" must be \"linear\", \"cosine\" or \"1-sqrt\"",
+        schedule_set_kwargs(&wsd, "{\"num_decay_steps\": 2, \"decay_type\": \"exp\"}", "--lr_scheduler_kwargs"));
+}
+
+// transformers 5's TrainingArguments.get_warmup_steps: int(w) for w >= 1, ceil(T * w) below.
+Test(steps, warmup_steps_below_one_is_a_ratio) {
+    cr_expect_eq(warmup_steps_resolve(0.1, 0, 2815), 282);
+    cr_expect_eq(warmup_steps_resolve(0, 0.1, 2815), 282);
+    cr_expect_eq(warmup_steps_resolve(100, 0.1, 2815), 100);
+    cr_expect_eq(warmup_steps_resolve(2.9, 0, 2815), 2);
+    cr_expect_eq(warmup_steps_resolve(0, 0, 2815), 0);
+    EXPECT_ERROR("--warmup_steps must be a count >= 1 or a ratio in [0, 1)", warmup_steps_resolve(-0.5, 0, 10));
+}
+
 Test(steps, arithmetic_matches_the_trainer) {
     Fixture f = fixture_load(FIXTURE);
     int one;
@@ -56,8 +114,15 @@ Test(steps, arithmetic_matches_the_trainer) {
                       .num_train_epochs = r[3],
                       .dataloader_drop_last = r[4] != 0,
                       .max_steps = (long)r[5],
-                      .warmup_ratio = r[6]};
+                      .warmup_steps = r[6]};
         steps_plan(&p);
+        if (r[6] < 1) {  // transformers 4's --warmup_ratio gives the same warmup as a ratio
+            StepPlan old = p;
+            old.warmup_steps = 0;
+            old.warmup_ratio = r[6];
+            steps_plan(&old);
+            cr_expect_eq(old.warmup, p.warmup, "%s: warmup_ratio %g gives %ld warmup steps", key, r[6], old.warmup);
+        }
         cr_expect_eq(p.batches_per_epoch, (long)r[7], "%s batches/epoch %ld vs %g", key, p.batches_per_epoch, r[7]);
         cr_expect_eq(p.updates_per_epoch, (long)r[8], "%s updates/epoch %ld vs %g", key, p.updates_per_epoch, r[8]);
         cr_expect_eq(p.total_steps, (long)r[9], "%s total %ld vs %g", key, p.total_steps, r[9]);

@@ -404,6 +404,65 @@ Test(tokenizer, from_pretrained_reads_tokenizer_config) {
     tokenizer_free(t);
 }
 
+// ---- tokenizer.json without vocab.txt (transformers 5 checkpoints) --------------------------
+
+#define JSON_DIR "tests/fixtures/tokenizer_json"
+
+// unescape: \t and \n of sentences.txt back into the characters, in place.
+static void unescape(char *s) {
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        if (r[0] == '\\' && (r[1] == 't' || r[1] == 'n')) *w++ = *++r == 't' ? '\t' : '\n';
+        else *w++ = *r;
+    }
+    *w = '\0';
+}
+
+Test(tokenizer, tokenizer_json_gives_the_ids_of_transformers) {
+    Fixture f = fixture_load(JSON_DIR "/ids.txt");
+    char *text = read_file(JSON_DIR "/sentences.txt", NULL);
+    const char *configs[] = {"uncased", "cased", "cased_strip_nocjk", "uncased_keep_accents", "sequence"};
+    int *ids = NULL, checked = 0;
+    for (size_t c = 0; c < ARRAY_LEN(configs); c++) {
+        char *dir = path_join(JSON_DIR, configs[c]);
+        Tokenizer *t = tokenizer_from_pretrained(dir);
+        char *copy = xstrdup(text), *save = NULL;
+        int i = 0;
+        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save), i++) {
+            unescape(line);
+            encode_line(t, line, (int)strlen(line), &ids);
+            int nw;
+            double *want = fixture_doubles(&f, key("%s_%d", configs[c], i), &nw);
+            cr_expect(ids_equal(ids, (int)arrlen(ids), want, nw), "%s, sentence %d: %s", configs[c], i, line);
+            free(want);
+            checked++;
+        }
+        free(copy);
+        free(dir);
+        tokenizer_free(t);
+    }
+    cr_expect_eq(checked, 5 * 8);
+    arrfree(ids);
+    free(text);
+    fixture_free(&f);
+}
+
+Test(tokenizer, tokenizer_json_reads_the_normalizer_options) {
+    Tokenizer *t = tokenizer_from_pretrained(JSON_DIR "/cased_strip_nocjk");
+    cr_expect(!t->do_lower_case && t->strip_accents && !t->tokenize_chinese_chars);
+    cr_expect_eq(t->unk_id, tokenizer_id(t, "[UNK]"));
+    cr_expect_eq(t->unk_id, 4);
+    tokenizer_free(t);
+    t = tokenizer_from_pretrained(JSON_DIR "/uncased_keep_accents");
+    cr_expect(t->do_lower_case && !t->strip_accents && t->tokenize_chinese_chars);
+    tokenizer_free(t);
+}
+
+Test(tokenizer, tokenizer_json_of_another_model_is_an_error) {
+    EXPECT_ERROR("the model is BPE, not WordPiece", tokenizer_from_pretrained(JSON_DIR "/bpe"));
+    EXPECT_ERROR("no vocab.txt or tokenizer.json", tokenizer_from_pretrained("tests/fixtures"));
+}
+
 static char *temp_vocab(const char *content) {
     static int counter;
     char *path = xmalloc(128);

@@ -142,11 +142,14 @@ static void free_acts(BertModel *m) {
     m->layer_rng = NULL;
 }
 
-// acts_alloc: xmalloc that counts the bytes into m->act_bytes (lesson 15 checks its formula
-// against this count).
+// acts_alloc: malloc that counts the bytes into m->act_bytes (lesson 15 checks its formula
+// against this count). A failed allocation sets m->acts_failed, and every later one returns NULL
+// without trying: bert_try_alloc_acts then frees what was allocated.
 static void *acts_alloc(BertModel *m, size_t bytes) {
     m->act_bytes += bytes;
-    return xmalloc(bytes);
+    void *p = m->acts_failed ? NULL : malloc(bytes ? bytes : 1);
+    if (!p) m->acts_failed = true;
+    return p;
 }
 
 // alloc_layer_acts: every buffer of one layer's BertLayerActs except `out`.
@@ -172,6 +175,13 @@ static void alloc_layer_acts(BertModel *m, BertLayerActs *a, size_t BT, size_t B
 }
 
 void bert_alloc_acts(BertModel *m, int B, int T) {
+    if (!bert_try_alloc_acts(m, B, T))
+        die("out of memory: the activations for batches of %d x %d tokens need %.1f MiB (lower the batch size or "
+            "max_seq_length)",
+            B, T, (double)m->act_bytes / (1 << 20));
+}
+
+bool bert_try_alloc_acts(BertModel *m, int B, int T) {
     const BertConfig *c = &m->config;
     if (T > c->max_position_embeddings)
         die("sequence length %d exceeds max_position_embeddings %d", T, c->max_position_embeddings);
@@ -208,6 +218,10 @@ void bert_alloc_acts(BertModel *m, int B, int T) {
     m->scratch = acts_alloc(m, sizeof(float) * (4 * BTC + BTI));
     m->datt = acts_alloc(m, sizeof(float) * ATT);
     m->dhead = acts_alloc(m, sizeof(float) * 3 * BC);
+    if (!m->acts_failed) return true;
+    free_acts(m);
+    m->acts_failed = false;
+    return false;
 }
 
 void bert_free(BertModel *m) {

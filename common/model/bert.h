@@ -110,6 +110,7 @@ typedef struct {
     // activations, allocated for up to (max_B, max_T) by bert_alloc_acts
     int max_B, max_T;
     size_t act_bytes;  // bytes bert_alloc_acts allocated (activations + backward scratch)
+    bool acts_failed;  // bert_try_alloc_acts: an allocation failed (out of memory)
     Rng *layer_rng;    // (L) the dropout Rng as layer l's forward found it (for recompute)
     int B, T;          // the last forward's batch shape
     bool training;     // the last forward used dropout
@@ -149,6 +150,9 @@ void bert_config_free(BertConfig *c);
 // With m->gradient_checkpointing every layer keeps only its output (the next layer's input);
 // the rest of BertLayerActs is ONE set of buffers shared by all layers (lesson 15).
 void bert_alloc_acts(BertModel *m, int B, int T);
+// bert_try_alloc_acts: the same, but out of memory is not an error: every buffer is freed again
+// and it returns false (the trainer's --auto_find_batch_size then tries a smaller batch).
+bool bert_try_alloc_acts(BertModel *m, int B, int T);
 
 // bert_check_batch: a batch fits the activations allocated for (max_B, max_T), its ids and
 // token types are in range, every row has at least one real token and every label is in

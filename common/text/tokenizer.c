@@ -351,36 +351,34 @@ static int required_id(const Tokenizer *t, const char *token, const char *path) 
     return id;
 }
 
-Tokenizer *tokenizer_load(const char *path, const TokenizerOptions *opt) {
-    TokenizerOptions o = opt ? *opt : tokenizer_default_options();
-    size_t len;
-    char *text = read_file(path, &len);
+// tokenizer_new: an empty tokenizer with options o (strip_accents -1 resolved) and a vocab
+// table for `capacity` ids.
+static Tokenizer *tokenizer_new(const TokenizerOptions *o, int capacity) {
     Tokenizer *t = xcalloc(1, sizeof(Tokenizer));
-    t->do_lower_case = o.do_lower_case;
-    t->strip_accents = o.strip_accents < 0 ? o.do_lower_case : o.strip_accents;
-    t->tokenize_chinese_chars = o.tokenize_chinese_chars;
+    t->do_lower_case = o->do_lower_case;
+    t->strip_accents = o->strip_accents < 0 ? o->do_lower_case : o->strip_accents;
+    t->tokenize_chinese_chars = o->tokenize_chinese_chars;
     t->max_input_chars_per_word = 100;
+    t->tokens = xcalloc((size_t)capacity, sizeof(char *));
     sh_new_arena(t->vocab);
-    // Line i (without its '\n') is token i, as transformers' load_vocab reads it; a repeated
-    // token keeps its last id, as a Python dict would.
-    int cap = 0;
-    for (size_t s = 0; s < len;) {
-        char *nl = memchr(text + s, '\n', len - s);
-        size_t e = nl ? (size_t)(nl - text) : len;
-        if (e > s && text[e - 1] == '\r') text[e - 1] = '\0';
-        text[e] = '\0';
-        if (!utf8_valid(text + s, (long)strlen(text + s))) die("%s:%d: invalid UTF-8", path, t->vocab_size + 1);
-        size_t n = strlen(text + s);
-        if (n > 250) die("%s:%d: token of %zu bytes (vocab tokens are short words)", path, t->vocab_size + 1, n);
-        if (t->vocab_size == cap)
-            t->tokens = xrealloc(t->tokens, sizeof(char *) * (size_t)(cap = cap ? 2 * cap : 32768));
-        t->tokens[t->vocab_size] = xstrdup(text + s);
-        shput(t->vocab, text + s, t->vocab_size);
-        if ((int)n > t->max_token_bytes) t->max_token_bytes = (int)n;
-        t->vocab_size++;
-        s = e + 1;
-    }
-    free(text);
+    return t;
+}
+
+// set_token: token `s` gets id `id` (< the table's capacity); `where` names it in errors
+// ("vocab.txt:12"). A repeated token keeps its last id, as a Python dict would.
+static void set_token(Tokenizer *t, int id, const char *s, const char *where) {
+    if (!utf8_valid(s, (long)strlen(s))) die("%s: invalid UTF-8", where);
+    size_t n = strlen(s);
+    if (n > 250) die("%s: token of %zu bytes (vocab tokens are short words)", where, n);
+    if (t->tokens[id]) die("%s: id %d is given twice (\"%s\" and \"%s\")", where, id, t->tokens[id], s);
+    t->tokens[id] = xstrdup(s);
+    shput(t->vocab, s, id);
+    if ((int)n > t->max_token_bytes) t->max_token_bytes = (int)n;
+    if (id >= t->vocab_size) t->vocab_size = id + 1;
+}
+
+// find_special_ids: the ids of the special tokens; [UNK] [CLS] [SEP] [PAD] are required.
+static Tokenizer *find_special_ids(Tokenizer *t, const char *path) {
     if (t->vocab_size == 0) die("%s: empty vocab", path);
     t->unk_id = required_id(t, "[UNK]", path);
     t->cls_id = required_id(t, "[CLS]", path);
@@ -388,6 +386,33 @@ Tokenizer *tokenizer_load(const char *path, const TokenizerOptions *opt) {
     t->pad_id = required_id(t, "[PAD]", path);
     t->mask_id = tokenizer_id(t, "[MASK]");
     return t;
+}
+
+static int count_lines(const char *text, size_t len) {
+    int n = len && text[len - 1] != '\n';
+    for (size_t i = 0; i < len; i++) n += text[i] == '\n';
+    return n;
+}
+
+Tokenizer *tokenizer_load(const char *path, const TokenizerOptions *opt) {
+    TokenizerOptions o = opt ? *opt : tokenizer_default_options();
+    size_t len;
+    char *text = read_file(path, &len);
+    Tokenizer *t = tokenizer_new(&o, count_lines(text, len) + 1);
+    // Line i (without its '\n') is token i, as transformers' load_vocab reads it.
+    char where[4200];
+    int line = 0;
+    for (size_t s = 0; s < len; line++) {
+        char *nl = memchr(text + s, '\n', len - s);
+        size_t e = nl ? (size_t)(nl - text) : len;
+        if (e > s && text[e - 1] == '\r') text[e - 1] = '\0';
+        text[e] = '\0';
+        snprintf(where, sizeof where, "%s:%d", path, line + 1);
+        set_token(t, line, text + s, where);
+        s = e + 1;
+    }
+    free(text);
+    return find_special_ids(t, path);
 }
 
 // json_bool: a boolean member of obj, or `dflt` when absent or null.
@@ -398,28 +423,136 @@ static int json_bool(const cJSON *obj, const char *key, int dflt, const char *pa
     return cJSON_IsTrue(v);
 }
 
-Tokenizer *tokenizer_from_pretrained(const char *dir) {
-    char *vocab = path_join(dir, "vocab.txt"), *config = path_join(dir, "tokenizer_config.json");
-    if (!file_exists(vocab))
-        die("%s: no vocab.txt (a BERT checkpoint directory has config.json, model.safetensors, vocab.txt)", dir);
-    TokenizerOptions o = tokenizer_default_options();
-    int model_max_length = 0;
-    if (file_exists(config)) {
-        char *text = read_file(config, NULL);
-        cJSON *j = cJSON_Parse(text);
-        if (!j || !cJSON_IsObject(j)) die("%s: not a JSON object", config);
-        o.do_lower_case = json_bool(j, "do_lower_case", o.do_lower_case, config);
-        o.strip_accents = json_bool(j, "strip_accents", o.strip_accents, config);
-        o.tokenize_chinese_chars = json_bool(j, "tokenize_chinese_chars", o.tokenize_chinese_chars, config);
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model_max_length");
-        // transformers writes a huge number (1e30) when the model sets no limit.
-        if (cJSON_IsNumber(m) && m->valuedouble >= 1 && m->valuedouble < 1e9) model_max_length = (int)m->valuedouble;
-        cJSON_Delete(j);
-        free(text);
+// ---- tokenizer.json (transformers 5 saves no vocab.txt) -----------------------------------
+//
+// The `tokenizers` library's file: {"normalizer": {"type": "BertNormalizer", "lowercase": ..,
+// "strip_accents": .., "handle_chinese_chars": .., "clean_text": true}, "pre_tokenizer":
+// {"type": "BertPreTokenizer"}, "model": {"type": "WordPiece", "vocab": {token: id, ...},
+// "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100},
+// "added_tokens": [{"id": 0, "content": "[PAD]", ...}, ...]}. A normalizer or pre-tokenizer may
+// come wrapped in a {"type": "Sequence", ...} list of one.
+
+static const cJSON *member(const cJSON *obj, const char *key) { return cJSON_GetObjectItemCaseSensitive(obj, key); }
+
+static const char *type_of(const cJSON *node) {
+    const cJSON *ty = member(node, "type");
+    return cJSON_IsString(ty) ? ty->valuestring : "null";
+}
+
+// bert_stage: the part `key` of the file when it is `type`, or a Sequence (listed under
+// `list_key`) of exactly that one part; anything else is one error line.
+static const cJSON *bert_stage(const cJSON *root, const char *key, const char *type, const char *list_key,
+                               const char *path) {
+    const cJSON *node = member(root, key);
+    if (!strcmp(type_of(node), "Sequence")) {
+        const cJSON *list = member(node, list_key);
+        if (cJSON_GetArraySize(list) == 1) node = cJSON_GetArrayItem(list, 0);
     }
-    Tokenizer *t = tokenizer_load(vocab, &o);
+    if (strcmp(type_of(node), type))
+        die("%s: %s is %s, not %s: only BERT's WordPiece tokenizer is supported", path, key, type_of(node), type);
+    return node;
+}
+
+// json_options: BertNormalizer's lowercase, strip_accents (null: as lowercase) and
+// handle_chinese_chars; clean_text false is refused (stage 2 always cleans).
+static TokenizerOptions json_options(const cJSON *norm, const char *path) {
+    TokenizerOptions o = tokenizer_default_options();
+    o.do_lower_case = json_bool(norm, "lowercase", true, path);
+    o.strip_accents = json_bool(norm, "strip_accents", -1, path);
+    o.tokenize_chinese_chars = json_bool(norm, "handle_chinese_chars", true, path);
+    if (!json_bool(norm, "clean_text", true, path))
+        die("%s: BertNormalizer with clean_text false is not supported", path);
+    return o;
+}
+
+static const char *json_string(const cJSON *obj, const char *key, const char *path) {
+    const cJSON *v = member(obj, key);
+    if (!cJSON_IsString(v)) die("%s: \"%s\" must be a string", path, key);
+    return v->valuestring;
+}
+
+// json_id: a token id, 0 <= id < limit.
+static int json_id(const cJSON *v, int limit, const char *what, const char *path) {
+    if (!cJSON_IsNumber(v) || v->valuedouble != (int)v->valuedouble || v->valuedouble < 0 || v->valuedouble >= limit)
+        die("%s: %s has no valid id (0..%d)", path, what, limit - 1);
+    return (int)v->valuedouble;
+}
+
+// add_added_tokens: the special tokens listed in "added_tokens" that the WordPiece vocab lacks;
+// a token that stage 1 would not cut out (not one of [PAD] [UNK] [CLS] [SEP] [MASK]) is refused.
+static void add_added_tokens(Tokenizer *t, const cJSON *added, int limit, const char *path) {
+    const cJSON *a;
+    cJSON_ArrayForEach(a, added) {
+        const char *content = json_string(a, "content", path);
+        bool known = false;
+        for (size_t k = 0; k < ARRAY_LEN(SPECIAL_NAMES); k++) known |= !strcmp(content, SPECIAL_NAMES[k]);
+        if (!known) die("%s: added token \"%s\" is not supported (only [PAD] [UNK] [CLS] [SEP] [MASK])", path, content);
+        int id = json_id(member(a, "id"), limit, content, path);
+        if (tokenizer_id(t, content) != id) set_token(t, id, content, path);
+    }
+}
+
+Tokenizer *tokenizer_load_json(const char *path) {
+    char *text = read_file(path, NULL);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!root || !cJSON_IsObject(root)) die("%s: not a JSON object", path);
+    const cJSON *model = member(root, "model");
+    if (strcmp(type_of(model), "WordPiece"))
+        die("%s: the model is %s, not WordPiece: only BERT's WordPiece tokenizer is supported", path, type_of(model));
+    TokenizerOptions o = json_options(bert_stage(root, "normalizer", "BertNormalizer", "normalizers", path), path);
+    bert_stage(root, "pre_tokenizer", "BertPreTokenizer", "pretokenizers", path);
+    if (strcmp(json_string(model, "continuing_subword_prefix", path), "##"))
+        die("%s: continuing_subword_prefix must be \"##\"", path);
+    if (strcmp(json_string(model, "unk_token", path), "[UNK]")) die("%s: unk_token must be \"[UNK]\"", path);
+    const cJSON *vocab = member(model, "vocab"), *added = member(root, "added_tokens");
+    if (!cJSON_IsObject(vocab)) die("%s: model.vocab must be an object {token: id}", path);
+    const int limit = cJSON_GetArraySize(vocab) + cJSON_GetArraySize(added);
+    Tokenizer *t = tokenizer_new(&o, limit);
+    for (const cJSON *e = vocab->child; e; e = e->next)
+        set_token(t, json_id(e, limit, e->string, path), e->string, path);
+    add_added_tokens(t, added, limit, path);
+    for (int id = 0; id < t->vocab_size; id++)
+        if (!t->tokens[id]) die("%s: no token has id %d (the ids must be 0..%d)", path, id, t->vocab_size - 1);
+    const cJSON *max_chars = member(model, "max_input_chars_per_word");
+    if (cJSON_IsNumber(max_chars)) t->max_input_chars_per_word = (int)max_chars->valuedouble;
+    cJSON_Delete(root);
+    return find_special_ids(t, path);
+}
+
+// read_tokenizer_config: tokenizer_config.json's options (into *o) and model_max_length.
+static int read_tokenizer_config(const char *config, TokenizerOptions *o) {
+    int model_max_length = 0;
+    if (!file_exists(config)) return 0;
+    char *text = read_file(config, NULL);
+    cJSON *j = cJSON_Parse(text);
+    if (!j || !cJSON_IsObject(j)) die("%s: not a JSON object", config);
+    o->do_lower_case = json_bool(j, "do_lower_case", o->do_lower_case, config);
+    o->strip_accents = json_bool(j, "strip_accents", o->strip_accents, config);
+    o->tokenize_chinese_chars = json_bool(j, "tokenize_chinese_chars", o->tokenize_chinese_chars, config);
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model_max_length");
+    // transformers writes a huge number (1e30) when the model sets no limit.
+    if (cJSON_IsNumber(m) && m->valuedouble >= 1 && m->valuedouble < 1e9) model_max_length = (int)m->valuedouble;
+    cJSON_Delete(j);
+    free(text);
+    return model_max_length;
+}
+
+Tokenizer *tokenizer_from_pretrained(const char *dir) {
+    char *vocab = path_join(dir, "vocab.txt"), *json = path_join(dir, "tokenizer.json"),
+         *config = path_join(dir, "tokenizer_config.json");
+    TokenizerOptions o = tokenizer_default_options();
+    int model_max_length = read_tokenizer_config(config, &o);
+    Tokenizer *t;
+    if (file_exists(vocab)) t = tokenizer_load(vocab, &o);
+    else if (file_exists(json)) t = tokenizer_load_json(json);
+    else
+        die("%s: no vocab.txt or tokenizer.json (a BERT checkpoint directory has config.json, model.safetensors and "
+            "one of them)",
+            dir);
     t->model_max_length = model_max_length;
     free(vocab);
+    free(json);
     free(config);
     return t;
 }

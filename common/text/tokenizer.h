@@ -51,8 +51,14 @@ TokenizerOptions tokenizer_default_options(void);
 // tokenizer_load: a vocab.txt (one token per line); opt NULL = defaults (uncased). A vocab
 // without [UNK], [CLS], [SEP] or [PAD], or with invalid UTF-8, is an error naming file and line.
 Tokenizer *tokenizer_load(const char *vocab_path, const TokenizerOptions *opt);
+// tokenizer_load_json: a `tokenizers` tokenizer.json (what transformers 5 saves instead of
+// vocab.txt): the WordPiece vocab of "model", the options of its BertNormalizer (lowercase,
+// strip_accents, handle_chinese_chars). Any other model, normalizer or pre-tokenizer is one
+// error line.
+Tokenizer *tokenizer_load_json(const char *path);
 // tokenizer_from_pretrained: DIR/vocab.txt with the options of DIR/tokenizer_config.json
-// (do_lower_case, strip_accents, tokenize_chinese_chars, model_max_length) when it exists.
+// (do_lower_case, strip_accents, tokenize_chinese_chars) when it exists, else DIR/tokenizer.json;
+// model_max_length from tokenizer_config.json either way.
 Tokenizer *tokenizer_from_pretrained(const char *model_dir);
 void tokenizer_free(Tokenizer *t);
 // tokenizer_id: the id of a token, or -1 when it is not in the vocab.

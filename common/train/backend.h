@@ -51,6 +51,9 @@ struct Backend {
     // layers in bf16, common/model/matmul_bf16.h). NULL: the backend trains in fp32 only.
     void (*set_format)(Backend *b, FloatFormat format);
     GradScaler *scaler;  // fp16's dynamic loss scale (saved in checkpoints); NULL without
+    // try_alloc_batch: activations for batches of up to max_batch sequences instead; false (and
+    // none allocated) when memory runs out (--auto_find_batch_size). NULL: the backend cannot.
+    bool (*try_alloc_batch)(Backend *b, int max_batch);
 };
 
 // backend_open: the model in checkpoint directory `dir` for K labels named label_names[0..K)

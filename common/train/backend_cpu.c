@@ -41,6 +41,11 @@ static void cpu_set_format(Backend *b, FloatFormat format) {
     printf("bf16 on the CPU: %s\n", gemm_bf16_path());
 }
 
+static bool cpu_try_alloc_batch(Backend *b, int max_batch) {
+    BertModel *m = bert_of(b);
+    return bert_try_alloc_acts(m, max_batch, m->max_T);
+}
+
 static void cpu_save_pretrained(Backend *b, const char *dir) { bert_save_hf(bert_of(b), dir); }
 
 static void cpu_close(Backend *b) {
@@ -90,5 +95,6 @@ Backend *backend_open_cpu(const char *dir, int K, const char *const *label_names
     b->device = "cpu", b->model = m;
     b->forward = cpu_forward, b->backward = cpu_backward, b->zero_grad = cpu_zero_grad, b->step = cpu_step;
     b->save_pretrained = cpu_save_pretrained, b->close = cpu_close, b->set_format = cpu_set_format;
+    b->try_alloc_batch = cpu_try_alloc_batch;
     return b;
 }

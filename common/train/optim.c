@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/core/util.h"
 
@@ -39,14 +40,56 @@ const char *optimizer_name(OptimizerKind kind) {
 
 static void sgd_range(Optimizer *o, float *p, const float *g, size_t begin, size_t end, bool decay, double lr) {
     const float wd = decay ? (float)o->cfg.weight_decay : 0.0f, mu = (float)o->cfg.momentum;
+    const float keep = (float)(1.0 - o->cfg.dampening);
     for (size_t i = begin; i < end; i++) {
         float grad = g[i] + wd * p[i];  // L2 regularisation folded into the gradient
         if (mu != 0.0f) {
-            o->m[i] = o->step == 0 ? grad : mu * o->m[i] + grad;
-            grad = o->m[i];
+            o->m[i] = o->step == 0 ? grad : mu * o->m[i] + keep * grad;
+            grad = o->cfg.nesterov ? grad + mu * o->m[i] : o->m[i];
         }
         p[i] -= (float)lr * grad;
     }
+}
+
+// optim_arg: one "key=value" of --optim_args into the SGD config c (what transformers' _get_sgd reads).
+static void optim_arg(OptimizerConfig *c, const char *key, const char *value) {
+    char *end;
+    if (!strcmp(key, "nesterov")) {
+        c->nesterov = !strcasecmp(value, "true") || !strcmp(value, "1") || !strcasecmp(value, "yes");
+        return;
+    }
+    double v = strtod(value, &end);
+    if (end == value || *end) die("--optim_args: %s=%s is not a number", key, value);
+    if (!strcmp(key, "momentum")) c->momentum = v;
+    else if (!strcmp(key, "dampening")) c->dampening = v;
+    else if (!strcmp(key, "weight_decay")) return;  // HF passes it, but the parameter groups' value wins
+    else die("--optim_args: sgd takes momentum, dampening, nesterov or weight_decay, not '%s'", key);
+}
+
+OptimizerConfig optimizer_config_hf(const char *optim, const char *optim_args, double beta1, double beta2, double eps,
+                                    double weight_decay) {
+    OptimizerConfig c = optimizer_defaults(OPT_ADAMW);
+    if (!strcmp(optim, "sgd")) c = optimizer_defaults(OPT_SGD);
+    else if (!strcmp(optim, "adafactor"))
+        die("--optim adafactor is not implemented here (its factored second moments are another optimizer); use "
+            "adamw_torch or sgd");
+    else if (strcmp(optim, "adamw_torch") && strcmp(optim, "adamw_torch_fused") && strcmp(optim, "adamw"))
+        die("--optim %s is not implemented here (choose from %s)", optim, OPTIM_CHOICES);
+    c.beta1 = beta1;
+    c.beta2 = beta2;
+    c.eps = eps;
+    c.weight_decay = weight_decay;
+    if (!optim_args || !*optim_args) return c;
+    if (c.kind != OPT_SGD) die("--optim_args: %s takes none (only sgd's momentum, dampening, nesterov)", optim);
+    char *copy = xstrdup(optim_args), *save = NULL;
+    for (char *kv = strtok_r(copy, ", ", &save); kv; kv = strtok_r(NULL, ", ", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) die("--optim_args: '%s' is not key=value", kv);
+        *eq = '\0';
+        optim_arg(&c, kv, eq + 1);
+    }
+    free(copy);
+    return c;
 }
 
 AdamCoefs adam_coefs(const OptimizerConfig *c, long t, double lr) {

@@ -12,6 +12,8 @@ typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW } OptimizerKind;
 typedef struct {
     OptimizerKind kind;
     double momentum;      // SGD only: 0 = plain SGD
+    double dampening;     // SGD with momentum: the gradient enters the buffer times (1 - dampening)
+    bool nesterov;        // SGD with momentum: step along g + momentum * buf instead of buf
     double beta1, beta2;  // Adam/AdamW: decay rates of the first and second moments
     double eps;           // Adam/AdamW: added to sqrt(v_hat) so tiny v cannot blow up the step
     double weight_decay;  // SGD/Adam: L2 added to the gradient; AdamW: decoupled decay
@@ -31,7 +33,8 @@ OptimizerConfig optimizer_defaults(OptimizerKind kind);
 void optimizer_init(Optimizer *opt, OptimizerConfig cfg, const ParamSet *ps);
 void optimizer_free(Optimizer *opt);
 // optimizer_step: one update of every parameter at learning rate lr, torch.optim semantics:
-//   SGD:   g += wd*p (decay tensors);  buf = momentum*buf + g (buf = g at step 0);  p -= lr*buf
+//   SGD:   g += wd*p (decay tensors);  buf = momentum*buf + (1-dampening)*g (buf = g at step 0);
+//          p -= lr*buf  (nesterov: p -= lr*(g + momentum*buf))
 //   Adam:  g += wd*p (decay tensors);  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
 //          p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
 //   AdamW: p *= 1 - lr*wd (decay tensors), then the Adam update with no L2 term.
@@ -50,6 +53,18 @@ AdamCoefs adam_coefs(const OptimizerConfig *c, long t, double lr);
 void optimizer_step_range(Optimizer *opt, float *params, const float *grads, size_t begin, size_t end, bool decay,
                           double lr);
 const char *optimizer_name(OptimizerKind kind);
+
+// The Trainer's --optim names that this project implements (transformers' OptimizerNames).
+#define OPTIM_CHOICES "adamw_torch|adamw_torch_fused|adamw|sgd"
+// optimizer_config_hf: the optimizer the Hugging Face Trainer builds for --optim `optim` and
+// --optim_args `optim_args` ("momentum=0.9,nesterov=True", may be NULL), as its
+// get_optimizer_cls_and_kwargs does: adamw_torch and adamw_torch_fused (and the older "adamw")
+// are torch.optim.AdamW with adam_beta1/2 and adam_epsilon; sgd is torch.optim.SGD with
+// torch's defaults (momentum 0) unless optim_args sets momentum, dampening or nesterov. The
+// weight decay is the Trainer's (its decay parameter group), not torch's default. Any other
+// name, or an optim_args key the optimizer does not take, is one error line.
+OptimizerConfig optimizer_config_hf(const char *optim, const char *optim_args, double beta1, double beta2, double eps,
+                                    double weight_decay);
 
 // grad_global_norm: sqrt(sum over every gradient element of g^2).
 double grad_global_norm(const ParamSet *ps);

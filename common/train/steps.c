@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/core/util.h"
+#include "common/train/schedule.h"
 
 Strategy strategy_parse(const char *name, const char *flag) {
     if (!strcmp(name, "no")) return STRATEGY_NO;
@@ -42,12 +43,8 @@ void steps_plan(StepPlan *p) {
         p->total_steps = (long)ceil(p->num_train_epochs * (double)p->updates_per_epoch);
         p->epochs = (int)ceil(p->num_train_epochs);
     }
-    if (p->warmup_steps > 0) p->warmup = p->warmup_steps;
-    else {
-        if (p->warmup_ratio < 0 || p->warmup_ratio > 1)
-            die("--warmup_ratio must be in [0, 1] (got %g)", p->warmup_ratio);
-        p->warmup = (long)ceil(p->warmup_ratio * (double)p->total_steps);
-    }
+    if (p->warmup_ratio < 0 || p->warmup_ratio > 1) die("--warmup_ratio must be in [0, 1] (got %g)", p->warmup_ratio);
+    p->warmup = warmup_steps_resolve(p->warmup_steps, p->warmup_ratio, p->total_steps);
     p->effective_batch = B * A;
     p->eval_batches = p->num_eval_examples > 0
         ? ceil_div(p->num_eval_examples, (long)p->per_device_eval_batch_size * p->n_devices)
@@ -126,7 +123,10 @@ void steps_print_plan(const StepPlan *p, Interval log, Interval eval, Interval s
     else
         printf("total steps              ceil(%g epoch%s x %ld) = %ld\n", p->num_train_epochs,
                plural(p->num_train_epochs), p->updates_per_epoch, p->total_steps);
-    if (p->warmup_steps > 0) printf("warmup steps             warmup_steps = %ld\n", p->warmup);
+    if (!warmup_is_ratio(p->warmup_steps)) printf("warmup steps             warmup_steps = %ld\n", p->warmup);
+    else if (p->warmup_steps > 0)
+        printf("warmup steps             ceil(%g x %ld) = %ld   (warmup_steps < 1 is a ratio of the total steps)\n",
+               p->warmup_steps, p->total_steps, p->warmup);
     else printf("warmup steps             ceil(%g x %ld) = %ld\n", p->warmup_ratio, p->total_steps, p->warmup);
     printf("effective batch          %d per device x %d accumulation x %d device%s = %ld examples per update\n",
            p->per_device_train_batch_size, p->gradient_accumulation_steps, p->n_devices, p->n_devices == 1 ? "" : "s",

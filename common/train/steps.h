@@ -6,7 +6,8 @@
 //   updates per epoch   = max(1, ceil(batches / accumulation))   the last group may be short
 //   total steps         = max_steps if > 0, else ceil(num_train_epochs * updates per epoch)
 //   epochs run          = ceil(total / updates per epoch) when max_steps is set, else ceil(epochs)
-//   warmup steps        = warmup_steps if > 0, else ceil(warmup_ratio * total)
+//   warmup steps        = int(warmup_steps) if >= 1, ceil(warmup_steps * total) if in (0, 1)
+//                         (transformers 5), else ceil(warmup_ratio * total) (transformers 4's flag)
 //   effective batch     = B * accumulation * devices
 // A "step" is one optimizer update (global_step); a micro-batch is one forward/backward.
 #pragma once
@@ -27,7 +28,7 @@ typedef struct {
     long max_steps;  // > 0 overrides num_train_epochs
     bool dataloader_drop_last;
     double warmup_ratio;
-    long warmup_steps;       // > 0 overrides warmup_ratio
+    double warmup_steps;     // >= 1: a count; in (0, 1): a ratio; > 0 overrides warmup_ratio
     long num_eval_examples;  // for eval batches (0: none)
     // derived by steps_plan
     long batches_per_epoch;  // micro-batches per epoch

@@ -353,6 +353,27 @@ static bool evaluate_and_track(Run *r, long step) {
     return best;
 }
 
+// evaluate_on_start: --eval_on_start, the Trainer's evaluation before the first step (or at the
+// step a resumed run starts from): logged, and seen by early stopping, but never the best model
+// (the Trainer picks the best when it saves a checkpoint).
+static void evaluate_on_start(Run *r) {
+    const TrainingArguments *a = r->a;
+    const long step = r->state.global_step;
+    EvalResult ev = evaluate(r->be, r->tok, &r->dev, &r->eo, a->per_device_eval_batch_size);
+    printf("step %ld/%ld  epoch %.2f | ", step, r->plan.total_steps, r->state.epoch);
+    print_eval(&ev, r->be->id2label);
+    printf("  (eval_on_start)\n");
+    if (a->metric_for_best_model && a->early_stopping_patience > 0) {
+        bool improved =
+            metric_improves(r->state.has_best, r->state.best_metric, metric_value(&ev, a->metric_for_best_model),
+                            a->greater_is_better, a->early_stopping_threshold);
+        r->state.early_stopping_counter = improved ? 0 : r->state.early_stopping_counter + 1;
+    }
+    log_history_add(&r->state, eval_entry(step, r->state.epoch, &ev, (const char *const *)r->be->id2label, -1));
+    fflush(stdout);
+    eval_result_free(&ev);
+}
+
 // after_step: what happens after optimizer step `step`: logging, evaluation, saving (HF's order).
 static void after_step(Run *r, const MicroBatch *mb, long step, double grad_norm, double lr) {
     const bool epoch_end = mb->ends_epoch || step == r->plan.total_steps;
@@ -576,6 +597,20 @@ static void print_checkpointing(const TrainingArguments *a, int K) {
     bert_config_free(&c);
 }
 
+// print_optimizer: the banner's optimizer line: AdamW's or SGD's numbers, the schedule and its kwargs.
+static void print_optimizer(const TrainingArguments *a, const OptimizerConfig *c) {
+    if (c->kind == OPT_SGD)
+        printf("optimizer            SGD lr %g, momentum %g, dampening %g%s, weight_decay %g (L2, not on "
+               "biases/LayerNorm), ",
+               a->learning_rate, c->momentum, c->dampening, c->nesterov ? ", nesterov" : "", a->weight_decay);
+    else
+        printf("optimizer            AdamW lr %g, betas (%g, %g), eps %g, weight_decay %g (not on biases/LayerNorm), ",
+               a->learning_rate, a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay);
+    printf("max_grad_norm %g, %s schedule", a->max_grad_norm, a->lr_scheduler_type);
+    if (a->lr_scheduler_kwargs) printf(" %s", a->lr_scheduler_kwargs);
+    printf("\n");
+}
+
 // print_banner: the run's arithmetic (lesson 02's printout) and what it runs on.
 static void print_banner(const Run *r, const LabelSet *labels) {
     const TrainingArguments *a = r->a;
@@ -591,10 +626,7 @@ static void print_banner(const Run *r, const LabelSet *labels) {
     printf("device               %s, %d thread%s, %s; max_seq_length %d with dynamic padding\n", r->be->device, threads,
            threads == 1 ? "" : "s", precision, a->max_seq_length);
     if (a->gradient_checkpointing) print_checkpointing(a, labels->n);
-    printf("optimizer            AdamW lr %g, betas (%g, %g), eps %g, weight_decay %g (not on biases/LayerNorm), "
-           "max_grad_norm %g, %s schedule\n",
-           a->learning_rate, a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay, a->max_grad_norm,
-           a->lr_scheduler_type);
+    print_optimizer(a, &r->opt.cfg);
     printf("\n== The plan ==\n");
     steps_print_plan(&r->plan, r->log, r->eval, r->save);
     printf("\n");
@@ -612,7 +644,37 @@ static char *resolve_resume(const TrainingArguments *a) {
     return latest;
 }
 
-int trainer_train(const TrainingArguments *a) {
+// open_backend: the model with activations for the run's batches. With --auto_find_batch_size,
+// an out-of-memory halves the training batch until it fits, as accelerate's
+// find_executable_batch_size does for the Trainer (the eval batch is not changed; the step
+// arithmetic is planned again for the batch found).
+static Backend *open_backend(Run *r, TrainingArguments *args, const LabelSet *labels) {
+    const int requested = max_batch(args);
+    Backend *be = backend_open(args->device, args->model_name_or_path, labels->n, (const char *const *)labels->names,
+                               (unsigned long)args->seed, args->auto_find_batch_size ? 1 : requested,
+                               args->max_seq_length, args->gradient_checkpointing);
+    if (!args->auto_find_batch_size) return be;
+    if (!be->try_alloc_batch) die("--auto_find_batch_size: the %s backend cannot retry its allocation", be->device);
+    while (!be->try_alloc_batch(be, max_batch(args))) {
+        if (args->per_device_train_batch_size <= args->per_device_eval_batch_size)
+            die("out of memory for batches of %d: --auto_find_batch_size lowers only the training batch (now %d); "
+                "lower --per_device_eval_batch_size",
+                max_batch(args), args->per_device_train_batch_size);
+        args->per_device_train_batch_size /= 2;
+        printf("auto_find_batch_size: out of memory; trying per_device_train_batch_size %d (effective batch %d)\n",
+               args->per_device_train_batch_size,
+               args->per_device_train_batch_size * args->gradient_accumulation_steps);
+    }
+    if (max_batch(args) != requested) {
+        r->plan.per_device_train_batch_size = args->per_device_train_batch_size;
+        steps_plan(&r->plan);
+    }
+    return be;
+}
+
+int trainer_train(const TrainingArguments *given) {
+    TrainingArguments args = *given;  // --auto_find_batch_size may lower the training batch
+    const TrainingArguments *a = &args;
     Run r = {.a = a};
     r.tok = tokenizer_from_pretrained(a->model_name_or_path);
     r.eo = (EncodeOptions){.max_length = a->max_seq_length};
@@ -637,16 +699,13 @@ int trainer_train(const TrainingArguments *a) {
     if (resume) check_resume_matches(&r, resume);
     checkpoint_sweep_tmp(a->output_dir);  // what a run killed while saving left behind
 
-    r.be = backend_open(a->device, a->model_name_or_path, labels->n, (const char *const *)labels->names,
-                        (unsigned long)a->seed, max_batch(a), a->max_seq_length, a->gradient_checkpointing);
+    r.be = open_backend(&r, &args, labels);
     if (a->bf16 || a->fp16) r.be->set_format(r.be, a->bf16 ? FMT_BF16 : FMT_FP16);  // fp16: cuda only (training_args.c)
-    OptimizerConfig oc = {.kind = OPT_ADAMW,
-                          .beta1 = a->adam_beta1,
-                          .beta2 = a->adam_beta2,
-                          .eps = a->adam_epsilon,
-                          .weight_decay = a->weight_decay};
+    OptimizerConfig oc =
+        optimizer_config_hf(a->optim, a->optim_args, a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay);
     optimizer_init(&r.opt, oc, r.be->ps);
     r.sched = schedule_make(schedule_kind(a->lr_scheduler_type), a->learning_rate, r.plan.warmup, r.plan.total_steps);
+    schedule_set_kwargs(&r.sched, a->lr_scheduler_kwargs, "--lr_scheduler_kwargs");
     trainer_state_init(&r.state);
     rng_seed(&r.state.rng, (uint64_t)a->seed, RNG_STREAM_DROPOUT);
     catch_sigint();
@@ -664,6 +723,7 @@ int trainer_train(const TrainingArguments *a) {
 
     const long start_step = r.state.global_step;
     const double t0 = now_seconds();
+    if (a->eval_on_start && r.has_dev) evaluate_on_start(&r);
     train_loop(&r);
     if (!r.interrupted) {
         finish_run(&r, now_seconds() - t0, start_step);

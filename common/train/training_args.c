@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/train/evaluation.h"
+#include "common/train/optim.h"
 #include "common/train/schedule.h"
 #include "common/core/util.h"
 
@@ -28,6 +29,8 @@ static TrainingArguments defaults(const char *device) {
                                .adam_epsilon = 1e-8,
                                .max_grad_norm = 1.0,
                                .lr_scheduler_type = "linear",
+                               .optim = "adamw_torch",
+                               .report_to = "none",
                                .per_device_train_batch_size = 8,
                                .per_device_eval_batch_size = 8,
                                .gradient_accumulation_steps = 1,
@@ -52,7 +55,7 @@ static TrainingArguments defaults(const char *device) {
 static ArgSpec *spec_table(TrainingArguments *a, int *n) {
     ArgSpec specs[] = {
         {"model_name_or_path", ARG_STRING, &a->model_name_or_path,
-         "BERT checkpoint directory (config.json, model.safetensors, vocab.txt)", "Model and data"},
+         "BERT checkpoint directory (config.json, model.safetensors, vocab.txt or tokenizer.json)", "Model and data"},
         {"train_file", ARG_STRING, &a->train_file, "training TSV/CSV (header row naming the columns)", NULL},
         {"validation_file", ARG_STRING, &a->validation_file, "evaluation TSV/CSV", NULL},
         {"test_file", ARG_STRING, &a->test_file, "TSV/CSV to predict (a label column is optional)", NULL},
@@ -63,7 +66,9 @@ static ArgSpec *spec_table(TrainingArguments *a, int *n) {
          "tokens per example, [CLS]/[SEP] included; longer are truncated", NULL},
         {"max_train_samples", ARG_INT, &a->max_train_samples, "> 0: train on the first N examples only", NULL},
         {"max_eval_samples", ARG_INT, &a->max_eval_samples, "> 0: evaluate on the first N examples only", NULL},
-        {"learning_rate", ARG_FLOAT, &a->learning_rate, "peak learning rate of AdamW", "Optimizer and schedule"},
+        {"learning_rate", ARG_FLOAT, &a->learning_rate, "peak learning rate", "Optimizer and schedule"},
+        {"optim", ARG_STRING, &a->optim, "optimizer: " OPTIM_CHOICES, NULL},
+        {"optim_args", ARG_STRING, &a->optim_args, "sgd's \"momentum=0.9,dampening=0,nesterov=True\"", NULL},
         {"weight_decay", ARG_FLOAT, &a->weight_decay, "AdamW decoupled weight decay (never on biases and LayerNorm)",
          NULL},
         {"adam_beta1", ARG_FLOAT, &a->adam_beta1, "AdamW beta1", NULL},
@@ -71,11 +76,17 @@ static ArgSpec *spec_table(TrainingArguments *a, int *n) {
         {"adam_epsilon", ARG_FLOAT, &a->adam_epsilon, "AdamW epsilon", NULL},
         {"max_grad_norm", ARG_FLOAT, &a->max_grad_norm, "clip the global gradient norm to this (0: no clipping)", NULL},
         {"lr_scheduler_type", ARG_CHOICE, &a->lr_scheduler_type, "learning-rate schedule", NULL, SCHEDULE_CHOICES},
-        {"warmup_ratio", ARG_FLOAT, &a->warmup_ratio, "warmup as a fraction of the total steps, rounded up", NULL},
-        {"warmup_steps", ARG_INT, &a->warmup_steps, "warmup steps; > 0 overrides warmup_ratio", NULL},
+        {"lr_scheduler_kwargs", ARG_STRING, &a->lr_scheduler_kwargs,
+         "the schedule's extra parameters as JSON: '{\"min_lr_rate\": 0.1}', '{\"num_decay_steps\": 100}'", NULL},
+        {"warmup_steps", ARG_FLOAT, &a->warmup_steps,
+         "warmup steps (>= 1), or in (0, 1) a fraction of the total steps, rounded up (transformers 5)", NULL},
+        {"warmup_ratio", ARG_FLOAT, &a->warmup_ratio, "transformers 4's name for a fraction (--warmup_steps > 0 wins)",
+         NULL},
         {"per_device_train_batch_size", ARG_INT, &a->per_device_train_batch_size, "examples per forward/backward",
          "Length and batching"},
         {"per_device_eval_batch_size", ARG_INT, &a->per_device_eval_batch_size, "examples per evaluation batch", NULL},
+        {"auto_find_batch_size", ARG_BOOL, &a->auto_find_batch_size,
+         "on out-of-memory, halve the training batch and start again", NULL},
         {"gradient_accumulation_steps", ARG_INT, &a->gradient_accumulation_steps,
          "micro-batches summed into one optimizer step", NULL},
         {"num_train_epochs", ARG_FLOAT, &a->num_train_epochs, "passes over the training set (may be fractional)", NULL},
@@ -90,6 +101,7 @@ static ArgSpec *spec_table(TrainingArguments *a, int *n) {
         {"eval_strategy", ARG_CHOICE, &a->eval_strategy, "when to evaluate on --validation_file", NULL,
          STRATEGY_CHOICES},
         {"eval_steps", ARG_INT, &a->eval_steps, "evaluate every N steps (0: logging_steps)", NULL},
+        {"eval_on_start", ARG_BOOL, &a->eval_on_start, "evaluate once before the first step (a baseline)", NULL},
         {"save_strategy", ARG_CHOICE, &a->save_strategy, "when to write output_dir/checkpoint-<step>", NULL,
          STRATEGY_CHOICES},
         {"save_steps", ARG_INT, &a->save_steps, "save every N steps", NULL},
@@ -119,6 +131,7 @@ static ArgSpec *spec_table(TrainingArguments *a, int *n) {
         {"predictions_file", ARG_STRING, &a->predictions_file, "predict's TSV (default: output_dir/predictions.tsv)",
          NULL},
         {"plots", ARG_BOOL, &a->plots, "write PNG plots of loss, learning rate and eval metrics", NULL},
+        {"report_to", ARG_STRING, &a->report_to, "none (log_history.jsonl and the plots are the report)", NULL},
     };
     *n = (int)ARRAY_LEN(specs);
     ArgSpec *copy = xmalloc(sizeof specs);
@@ -159,6 +172,23 @@ static void refuse_fp16_on_cpu(bool wanted, const char *device) {
             "emulated on the CPU); run without --fp16");
 }
 
+// check_optimizer_and_schedule: --optim, --optim_args, --lr_scheduler_kwargs and --report_to
+// refused at start, before any data is read.
+static void check_optimizer_and_schedule(const TrainingArguments *a) {
+    OptimizerConfig c =
+        optimizer_config_hf(a->optim, a->optim_args, a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay);
+    if (c.kind != OPT_ADAMW && !strcmp(a->device, "cuda"))
+        die("--optim %s needs --device cpu: the GPU backend implements AdamW only", a->optim);
+    Schedule s = schedule_make(schedule_kind(a->lr_scheduler_type), a->learning_rate, 0, 1);
+    schedule_set_kwargs(&s, a->lr_scheduler_kwargs, "--lr_scheduler_kwargs");
+    if (a->auto_find_batch_size && !strcmp(a->device, "cuda"))
+        die("--auto_find_batch_size needs --device cpu: the GPU backend cannot retry a failed allocation yet");
+    if (strcmp(a->report_to, "none"))
+        die("--report_to %s: this trainer reports to log_history.jsonl and its plots only (a TensorBoard event file "
+            "is protobuf records with CRC32C checksums, not written here); use --report_to none",
+            a->report_to);
+}
+
 void training_args_validate(TrainingArguments *a, TrainerMode mode, const ArgParser *p) {
     Strategy ev = strategy_parse(a->eval_strategy, "--eval_strategy"),
              sv = strategy_parse(a->save_strategy, "--save_strategy");
@@ -194,10 +224,9 @@ void training_args_validate(TrainingArguments *a, TrainerMode mode, const ArgPar
         die("--max_seq_length must be at least 3 ([CLS] a token [SEP]); got %d", a->max_seq_length);
     if (a->threads < 0) die("--threads must be 0 (all cores) or more (got %d)", a->threads);
     if (a->max_grad_norm < 0) die("--max_grad_norm must be 0 (off) or positive (got %g)", a->max_grad_norm);
-    if (a->warmup_steps < 0) die("--warmup_steps must be 0 or more (got %d)", a->warmup_steps);
-    if (!dir_exists(a->model_name_or_path))
-        die("--model_name_or_path %s: no such directory (the default checkpoint comes with `bash data/fetch.sh model`)",
-            a->model_name_or_path);
+    check_optimizer_and_schedule(a);
+    if (!(a->warmup_steps >= 0)) die("--warmup_steps must be 0 or more (got %g)", a->warmup_steps);
+    if (a->warmup_ratio < 0 || a->warmup_ratio > 1) die("--warmup_ratio must be in [0, 1] (got %g)", a->warmup_ratio);
     if (mode == MODE_TRAIN) {
         require_file(a->train_file, "--train_file", "train");
         if (ev != STRATEGY_NO || a->load_best_model_at_end)
@@ -207,6 +236,10 @@ void training_args_validate(TrainingArguments *a, TrainerMode mode, const ArgPar
     if (mode == MODE_PREDICT) require_file(a->test_file, "--test_file", "predict");
     if (a->validation_file && mode != MODE_PREDICT) require_file(a->validation_file, "--validation_file", "evaluation");
     if (a->test_file) require_file(a->test_file, "--test_file", "predict");
+    // after the data files, so that a missing data set is named as such
+    if (!dir_exists(a->model_name_or_path))
+        die("--model_name_or_path %s: no such directory (the default checkpoint comes with `bash data/fetch.sh model`)",
+            a->model_name_or_path);
 }
 
 void training_args_intervals(const TrainingArguments *a, Interval *log, Interval *eval, Interval *save) {

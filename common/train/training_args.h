@@ -32,8 +32,10 @@ typedef struct {
     // optimizer and schedule
     double learning_rate, weight_decay, adam_beta1, adam_beta2, adam_epsilon, max_grad_norm;
     const char *lr_scheduler_type;
-    double warmup_ratio;  // transformers 4.x name; 5.x reads warmup_steps < 1 as a ratio
-    int warmup_steps;
+    const char *lr_scheduler_kwargs;  // JSON object, e.g. {"min_lr_rate": 0.1} (schedule_set_kwargs)
+    const char *optim, *optim_args;   // optimizer_config_hf: adamw_torch (default) or sgd
+    double warmup_ratio;              // transformers 4.x name; 5.x reads warmup_steps < 1 as a ratio
+    double warmup_steps;              // >= 1: steps; in (0, 1): a ratio of the total steps (transformers 5)
     // length and batching
     int per_device_train_batch_size, per_device_eval_batch_size, gradient_accumulation_steps;
     double num_train_epochs;
@@ -44,6 +46,9 @@ typedef struct {
     const char *logging_strategy, *eval_strategy, *save_strategy;
     int logging_steps, eval_steps, save_steps, save_total_limit;
     bool load_best_model_at_end, greater_is_better;
+    bool eval_on_start;         // evaluate once before the first step
+    const char *report_to;      // "none" only: the run writes log_history.jsonl and plots
+    bool auto_find_batch_size;  // halve the batch and start again on out-of-memory
     const char *metric_for_best_model;
     int early_stopping_patience;  // EarlyStoppingCallback; 0 = off
     double early_stopping_threshold;
