@@ -348,6 +348,81 @@ Test(trainer, hf_trainer_lockstep, .timeout = 60) {
     fixture_free(&f);
 }
 
+// The Hugging Face Trainer's regression, multi-label and label-smoothing runs
+// (tests/gen_trainer_hf_tasks.py, set up as hf_trainer_lockstep's): lesson 16 with the same flags
+// logs the same numbers at every step and evaluation, and its config.json holds the problem_type
+// transformers' model ends with. Measured here: losses within 9.4e-6 relative (regression's MSE),
+// grad norms 4.2e-5 (multi-label), eval losses 9.9e-6; F1 to 2e-16, subset accuracy equal; Pearson
+// 3.3e-4 absolute (2.1e-3 relative at an epoch where it is 0.03), Spearman's ranks equal. A wrong
+// loss (a mean over classes missing from BCE, MSE's factor 2, smoothing spread over K-1 classes or
+// left out of the eval loss) moves them by far more.
+typedef struct {
+    const char *key;
+    double tol;
+    bool absolute;  // correlations cross 0: compared absolutely
+} Series;
+
+static void check_hf_task_run(const char *task, const Series *series, int n_series) {
+    Fixture f = fixture_load(FIX "/hf_tasks_lockstep.txt");
+    char key[64], *dir = tmpdir(task), cmd[2048];
+    snprintf(key, sizeof key, "%s.flags", task);
+    int n_flags;
+    char **flags = fixture_words(&f, key, &n_flags);
+    int len = snprintf(cmd, sizeof cmd,
+                       "build/16_trainer train --threads 1 --plots false --logging_steps 1 --eval_strategy epoch "
+                       "--save_strategy no --output_dir %s",
+                       dir);
+    for (int i = 0; i < n_flags; i++) len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %s", flags[i]);
+    int status;
+    char *out = run(cmd, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    for (int k = 0; k < n_series; k++) {
+        int n_want, n_got;
+        snprintf(key, sizeof key, "%s.%s", task, series[k].key);
+        double *want = fixture_doubles(&f, key, &n_want), *got = logged_series(dir, series[k].key, &n_got);
+        cr_expect_eq(n_got, n_want, "%d values of %s logged, the HF Trainer %d", n_got, series[k].key, n_want);
+        double e = 0;
+        for (int i = 0; i < n_got && i < n_want; i++) {
+            double d = fabs(got[i] - want[i]) / (series[k].absolute || !want[i] ? 1.0 : fabs(want[i]));
+            if (!(d <= e)) e = d;  // NaN wins
+        }
+        cr_log_info("%s %s: worst difference from the HF Trainer %.2g", task, series[k].key, e);
+        cr_expect(e <= series[k].tol, "%s: %s differs from the HF Trainer's by %.3g (allowed %g)", task, series[k].key,
+                  e, series[k].tol);
+        free(want), free(got);
+    }
+    snprintf(key, sizeof key, "%s.config", task);
+    int n_config;
+    const char *want_type = fixture_words(&f, key, &n_config)[0];
+    char *config_path = path_join(dir, "config.json"), *config = read_file(config_path, NULL);
+    cJSON *c = cJSON_Parse(config);
+    const cJSON *type = cJSON_GetObjectItem(c, "problem_type");
+    const char *got_type = cJSON_IsString(type) ? type->valuestring : "None";
+    cr_expect_str_eq(got_type, want_type, "config.json's problem_type %s, transformers' %s", got_type, want_type);
+    cJSON_Delete(c), free(config), free(config_path);
+    free(out), free(flags);
+    rm_rf(dir);
+    free(dir);
+    fixture_free(&f);
+}
+
+Test(trainer, hf_trainer_regression_lockstep, .timeout = 60) {
+    const Series s[] = {{"loss", 2e-5},     {"grad_norm", 1e-4},          {"eval_loss", 2e-5},
+                        {"eval_mse", 2e-5}, {"eval_pearson", 1e-3, true}, {"eval_spearmanr", 1e-3, true}};
+    check_hf_task_run("regression", s, ARRAY_LEN(s));
+}
+
+Test(trainer, hf_trainer_multi_label_lockstep, .timeout = 60) {
+    const Series s[] = {{"loss", 2e-5},           {"grad_norm", 1e-4},      {"eval_loss", 2e-5},
+                        {"eval_micro_f1", 1e-12}, {"eval_macro_f1", 1e-12}, {"eval_subset_accuracy", 0}};
+    check_hf_task_run("multi_label", s, ARRAY_LEN(s));
+}
+
+Test(trainer, hf_trainer_label_smoothing_lockstep, .timeout = 60) {
+    const Series s[] = {{"loss", 2e-5}, {"grad_norm", 1e-4}, {"eval_loss", 2e-5}, {"eval_accuracy", 0}};
+    check_hf_task_run("smoothing", s, ARRAY_LEN(s));
+}
+
 Test(trainer, rotation_keeps_newest_and_best_and_best_model_is_loaded) {
     char *dir = tmpdir("best"), cmd[1024];
     snprintf(cmd, sizeof cmd,

@@ -17,6 +17,8 @@ void bert_config_free(BertConfig *c) {
     for (int i = 0; c->id2label && i < c->num_labels; i++) free(c->id2label[i]);
     free(c->id2label);
     c->id2label = NULL;
+    free(c->problem_type);
+    c->problem_type = NULL;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -96,6 +96,8 @@ static BertConfig config_parse(const char *text, const char *path, int num_label
             c.num_attention_heads);
     if (!(c.layer_norm_eps > 0)) die("%s: layer_norm_eps must be positive", path);
     config_labels(&c, root, path, num_labels);
+    const cJSON *problem = cJSON_GetObjectItemCaseSensitive(root, "problem_type");
+    if (cJSON_IsString(problem)) c.problem_type = xstrdup(problem->valuestring);
     cJSON_Delete(root);
     return c;
 }
@@ -237,6 +239,8 @@ static char *saved_config(const BertModel *m) {
         cJSON_AddStringToObject(id2label, key, m->config.id2label[i]);
         cJSON_AddNumberToObject(label2id, m->config.id2label[i], i);
     }
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "problem_type");
+    if (m->config.problem_type) cJSON_AddStringToObject(root, "problem_type", m->config.problem_type);
     // the weights are written as float32, whatever the source stored
     const char *dtype_keys[] = {"torch_dtype", "dtype"};
     for (size_t i = 0; i < ARRAY_LEN(dtype_keys); i++)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/text/dataset.h"
 #include "common/train/evaluation.h"
 #include "common/train/schedule.h"
 #include "common/core/util.h"
@@ -59,6 +60,10 @@ static ArgSpec *spec_table(TrainingArguments *a, int *n) {
         {"text_column", ARG_STRING, &a->text_column, "text column, name or 0-based index; \"a,b\" for sentence pairs",
          NULL},
         {"label_column", ARG_STRING, &a->label_column, "label column, name or index (integers or names)", NULL},
+        {"problem_type", ARG_CHOICE, &a->problem_type,
+         "what a label is (default: regression when the labels are non-integer numbers; multi-label: names joined by "
+         "',')",
+         NULL, PROBLEM_TYPE_CHOICES},
         {"max_seq_length", ARG_INT, &a->max_seq_length,
          "tokens per example, [CLS]/[SEP] included; longer are truncated", NULL},
         {"max_train_samples", ARG_INT, &a->max_train_samples, "> 0: train on the first N examples only", NULL},
@@ -105,6 +110,8 @@ static ArgSpec *spec_table(TrainingArguments *a, int *n) {
          "stop after N evaluations without improvement (0: off)", NULL},
         {"early_stopping_threshold", ARG_FLOAT, &a->early_stopping_threshold,
          "how much better counts as an improvement", NULL},
+        {"label_smoothing_factor", ARG_FLOAT, &a->label_smoothing_factor,
+         "the Trainer's label smoothing of the training and eval loss (single-label; 0: off)", NULL},
         {"overfit_gap", ARG_FLOAT, &a->overfit_gap, "warn when train accuracy exceeds eval accuracy by more", NULL},
         {"device", ARG_CHOICE, &a->device, "where to train", "Device and precision", "cpu|cuda"},
         {"threads", ARG_INT, &a->threads, "CPU threads (0: all cores)", NULL},
@@ -180,6 +187,8 @@ void training_args_validate(TrainingArguments *a, TrainerMode mode, const ArgPar
             die("--load_best_model_at_end requires --save_steps (%d) to be a round multiple of --eval_steps (%d)",
                 a->save_steps, a->eval_steps);
     }
+    if (a->label_smoothing_factor < 0 || a->label_smoothing_factor >= 1)
+        die("--label_smoothing_factor must be in [0, 1) (got %g)", a->label_smoothing_factor);
     if (a->early_stopping_patience < 0)
         die("--early_stopping_patience must be 0 (off) or more (got %d)", a->early_stopping_patience);
     if (a->early_stopping_patience > 0 && ev == STRATEGY_NO)
