@@ -17,7 +17,7 @@ multi-label sets are functions of the words, so a model can learn them.
 Writes tests/fixtures/trainer/{reg,multi}_{train,dev}.tsv, tiny-bert-{reg,multi}/ and
 hf_tasks_lockstep.txt.
     python3 tests/gen_trainer_hf_tasks.py      (needs torch, transformers, accelerate, scipy, scikit-learn)"""
-import csv
+import json
 import os
 import shutil
 import sys
@@ -126,8 +126,16 @@ def train(model_dir, train_file, dev_file, encode_label, metrics, extra, accepts
             # trains on the SUM of the micro-batch losses (see gen_trainer_hf.py). With label smoothing
             # the LabelSmoother divides by the group's label count itself, so the default is right.
             trainer.model_accepts_loss_kwargs = False
-        trainer.train()
-    hist = trainer.state.log_history
+        result = trainer.train()
+        hist = list(trainer.state.log_history)
+        # run_glue.py's files: what output_dir holds after training and evaluating
+        trainer.save_metrics("train", {**result.metrics, "train_samples": len(train_set)})
+        trainer.save_metrics("eval", {**trainer.evaluate(), "eval_samples": len(dev_set)})
+        trainer.save_state()
+        files = {}
+        for name in ("trainer_state", "train_results", "eval_results", "all_results"):
+            with open(os.path.join(out, f"{name}.json")) as f:
+                files[name] = sorted(json.load(f))
     steps = [h for h in hist if "loss" in h and "step" in h and "train_runtime" not in h]
     evals = [h for h in hist if "eval_loss" in h]
     assert len(steps) == 12 and len(evals) == 12, hist
@@ -139,6 +147,8 @@ def train(model_dir, train_file, dev_file, encode_label, metrics, extra, accepts
     for key in evals[0]:
         if key.startswith("eval_") and key not in out and not key.endswith(("runtime", "per_second")):
             out[key] = [h[key] for h in evals]
+    out["train_loss"] = [result.training_loss]  # TrainOutput.training_loss, also the last log entry's
+    out.update({f"{name}.keys": keys for name, keys in files.items()})
     out["config"] = [str(trainer.model.config.problem_type)]  # None: the model never saw the labels
     return out
 

@@ -362,6 +362,26 @@ typedef struct {
     bool absolute;  // correlations cross 0: compared absolutely
 } Series;
 
+// expect_hf_result_files: every key the HF Trainer's run put in output_dir's trainer_state.json,
+// train_results.json, eval_results.json and all_results.json is in lesson 16's files too.
+static void expect_hf_result_files(const Fixture *f, const char *task, const char *dir) {
+    static const char *files[] = {"trainer_state", "train_results", "eval_results", "all_results"};
+    for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+        char key[96], name[64];
+        snprintf(key, sizeof key, "%s.%s.keys", task, files[i]);
+        snprintf(name, sizeof name, "%s.json", files[i]);
+        int n;
+        char **keys = fixture_words(f, key, &n), *path = path_join(dir, name);
+        cr_assert(file_exists(path), "no %s after training", path);
+        char *text = read_file(path, NULL);
+        cJSON *j = cJSON_Parse(text);
+        cr_assert(j, "%s is not JSON", path);
+        for (int k = 0; k < n; k++)
+            cr_expect(cJSON_GetObjectItem(j, keys[k]), "%s has no \"%s\" (HF's has)", name, keys[k]);
+        cJSON_Delete(j), free(text), free(path), free(keys);
+    }
+}
+
 static void check_hf_task_run(const char *task, const Series *series, int n_series) {
     Fixture f = fixture_load(FIX "/hf_tasks_lockstep.txt");
     char key[64], *dir = tmpdir(task), cmd[2048];
@@ -391,6 +411,7 @@ static void check_hf_task_run(const char *task, const Series *series, int n_seri
                   e, series[k].tol);
         free(want), free(got);
     }
+    expect_hf_result_files(&f, task, dir);
     snprintf(key, sizeof key, "%s.config", task);
     int n_config;
     const char *want_type = fixture_words(&f, key, &n_config)[0];
@@ -407,19 +428,22 @@ static void check_hf_task_run(const char *task, const Series *series, int n_seri
 }
 
 Test(trainer, hf_trainer_regression_lockstep, .timeout = 60) {
-    const Series s[] = {{"loss", 2e-5},     {"grad_norm", 1e-4},          {"eval_loss", 2e-5},
-                        {"eval_mse", 2e-5}, {"eval_pearson", 1e-3, true}, {"eval_spearmanr", 1e-3, true}};
+    const Series s[] = {{"loss", 2e-5},      {"grad_norm", 1e-4},          {"eval_loss", 2e-5},
+                        {"eval_mse", 2e-5},  {"eval_pearson", 1e-3, true}, {"eval_spearmanr", 1e-3, true},
+                        {"train_loss", 2e-5}};
     check_hf_task_run("regression", s, ARRAY_LEN(s));
 }
 
 Test(trainer, hf_trainer_multi_label_lockstep, .timeout = 60) {
     const Series s[] = {{"loss", 2e-5},           {"grad_norm", 1e-4},      {"eval_loss", 2e-5},
-                        {"eval_micro_f1", 1e-12}, {"eval_macro_f1", 1e-12}, {"eval_subset_accuracy", 0}};
+                        {"eval_micro_f1", 1e-12}, {"eval_macro_f1", 1e-12}, {"eval_subset_accuracy", 0},
+                        {"train_loss", 2e-5}};
     check_hf_task_run("multi_label", s, ARRAY_LEN(s));
 }
 
 Test(trainer, hf_trainer_label_smoothing_lockstep, .timeout = 60) {
-    const Series s[] = {{"loss", 2e-5}, {"grad_norm", 1e-4}, {"eval_loss", 2e-5}, {"eval_accuracy", 0}};
+    const Series s[] = {
+        {"loss", 2e-5}, {"grad_norm", 1e-4}, {"eval_loss", 2e-5}, {"eval_accuracy", 0}, {"train_loss", 2e-5}};
     check_hf_task_run("smoothing", s, ARRAY_LEN(s));
 }
 

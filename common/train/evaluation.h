@@ -30,6 +30,7 @@ typedef struct {
     MultiLabelCounts ml;
     double mse, pearson, spearmanr;              // regression, filled by eval_finish
     double micro_f1, macro_f1, subset_accuracy;  // multi-label, filled by eval_finish
+    double runtime;                              // seconds, when the caller measures it
 } EvalResult;
 
 #define METRIC_CHOICES                                                                                              \

@@ -103,6 +103,7 @@ static float *forward_all(Backend *be, const Tokenizer *tok, const Split *s, con
 // Trainer's eval loss is label-smoothed too (compute_loss runs in prediction_step).
 static EvalResult evaluate(Backend *be, const Tokenizer *tok, const Split *s, const EncodeOptions *eo, int batch,
                            double label_smoothing) {
+    const double t0 = now_seconds();
     float *logits = forward_all(be, tok, s, eo, batch);
     EvalResult r;
     if (s->text.problem == PROBLEM_MULTI_LABEL) {
@@ -117,6 +118,7 @@ static EvalResult evaluate(Backend *be, const Tokenizer *tok, const Split *s, co
         eval_add_batch(&r, logits, s->tok.label, s->tok.n);
     }
     eval_finish(&r);
+    r.runtime = now_seconds() - t0;
     free(logits);
     return r;
 }
@@ -259,6 +261,8 @@ typedef struct {
     long last_eval_step;       // the latest evaluation (0: none yet)
     long skipped_steps;        // fp16: optimizer steps skipped on overflow
     float *dlogits, *targets;  // (B,K) scratch of a loss computed here (train_loss_backward)
+    double run_step_loss_sum;  // this run's optimizer-step losses (group means), summed
+    double train_tokens;       // padded tokens of this run's training batches (total_flos)
 } Run;
 
 static void write_model(const char *dir, void *ctx) {
@@ -458,12 +462,12 @@ static void gather_targets(const TextDataset *d, const int *rows, int B, float *
     for (int b = 0; b < B; b++) memcpy(out + (size_t)b * K, d->target + (size_t)rows[b] * K, sizeof(float) * K);
 }
 
-// train_forward_backward: the training forward of batch x (examples rows) and the backward of
+// train_loss_backward: the training forward of batch x (examples rows) and the backward of
 // its loss with weight 1/group_examples per example; *loss gets the batch's mean loss. The
 // model's own cross-entropy, or, for the other losses, one computed here from the logits
 // (common/model/loss.h), as BertForSequenceClassification picks it from config.problem_type and
 // the Trainer's LabelSmoother replaces it when label_smoothing_factor > 0.
-static const float *train_forward_backward(Run *r, const Batch *x, const int *rows, long group_examples, double *loss) {
+static const float *train_loss_backward(Run *r, const Batch *x, const int *rows, long group_examples, double *loss) {
     const ProblemType problem = r->train.text.problem;
     const double eps = r->a->label_smoothing_factor;
     const float weight = 1.0f / (float)group_examples;
@@ -484,6 +488,14 @@ static const float *train_forward_backward(Run *r, const Batch *x, const int *ro
                                               : bce_with_logits_loss(logits, r->targets, B, K, weight, r->dlogits);
     }
     r->be->backward_from_dlogits(r->be, r->dlogits);
+    return logits;
+}
+
+// train_forward_backward: train_loss_backward, counting what the result files report.
+static const float *train_forward_backward(Run *r, const Batch *x, const int *rows, long group_examples, double *loss) {
+    const float *logits = train_loss_backward(r, x, rows, group_examples, loss);
+    r->run_step_loss_sum += *loss * x->B / (double)group_examples;  // the group's mean, micro-batch by micro-batch
+    r->train_tokens += (double)x->B * x->T;
     return logits;
 }
 
@@ -617,6 +629,117 @@ static void save_final_model(Run *r) {
     free(tmp);
 }
 
+// ---- HF's result files: Trainer.save_state and run_glue.py's save_metrics ------------------
+
+// train_loss: TrainOutput.training_loss: the mean of the run's optimizer-step losses (each the
+// mean over its accumulation group), over the steps this run trained.
+static double train_loss(const Run *r, long steps_run) {
+    return steps_run > 0 ? r->run_step_loss_sum / (double)steps_run : 0.0;
+}
+
+// total_flos: transformers' floating_point_ops summed over the training batches:
+// 6 x (parameters outside the embedding tables) x (padded tokens: input_ids.numel()).
+static double total_flos(const Run *r) {
+    size_t embeddings = 0;
+    for (int i = 0; i < r->be->ps->n_tensors; i++)
+        if (strstr(r->be->ps->tensors[i].name, "_embeddings.")) embeddings += r->be->ps->tensors[i].numel;
+    return 6.0 * (double)(r->be->ps->numel - embeddings) * r->train_tokens;
+}
+
+// train_metrics: TrainOutput.metrics (speed_metrics' rounding included), as logged at the end.
+static cJSON *train_metrics(const Run *r, double seconds, long steps_run) {
+    const double samples = r->a->max_steps > 0
+        ? (double)r->a->max_steps * r->plan.per_device_train_batch_size * r->plan.gradient_accumulation_steps
+        : (double)r->plan.num_examples * r->a->num_train_epochs;  // HF's num_train_samples
+    const double t = seconds > 0 ? seconds : 1e-9;
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddNumberToObject(m, "train_runtime", round(seconds * 1e4) / 1e4);
+    cJSON_AddNumberToObject(m, "train_samples_per_second",
+                            round(samples * (double)steps_run / (double)r->plan.total_steps / t * 1e3) / 1e3);
+    cJSON_AddNumberToObject(m, "train_steps_per_second", round((double)steps_run / t * 1e3) / 1e3);
+    cJSON_AddNumberToObject(m, "total_flos", total_flos(r));
+    cJSON_AddNumberToObject(m, "train_loss", train_loss(r, steps_run));
+    cJSON_AddNumberToObject(m, "epoch", r->state.epoch);
+    return m;
+}
+
+// eval_metrics: Trainer.evaluate()'s metrics of the final model (eval_* as logged, runtime and
+// speed), with run_glue.py's eval_samples.
+static cJSON *eval_metrics(const Run *r, const EvalResult *ev) {
+    cJSON *m = eval_entry(0, r->state.epoch, ev, (const char *const *)r->be->id2label, -1);
+    cJSON_DeleteItemFromObject(m, "step");
+    const double t = ev->runtime > 0 ? ev->runtime : 1e-9;
+    const int batches = (r->dev.text.n + r->a->per_device_eval_batch_size - 1) / r->a->per_device_eval_batch_size;
+    cJSON_AddNumberToObject(m, "eval_runtime", round(ev->runtime * 1e4) / 1e4);
+    cJSON_AddNumberToObject(m, "eval_samples_per_second", round(r->dev.text.n / t * 1e3) / 1e3);
+    cJSON_AddNumberToObject(m, "eval_steps_per_second", round(batches / t * 1e3) / 1e3);
+    cJSON_AddNumberToObject(m, "eval_samples", r->dev.text.n);
+    return m;
+}
+
+// hf_trainer_state: TrainerState as Trainer.save_state writes it to output_dir/trainer_state.json
+// (the checkpoints' trainer_state.json keep this trainer's own fields for resuming).
+static cJSON *hf_trainer_state(const Run *r) {
+    const TrainingArguments *a = r->a;
+    const TrainerState *st = &r->state;
+    cJSON *s = cJSON_CreateObject();
+    if (st->has_best) cJSON_AddNumberToObject(s, "best_global_step", (double)st->best_global_step);
+    else cJSON_AddNullToObject(s, "best_global_step");
+    if (st->has_best) cJSON_AddNumberToObject(s, "best_metric", st->best_metric);
+    else cJSON_AddNullToObject(s, "best_metric");
+    if (st->best_model_checkpoint[0]) cJSON_AddStringToObject(s, "best_model_checkpoint", st->best_model_checkpoint);
+    else cJSON_AddNullToObject(s, "best_model_checkpoint");
+    cJSON_AddNumberToObject(s, "epoch", st->epoch);
+    cJSON_AddNumberToObject(s, "eval_steps", a->eval_steps > 0 ? a->eval_steps : 500);  // HF's default when unset
+    cJSON_AddNumberToObject(s, "global_step", (double)st->global_step);
+    cJSON_AddBoolToObject(s, "is_hyper_param_search", false);
+    cJSON_AddBoolToObject(s, "is_local_process_zero", true);
+    cJSON_AddBoolToObject(s, "is_world_process_zero", true);
+    cJSON_AddItemToObject(s, "log_history", cJSON_Duplicate(st->log_history, true));
+    cJSON_AddNumberToObject(s, "logging_steps", a->logging_steps);
+    cJSON_AddNumberToObject(s, "max_steps", (double)r->plan.total_steps);
+    cJSON_AddNumberToObject(s, "num_input_tokens_seen", 0);
+    cJSON_AddNumberToObject(s, "num_train_epochs", r->plan.epochs);
+    cJSON_AddNumberToObject(s, "save_steps", a->save_steps);
+    cJSON *control = cJSON_AddObjectToObject(cJSON_AddObjectToObject(s, "stateful_callbacks"), "TrainerControl");
+    cJSON *flags = cJSON_AddObjectToObject(control, "args");
+    static const char *names[] = {"should_epoch_stop", "should_evaluate", "should_log", "should_save",
+                                  "should_training_stop"};
+    for (size_t i = 0; i < ARRAY_LEN(names); i++) cJSON_AddBoolToObject(flags, names[i], false);
+    cJSON_AddObjectToObject(control, "attributes");
+    cJSON_AddNumberToObject(s, "total_flos", total_flos(r));
+    cJSON_AddNumberToObject(s, "train_batch_size", a->per_device_train_batch_size);
+    cJSON_AddNullToObject(s, "trial_name");
+    cJSON_AddNullToObject(s, "trial_params");
+    return s;
+}
+
+// write_json: output_dir/name, renamed into place.
+static void write_json(const char *dir, const char *name, const cJSON *j) {
+    char *path = path_join(dir, name), *tmp = xmalloc(strlen(path) + 5), *text = cJSON_Print(j);
+    sprintf(tmp, "%s.tmp", path);
+    FILE *f = xfopen(tmp, "w");
+    fprintf(f, "%s\n", text);
+    xfclose(f, tmp);
+    atomic_rename(tmp, path);
+    free(text), free(tmp), free(path);
+}
+
+// write_results: what run_glue.py leaves in output_dir after training: train_results.json (with
+// train_samples), eval_results.json (when there is eval data), all_results.json (both) and
+// trainer_state.json. Takes train and eval (may be NULL) over.
+static void write_results(const Run *r, cJSON *train, cJSON *eval) {
+    cJSON_AddNumberToObject(train, "train_samples", r->plan.num_examples);
+    cJSON *all = cJSON_Duplicate(train, true), *state = hf_trainer_state(r);
+    write_json(r->a->output_dir, "train_results.json", train);
+    for (const cJSON *it = eval ? eval->child : NULL; it; it = it->next)
+        if (!cJSON_GetObjectItem(all, it->string)) cJSON_AddItemToObject(all, it->string, cJSON_Duplicate(it, true));
+    if (eval) write_json(r->a->output_dir, "eval_results.json", eval);
+    write_json(r->a->output_dir, "all_results.json", all);
+    write_json(r->a->output_dir, "trainer_state.json", state);
+    cJSON_Delete(train), cJSON_Delete(eval), cJSON_Delete(all), cJSON_Delete(state);
+}
+
 static void finish_run(Run *r, double seconds, long start_step) {
     const TrainingArguments *a = r->a;
     long model_step = r->state.global_step;  // the step whose weights the final model has
@@ -629,11 +752,7 @@ static void finish_run(Run *r, double seconds, long start_step) {
     }
     long steps_run = r->state.global_step - start_step;
     double rate = seconds > 0 ? (double)r->run_examples / seconds : 0;
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddNumberToObject(e, "train_runtime", seconds);
-    cJSON_AddNumberToObject(e, "train_samples_per_second", rate);
-    cJSON_AddNumberToObject(e, "train_loss", r->run_examples ? r->run_loss_sum / (double)r->run_examples : 0);
-    cJSON_AddNumberToObject(e, "epoch", r->state.epoch);
+    cJSON *train = train_metrics(r, seconds, steps_run), *e = cJSON_Duplicate(train, true), *eval = NULL;
     cJSON_AddNumberToObject(e, "step", (double)r->state.global_step);
     log_history_add(&r->state, e);
     mkdir_p(a->output_dir);
@@ -644,7 +763,7 @@ static void finish_run(Run *r, double seconds, long start_step) {
     char dur[32];
     format_duration(seconds, dur, sizeof dur);
     printf("trained              %ld steps (%ld this run) in %s, %.1f samples/s, train loss %.4f\n",
-           r->state.global_step, steps_run, dur, rate, r->run_examples ? r->run_loss_sum / (double)r->run_examples : 0);
+           r->state.global_step, steps_run, dur, rate, train_loss(r, steps_run));
     if (r->has_dev) {
         // The final model's evaluation: the one made at its step when there is one, else a new one.
         EvalResult ev = r->last_eval_step == model_step
@@ -655,15 +774,18 @@ static void finish_run(Run *r, double seconds, long start_step) {
         printf("final model on eval  ");
         print_eval(&ev, r->be->id2label);
         print_confusion(&ev, r->be->id2label);
+        eval = eval_metrics(r, &ev);
         eval_result_free(&ev);
     }
+    write_results(r, train, eval);
     if (r->state.has_best)
         printf("best                 step %ld, %s %.4f (%s)\n", r->state.best_global_step, a->metric_for_best_model,
                r->state.best_metric, r->state.best_model_checkpoint[0] ? r->state.best_model_checkpoint : "not saved");
     printf("final model          %s/ (config.json, model.safetensors, vocab.txt; "
            "BertForSequenceClassification.from_pretrained loads it)\n",
            a->output_dir);
-    printf("log                  %s/log_history.jsonl\n", a->output_dir);
+    printf("log                  %s/log_history.jsonl; trainer_state.json, train_results.json%s, all_results.json\n",
+           a->output_dir, eval ? ", eval_results.json" : "");
     if (a->plots) write_plots(r);
 }
 
