@@ -447,6 +447,45 @@ Test(trainer, hf_trainer_label_smoothing_lockstep, .timeout = 60) {
     check_hf_task_run("smoothing", s, ARRAY_LEN(s));
 }
 
+// The README's own-data example as written: a CSV with columns "text" and "label", trained with
+// --text_column text; then `predict --model_name_or_path runs/mine --test_file my_test.csv` with
+// no column flag and no --output_dir reads the text column the model remembers and writes
+// runs/mine/predictions.tsv. The help line of --predictions_file states its default once.
+Test(trainer, readme_predict_example_as_written, .timeout = 60) {
+    char *dir = tmpdir("readme"), cmd[2048];
+    mkdir_p(dir);
+    static const char *files[][2] = {
+        {"train.tsv", "my_train.csv"}, {"dev.tsv", "my_dev.csv"}, {"test.tsv", "my_test.csv"}};
+    for (size_t i = 0; i < ARRAY_LEN(files); i++) {  // the fixture sets (no commas, no quotes) as CSV
+        snprintf(cmd, sizeof cmd, "sed '1s/^sentence/text/; s/\\t/,/' " FIX "/%s > %s/%s", files[i][0], dir,
+                 files[i][1]);
+        cr_assert_eq(system(cmd), 0, "%s", cmd);
+    }
+    snprintf(cmd, sizeof cmd,
+             "cd %s && %s/build/16_trainer train --model_name_or_path %s/" FIX "/tiny-bert --train_file my_train.csv "
+             "--validation_file my_dev.csv --text_column text --label_column label --max_seq_length 64 "
+             "--num_train_epochs 1 --eval_strategy epoch --save_strategy epoch --threads 1 --plots false "
+             "--output_dir runs/mine && %s/build/16_trainer predict --model_name_or_path runs/mine --test_file "
+             "my_test.csv --max_seq_length 64 --threads 1",
+             dir, getenv("PWD"), getenv("PWD"), getenv("PWD"));
+    int status;
+    char *out = run(cmd, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    char *pred = path_join(dir, "runs/mine/predictions.tsv");
+    cr_expect(file_exists(pred), "no %s:\n%s", pred, out);
+    free(pred), free(out);
+    out = run("build/16_trainer --help", &status);
+    const char *line = strstr(out, "--predictions_file");
+    cr_assert(line, "no --predictions_file in --help");
+    const char *end = strchr(line, '\n'), *first = strstr(line, "(default:");
+    const char *second = first ? strstr(first + 1, "(default:") : NULL;
+    cr_expect(first && first < end && !(second && second < end),
+              "--predictions_file's help line names its default more than once: %.*s", (int)(end - line), line);
+    free(out);
+    rm_rf(dir);
+    free(dir);
+}
+
 Test(trainer, rotation_keeps_newest_and_best_and_best_model_is_loaded) {
     char *dir = tmpdir("best"), cmd[1024];
     snprintf(cmd, sizeof cmd,

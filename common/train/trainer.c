@@ -875,6 +875,15 @@ static void set_problem_type(Run *r) {
     r->be->config->problem_type = xstrdup(problem_type_name(p));
 }
 
+// remember_columns: the data columns go into the saved config.json, so that evaluate and predict
+// read files of the same layout without --text_column / --label_column (training_args.c).
+static void remember_columns(Run *r) {
+    BertConfig *c = r->be->config;
+    free(c->text_column), free(c->label_column);
+    c->text_column = xstrdup(r->a->text_column);
+    c->label_column = xstrdup(r->a->label_column);
+}
+
 static char *resolve_resume(const TrainingArguments *a) {
     const char *v = a->resume_from_checkpoint;
     if (!v || !strcmp(v, "false")) return NULL;
@@ -916,6 +925,7 @@ int trainer_train(const TrainingArguments *a) {
                         (unsigned long)a->seed, max_batch(a), a->max_seq_length, a->gradient_checkpointing);
     if (a->bf16 || a->fp16) r.be->set_format(r.be, a->bf16 ? FMT_BF16 : FMT_FP16);  // --device cuda (training_args.c)
     set_problem_type(&r);
+    remember_columns(&r);
     OptimizerConfig oc = {.kind = OPT_ADAMW,
                           .beta1 = a->adam_beta1,
                           .beta2 = a->adam_beta2,

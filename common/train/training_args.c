@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/model/bert_io.h"
 #include "common/text/dataset.h"
 #include "common/train/evaluation.h"
 #include "common/train/schedule.h"
@@ -122,8 +123,8 @@ static ArgSpec *spec_table(TrainingArguments *a, int *n) {
         {"output_dir", ARG_STRING, &a->output_dir, "checkpoints, the final model, logs and plots", "Output"},
         {"resume_from_checkpoint", ARG_STRING, &a->resume_from_checkpoint,
          "checkpoint directory, or true for the latest in output_dir", NULL},
-        {"predictions_file", ARG_STRING, &a->predictions_file, "predict's TSV (default: output_dir/predictions.tsv)",
-         NULL},
+        {"predictions_file", ARG_STRING, &a->predictions_file,
+         "predict's TSV (none: predictions.tsv in --output_dir, or in the model's directory without it)", NULL},
         {"plots", ARG_BOOL, &a->plots, "write PNG plots of loss, learning rate and eval metrics", NULL},
     };
     *n = (int)ARRAY_LEN(specs);
@@ -164,6 +165,20 @@ static void refuse_mixed_on_cpu(bool wanted, const char *flag, const char *devic
         die("%s needs --device cuda: the CPU backend trains in fp32 (lesson 14 shows the %s arithmetic emulated on the "
             "CPU); run without %s",
             flag, flag + 2, flag);
+}
+
+// use_model_defaults: evaluate and predict read the columns the model was trained on (its
+// config.json's text_column and label_column) unless the flags say otherwise; predict writes
+// into the model's directory unless --output_dir is given.
+static void use_model_defaults(TrainingArguments *a, TrainerMode mode, const ArgParser *p) {
+    BertConfig c = bert_config_load(a->model_name_or_path, 0);
+    static char text[256], label[256];  // the arguments' strings live as long as the program
+    if (c.text_column && !args_was_set(p, "text_column"))
+        a->text_column = strncpy(text, c.text_column, sizeof text - 1);
+    if (c.label_column && !args_was_set(p, "label_column"))
+        a->label_column = strncpy(label, c.label_column, sizeof label - 1);
+    if (mode == MODE_PREDICT && !args_was_set(p, "output_dir")) a->output_dir = a->model_name_or_path;
+    bert_config_free(&c);
 }
 
 void training_args_validate(TrainingArguments *a, TrainerMode mode, const ArgParser *p) {
@@ -213,6 +228,7 @@ void training_args_validate(TrainingArguments *a, TrainerMode mode, const ArgPar
         if (ev != STRATEGY_NO || a->load_best_model_at_end)
             require_file(a->validation_file, "--validation_file", "evaluation");
     }
+    if (mode != MODE_TRAIN) use_model_defaults(a, mode, p);
     if (mode == MODE_EVALUATE) require_file(a->validation_file, "--validation_file", "evaluate");
     if (mode == MODE_PREDICT) require_file(a->test_file, "--test_file", "predict");
     if (a->validation_file && mode != MODE_PREDICT) require_file(a->validation_file, "--validation_file", "evaluation");
