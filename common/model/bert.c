@@ -18,6 +18,8 @@ void bert_config_free(BertConfig *c) {
     for (int i = 0; c->id2label && i < c->num_labels; i++) free(c->id2label[i]);
     free(c->id2label);
     c->id2label = NULL;
+    free(c->problem_type), free(c->text_column), free(c->label_column);
+    c->problem_type = c->text_column = c->label_column = NULL;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -45,9 +45,14 @@ typedef struct {
     float classifier_dropout;  // before the classifier: config's classifier_dropout, else hidden_dropout_prob
     float initializer_range;   // std of the normal init of a newly created classifier
     int pad_token_id;
-    int num_labels;   // K
-    char **id2label;  // (K) label names, as config.json's "id2label" ("LABEL_0", ...);
-                      // heap strings: replace them (free + xstrdup) to save other names
+    int num_labels;                    // K
+    char **id2label;                   // (K) label names, as config.json's "id2label" ("LABEL_0", ...);
+                                       // heap strings: replace them (free + xstrdup) to save other names
+    char *problem_type;                // config.json's "problem_type" ("regression", "single_label_classification",
+                                       // "multi_label_classification"), or NULL (unset); a heap string
+    char *text_column, *label_column;  // the data columns the model was trained on (config.json's
+                                       // "text_column", "label_column": evaluate and predict default
+                                       // to them), or NULL; heap strings
 } BertConfig;
 
 // BertLayerWeights: pointers to one encoder layer's tensors (names under

@@ -46,6 +46,12 @@ static void json_require_string(const cJSON *root, const char *path, const char 
 // config.json claiming a billion labels is one error line, not a 4 GB allocation.
 enum { BERT_MAX_LABELS = 100000 };
 
+// json_string_or_null: a copy of root[key] when it is a string, else NULL.
+static char *json_string_or_null(const cJSON *root, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    return cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
+}
+
 // config_labels: K and the label names. The file's id2label (or num_labels) unless num_labels > 0.
 static void config_labels(BertConfig *c, const cJSON *root, const char *path, int num_labels) {
     const cJSON *id2label = cJSON_GetObjectItemCaseSensitive(root, "id2label");
@@ -96,6 +102,9 @@ static BertConfig config_parse(const char *text, const char *path, int num_label
             c.num_attention_heads);
     if (!(c.layer_norm_eps > 0)) die("%s: layer_norm_eps must be positive", path);
     config_labels(&c, root, path, num_labels);
+    c.problem_type = json_string_or_null(root, "problem_type");
+    c.text_column = json_string_or_null(root, "text_column");
+    c.label_column = json_string_or_null(root, "label_column");
     cJSON_Delete(root);
     return c;
 }
@@ -236,6 +245,12 @@ static char *saved_config(const BertModel *m) {
         snprintf(key, sizeof key, "%d", i);
         cJSON_AddStringToObject(id2label, key, m->config.id2label[i]);
         cJSON_AddNumberToObject(label2id, m->config.id2label[i], i);
+    }
+    const char *keys[] = {"problem_type", "text_column", "label_column"};
+    const char *values[] = {m->config.problem_type, m->config.text_column, m->config.label_column};
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+        cJSON_DeleteItemFromObjectCaseSensitive(root, keys[i]);
+        if (values[i]) cJSON_AddStringToObject(root, keys[i], values[i]);
     }
     // the weights are written as float32, whatever the source stored
     const char *dtype_keys[] = {"torch_dtype", "dtype"};

@@ -2,6 +2,7 @@
 #include "common/text/dataset.h"
 
 #include <csv.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -211,6 +212,84 @@ static void build_labels(const char *path, const Table *t, int first, int col, L
     free(all);
 }
 
+static const char *const problem_names[] = {NULL, "single_label_classification", "regression",
+                                            "multi_label_classification"};
+
+const char *problem_type_name(ProblemType p) { return problem_names[p]; }
+
+ProblemType problem_type_parse(const char *name) {
+    if (!name || !*name) return PROBLEM_AUTO;
+    for (int p = PROBLEM_SINGLE_LABEL; p <= PROBLEM_MULTI_LABEL; p++)
+        if (!strcmp(name, problem_names[p])) return (ProblemType)p;
+    die("--problem_type %s: not one of %s", name, PROBLEM_TYPE_CHOICES);
+}
+
+// parse_number: s as a finite number (strtod's syntax, the whole field), or false.
+static bool parse_number(const char *s, double *out) {
+    char *end;
+    *out = strtod(s, &end);
+    return end != s && !*end && isfinite(*out);
+}
+
+// infer_problem: PROBLEM_AUTO resolved as transformers resolves it from the label tensor's
+// dtype: every label a number and not all integers (a float column) is regression.
+static ProblemType infer_problem(const Table *t, int first, int col) {
+    bool all_int = true;
+    for (int r = first; r < t->n_rows; r++) {
+        double v;
+        if (!parse_number(t->fields[r][col], &v)) return PROBLEM_SINGLE_LABEL;
+        if (v != floor(v)) all_int = false;
+    }
+    return all_int ? PROBLEM_SINGLE_LABEL : PROBLEM_REGRESSION;
+}
+
+// next_name: the next name of a MULTI_LABEL_SEP-joined list at *s (copied into buf), or false.
+static bool next_name(const char **s, char *buf, size_t size) {
+    while (**s == MULTI_LABEL_SEP || **s == ' ') (*s)++;
+    if (!**s) return false;
+    size_t n = 0;
+    for (; **s && **s != MULTI_LABEL_SEP; (*s)++)
+        if (n + 1 < size) buf[n++] = **s;
+    while (n && buf[n - 1] == ' ') n--;
+    buf[n] = '\0';
+    return true;
+}
+
+// build_multi_labels: the sorted distinct names of every row's list.
+static void build_multi_labels(const Table *t, int first, int col, LabelSet *out) {
+    int cap = 16, n = 0;
+    char **all = xmalloc(sizeof(char *) * (size_t)cap), buf[256];
+    for (int r = first; r < t->n_rows; r++)
+        for (const char *s = t->fields[r][col]; next_name(&s, buf, sizeof buf);) {
+            if (n == cap) all = xrealloc(all, sizeof(char *) * (size_t)(cap *= 2));
+            all[n++] = xstrdup(buf);
+        }
+    qsort(all, (size_t)n, sizeof(char *), cmp_str);
+    out->n = 0;
+    out->names = xmalloc(sizeof(char *) * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++)
+        if (i == 0 || strcmp(all[i], all[i - 1])) out->names[out->n++] = xstrdup(all[i]);
+    for (int i = 0; i < n; i++) free(all[i]);
+    free(all);
+}
+
+// read_target: row r's label as a regression value or a multi-hot row of K (target[0..K)).
+static void read_target(const char *path, int line, const char *v, ProblemType p, const LabelSet *s, float *target) {
+    if (p == PROBLEM_REGRESSION) {
+        double x;
+        if (!parse_number(v, &x)) die("%s:%d: label '%s' is not a number (a regression needs one)", path, line, v);
+        target[0] = (float)x;
+        return;
+    }
+    char buf[256];
+    for (int k = 0; k < s->n; k++) target[k] = 0.0f;
+    for (const char *c = v; next_name(&c, buf, sizeof buf);) {
+        int k = label_id(s, buf);
+        if (k < 0) die("%s:%d: label '%s' is not one of the %d known labels", path, line, buf, s->n);
+        target[k] = 1.0f;
+    }
+}
+
 static void die_unknown_label(const char *path, int line, const char *name, const LabelSet *s) {
     char known[256] = "";
     for (int k = 0; k < s->n && strlen(known) < 200; k++) {
@@ -251,9 +330,16 @@ TextDataset dataset_load(const char *path, const DatasetOptions *opt) {
                      .n_rows = rows,
                      .path = xstrdup(path)};
     if (c_label >= 0) {
+        d.problem = opt->problem ? opt->problem : infer_problem(&t, first, c_label);
         if (opt->labels) labelset_copy(&d.labels, opt->labels);
+        else if (d.problem == PROBLEM_REGRESSION) {  // one output, transformers' default name
+            d.labels.n = 1;
+            d.labels.names = xmalloc(sizeof(char *));
+            d.labels.names[0] = xstrdup("LABEL_0");
+        } else if (d.problem == PROBLEM_MULTI_LABEL) build_multi_labels(&t, first, c_label, &d.labels);
         else build_labels(path, &t, first, c_label, &d.labels);
-        d.label = xmalloc(sizeof(int) * (size_t)d.n);
+        if (d.problem == PROBLEM_SINGLE_LABEL) d.label = xmalloc(sizeof(int) * (size_t)d.n);
+        else d.target = xcalloc((size_t)(d.n + 1) * d.labels.n, sizeof(float));  // + a row for the rest
     }
     d.text = xmalloc(sizeof(char *) * (size_t)d.n);
     d.text_b = c_text_b >= 0 ? xmalloc(sizeof(char *) * (size_t)d.n) : NULL;
@@ -264,6 +350,9 @@ TextDataset dataset_load(const char *path, const DatasetOptions *opt) {
         if (!row[c_text][0]) die("%s:%d: empty text in column '%s'", path, t.line[r], opt->text_column);
         const int label = d.label ? label_id(&d.labels, row[c_label]) : 0;
         if (label < 0) die_unknown_label(path, t.line[r], row[c_label], &d.labels);
+        if (d.target)  // rows past max_samples are checked in the spare last row
+            read_target(path, t.line[r], row[c_label], d.problem, &d.labels,
+                        d.target + (size_t)(i < d.n ? i : d.n) * d.labels.n);
         if (i >= d.n) continue;  // checked, not kept (max_samples); the table frees it
         d.line[i] = t.line[r];
         d.text[i] = row[c_text];
@@ -286,6 +375,7 @@ void dataset_free(TextDataset *d) {
     free(d->text);
     free(d->text_b);
     free(d->label);
+    free(d->target);
     free(d->line);
     free(d->path);
     labelset_free(&d->labels);

@@ -9,9 +9,27 @@
 // Labels may be integers (0..K-1 are the class ids) or strings (sorted names become ids 0..K-1);
 // dev and test files are read with the training file's label set, so an id means one class
 // everywhere. Any bad row stops the program with `file:line: what is wrong`.
+//
+// What a label means is transformers' config.problem_type:
+//   single_label_classification  one class per example (the above)
+//   regression                   one number per example (STS-B's scores); inferred when every
+//                                label is a number and not all are integers, as a float label
+//                                column makes BertForSequenceClassification regress
+//   multi_label_classification   any set of classes per example, written as the names joined by
+//                                MULTI_LABEL_SEP ("sports,politics"; an empty field: none);
+//                                the classes are the sorted distinct names
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+
+typedef enum { PROBLEM_AUTO = 0, PROBLEM_SINGLE_LABEL, PROBLEM_REGRESSION, PROBLEM_MULTI_LABEL } ProblemType;
+#define PROBLEM_TYPE_CHOICES "regression|single_label_classification|multi_label_classification"
+#define MULTI_LABEL_SEP      ','
+
+// problem_type_name: transformers' string ("regression", ...); NULL for PROBLEM_AUTO.
+const char *problem_type_name(ProblemType p);
+// problem_type_parse: the reverse; NULL or "" is PROBLEM_AUTO; another string is one error line.
+ProblemType problem_type_parse(const char *name);
 
 typedef struct {
     int n;         // classes
@@ -27,16 +45,19 @@ typedef struct {
     int max_samples;            // > 0: keep only the first N examples (run_glue.py's max_train_samples,
                                 // max_eval_samples: select(range(N))); every row is still read and
                                 // checked, and a label set built from the file covers all rows. 0: all
+    ProblemType problem;        // PROBLEM_AUTO: regression for non-integer numbers, else single-label
 } DatasetOptions;
 
 typedef struct {
-    int n;            // examples
-    int n_rows;       // examples in the file (more than n under max_samples)
-    char **text;      // (n)
-    char **text_b;    // (n) or NULL
-    int *label;       // (n) class ids, or NULL without a label column
-    int *line;        // (n) line of each example in the file, for messages
-    LabelSet labels;  // the set used (a copy of options.labels when given)
+    int n;                // examples
+    int n_rows;           // examples in the file (more than n under max_samples)
+    char **text;          // (n)
+    char **text_b;        // (n) or NULL
+    int *label;           // (n) class ids (single-label), or NULL
+    float *target;        // (n, labels.n) regression values (labels.n = 1) or multi-hot rows, or NULL
+    ProblemType problem;  // what the label column holds (never PROBLEM_AUTO with a label column)
+    int *line;            // (n) line of each example in the file, for messages
+    LabelSet labels;      // the set used (a copy of options.labels when given)
     char *path;
 } TextDataset;
 

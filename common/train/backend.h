@@ -24,8 +24,9 @@ struct Backend {
     int num_labels;         // K
     char *const *id2label;  // (K) class names (config.json's id2label)
     int max_position_embeddings;
-    ParamSet *ps;  // every parameter and gradient, host fp32, Hugging Face names
-    void *model;   // the backend's own model struct
+    BertConfig *config;  // the host model's config: its problem_type is what save_pretrained writes
+    ParamSet *ps;        // every parameter and gradient, host fp32, Hugging Face names
+    void *model;         // the backend's own model struct
 
     // forward: logits (B,K) of a padded batch (owned by the backend). loss NULL: logits only;
     // else *loss gets the mean cross-entropy against batch->labels (which the batch must carry),
@@ -33,6 +34,10 @@ struct Backend {
     const float *(*forward)(Backend *b, const Batch *batch, bool training, Rng *rng, double *loss);
     // backward: ADD the gradient of sum_b example_weight * loss_b of the last forward to the grads.
     void (*backward)(Backend *b, float example_weight);
+    // backward_from_dlogits: the same for a loss computed by the caller from the last forward's
+    // logits: ADD the gradient of the loss whose dloss/dlogits (B,K) is given. NULL: the backend
+    // trains with its own cross-entropy only (the GPU's, for now).
+    void (*backward_from_dlogits)(Backend *b, const float *dlogits);
     void (*zero_grad)(Backend *b);
     // step: clip the global gradient norm to max_grad_norm (0: no clipping), then one optimizer
     // update at lr. Returns the norm before clipping (what the Trainer logs as grad_norm). With

@@ -23,6 +23,10 @@ static const float *cpu_forward(Backend *b, const Batch *x, bool training, Rng *
 
 static void cpu_backward(Backend *b, float example_weight) { bert_backward(bert_of(b), example_weight); }
 
+static void cpu_backward_from_dlogits(Backend *b, const float *dlogits) {
+    bert_backward_from_dlogits(bert_of(b), dlogits);
+}
+
 static void cpu_zero_grad(Backend *b) { params_zero_grad(b->ps); }
 
 static double cpu_step(Backend *b, Optimizer *opt, double lr, double max_grad_norm) {
@@ -82,6 +86,7 @@ Backend *backend_of_bert(BertModel *m) {
     *b = (Backend){.num_labels = m->config.num_labels,
                    .id2label = m->config.id2label,
                    .max_position_embeddings = m->config.max_position_embeddings,
+                   .config = &m->config,
                    .ps = &m->ps};
     return b;
 }
@@ -93,6 +98,7 @@ Backend *backend_open_cpu(const char *dir, int K, const char *const *label_names
     bert_alloc_acts(m, max_batch, max_seq_length);
     Backend *b = backend_of_bert(m);
     b->device = "cpu", b->model = m;
+    b->backward_from_dlogits = cpu_backward_from_dlogits;
     b->forward = cpu_forward, b->backward = cpu_backward, b->zero_grad = cpu_zero_grad, b->step = cpu_step;
     b->save_pretrained = cpu_save_pretrained, b->close = cpu_close, b->set_format = cpu_set_format;
     b->try_alloc_batch = cpu_try_alloc_batch;

@@ -21,13 +21,30 @@ typedef struct {
     long n;       // examples seen
     Confusion conf;
     Metrics m;  // filled by eval_finish
+    // set after eval_begin for the other problem types (common/text/dataset.h):
+    double label_smoothing;  // > 0: the loss is the Trainer's label-smoothed cross-entropy
+    bool regression;         // eval_add_values: loss = MSE, metrics mse, pearson, spearmanr
+    bool multi_label;        // eval_add_multi: loss = BCE-with-logits, micro/macro F1, subset accuracy
+    double *pred, *truth;    // (n) regression predictions and targets so far
+    long cap;
+    MultiLabelCounts ml;
+    double mse, pearson, spearmanr;              // regression, filled by eval_finish
+    double micro_f1, macro_f1, subset_accuracy;  // multi-label, filled by eval_finish
+    double runtime;                              // seconds, when the caller measures it
 } EvalResult;
 
-#define METRIC_CHOICES "eval_loss|eval_accuracy|eval_f1|loss|accuracy|f1"
+#define METRIC_CHOICES                                                                                              \
+    "eval_loss|eval_accuracy|eval_f1|eval_mse|eval_pearson|eval_spearmanr|eval_micro_f1|eval_macro_f1|eval_subset_" \
+    "accuracy|loss|accuracy|f1|mse|pearson|spearmanr|micro_f1|macro_f1|subset_accuracy"
 
 void eval_begin(EvalResult *r, int K);
 // eval_add_batch: logits (B,K) and true labels (B) of one batch.
 void eval_add_batch(EvalResult *r, const float *logits, const int *labels, int B);
+// eval_add_values: regression: predictions (B) (the logits of one output) and targets (B).
+void eval_add_values(EvalResult *r, const float *logits, const float *targets, int B);
+// eval_add_multi: multi-label: logits (B,K) and 0/1 targets (B,K); call eval_begin_multi first.
+void eval_begin_multi(EvalResult *r, int K);
+void eval_add_multi(EvalResult *r, const float *logits, const float *targets, int B);
 void eval_finish(EvalResult *r);
 void eval_result_free(EvalResult *r);
 

@@ -33,3 +33,28 @@ Metrics metrics_compute(const Confusion *c);
 void metrics_free(Metrics *m);
 // confusion_print: the matrix with row/column class names (NULL names prints indices).
 void confusion_print(FILE *f, const Confusion *c, const char *const *names);
+
+// Regression (run_glue.py's stsb metrics, scipy's definitions):
+//   pearson   = cov(x, y) / (std x std y)
+//   spearmanr = pearson of the ranks, tied values sharing their mean rank (scipy.stats.rankdata)
+// A constant series has no correlation: NaN, as scipy returns.
+double pearson(const double *x, const double *y, long n);
+double spearmanr(const double *x, const double *y, long n);
+
+// Multi-label: predicted set = the classes whose logit > 0 (sigmoid > 0.5), against 0/1 targets.
+//   micro_f1         F1 of the tp, fp, fn summed over every class
+//   macro_f1         mean over classes of each class's F1 (0/0 = 0)
+//   subset_accuracy  the examples whose whole predicted set is right
+typedef struct {
+    int K;
+    long n;
+    long *tp, *fp, *fn;  // (K)
+    long exact;          // examples predicted exactly
+} MultiLabelCounts;
+
+void multilabel_init(MultiLabelCounts *c, int K);
+void multilabel_add(MultiLabelCounts *c, const float *logits, const float *targets, int B);
+double multilabel_micro_f1(const MultiLabelCounts *c);
+double multilabel_macro_f1(const MultiLabelCounts *c);
+double multilabel_subset_accuracy(const MultiLabelCounts *c);
+void multilabel_free(MultiLabelCounts *c);

@@ -56,7 +56,7 @@ typedef struct {
 // max_train_samples / max_eval_samples), tokenized once. labels: the label set to map names with
 // (NULL: build it from this file); with_labels false reads no label column (predict).
 static Split load_split(const TrainingArguments *a, const char *path, const LabelSet *labels, bool with_labels,
-                        int max_samples, const Tokenizer *tok) {
+                        int max_samples, const Tokenizer *tok, ProblemType problem) {
     DatasetOptions o = dataset_default_options();
     char *columns = xstrdup(a->text_column), *comma = strchr(columns, ',');
     if (comma) {
@@ -67,6 +67,7 @@ static Split load_split(const TrainingArguments *a, const char *path, const Labe
     o.label_column = with_labels ? a->label_column : NULL;
     o.labels = labels;
     o.max_samples = max_samples;
+    o.problem = problem;
     Split s = {.text = dataset_load(path, &o)};
     free(columns);
     s.tok = tokenize_dataset(tok, &s.text);
@@ -98,21 +99,53 @@ static float *forward_all(Backend *be, const Tokenizer *tok, const Split *s, con
     return all;
 }
 
-static EvalResult evaluate(Backend *be, const Tokenizer *tok, const Split *s, const EncodeOptions *eo, int batch) {
+// evaluate: the metrics of s's problem type (common/train/evaluation.h); label_smoothing: the
+// Trainer's eval loss is label-smoothed too (compute_loss runs in prediction_step).
+static EvalResult evaluate(Backend *be, const Tokenizer *tok, const Split *s, const EncodeOptions *eo, int batch,
+                           double label_smoothing) {
+    const double t0 = now_seconds();
     float *logits = forward_all(be, tok, s, eo, batch);
     EvalResult r;
-    eval_begin(&r, be->num_labels);
-    eval_add_batch(&r, logits, s->tok.label, s->tok.n);
+    if (s->text.problem == PROBLEM_MULTI_LABEL) {
+        eval_begin_multi(&r, be->num_labels);
+        eval_add_multi(&r, logits, s->text.target, s->tok.n);
+    } else if (s->text.problem == PROBLEM_REGRESSION) {
+        eval_begin(&r, be->num_labels);
+        eval_add_values(&r, logits, s->text.target, s->tok.n);
+    } else {
+        eval_begin(&r, be->num_labels);
+        r.label_smoothing = label_smoothing;
+        eval_add_batch(&r, logits, s->tok.label, s->tok.n);
+    }
     eval_finish(&r);
+    r.runtime = now_seconds() - t0;
     free(logits);
     return r;
 }
 
 // print_eval: "eval_loss 0.3120  eval_accuracy 0.8750  eval_f1 0.8748 (f1 per class: neg 0.87 pos 0.88)"
 static void print_eval(const EvalResult *r, char *const *names) {
+    if (r->regression) {
+        printf("eval_loss %.4f  eval_mse %.4f  eval_pearson %.4f  eval_spearmanr %.4f", r->loss, r->mse, r->pearson,
+               r->spearmanr);
+        return;
+    }
+    if (r->multi_label) {
+        printf("eval_loss %.4f  eval_micro_f1 %.4f  eval_macro_f1 %.4f  eval_subset_accuracy %.4f", r->loss,
+               r->micro_f1, r->macro_f1, r->subset_accuracy);
+        return;
+    }
     printf("eval_loss %.4f  eval_accuracy %.4f  eval_f1 %.4f  (f1 per class:", r->loss, r->m.accuracy, r->m.macro_f1);
     for (int k = 0; k < r->m.K; k++) printf(" %s %.4f", names[k], r->m.f1[k]);
     printf(")");
+}
+
+// print_confusion: a newline, then the confusion matrix of a single-label evaluation.
+static void print_confusion(const EvalResult *r, char *const *names) {
+    printf("\n");
+    if (r->regression || r->multi_label) return;
+    printf("confusion matrix (rows: true label, columns: predicted):\n");
+    confusion_print(stdout, &r->conf, (const char *const *)names);
 }
 
 // write_predictions: one TSV row per example: index, predicted label, probabilities, logits.
@@ -142,6 +175,42 @@ static void write_predictions(const char *path, const float *logits, int n, int 
     free(zero);
 }
 
+// model_problem: the problem type a model was trained for: its config's problem_type, else as
+// BertForSequenceClassification infers it (one output: regression).
+static ProblemType model_problem(const Backend *be) {
+    const ProblemType p = problem_type_parse(be->config->problem_type);
+    return p ? p : be->num_labels == 1 ? PROBLEM_REGRESSION : PROBLEM_SINGLE_LABEL;
+}
+
+// write_other_predictions: regression: "index  score"; multi-label: "index  labels" (the names
+// whose logit > 0, joined by MULTI_LABEL_SEP), then each class's sigmoid and logit.
+static void write_other_predictions(const char *path, ProblemType problem, const float *logits, int n, int K,
+                                    char *const *names) {
+    char *tmp = xmalloc(strlen(path) + 5);
+    sprintf(tmp, "%s.tmp", path);
+    FILE *f = xfopen(tmp, "w");
+    fprintf(f, "index\t%s", problem == PROBLEM_REGRESSION ? "score" : "labels");
+    for (int k = 0; problem == PROBLEM_MULTI_LABEL && k < K; k++) fprintf(f, "\tprob_%s", names[k]);
+    for (int k = 0; problem == PROBLEM_MULTI_LABEL && k < K; k++) fprintf(f, "\tlogit_%s", names[k]);
+    fprintf(f, "\n");
+    for (int i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * K;
+        fprintf(f, "%d\t", i);
+        if (problem == PROBLEM_REGRESSION) {
+            fprintf(f, "%.9g\n", z[0]);
+            continue;
+        }
+        for (int k = 0, first = 1; k < K; k++)
+            if (z[k] > 0) fprintf(f, "%s%s", first ? "" : (char[]){MULTI_LABEL_SEP, 0}, names[k]), first = 0;
+        for (int k = 0; k < K; k++) fprintf(f, "\t%.9g", 1.0 / (1.0 + exp(-(double)z[k])));
+        for (int k = 0; k < K; k++) fprintf(f, "\t%.9g", z[k]);
+        fprintf(f, "\n");
+    }
+    xfclose(f, tmp);
+    atomic_rename(tmp, path);
+    free(tmp);
+}
+
 static char *predictions_path(const TrainingArguments *a) {
     if (a->predictions_file) return xstrdup(a->predictions_file);
     mkdir_p(a->output_dir);
@@ -149,11 +218,16 @@ static char *predictions_path(const TrainingArguments *a) {
 }
 
 static void predict(const TrainingArguments *a, Backend *be, const Tokenizer *tok, const EncodeOptions *eo) {
-    Split test = load_split(a, a->test_file, NULL, false, 0, tok);
+    Split test = load_split(a, a->test_file, NULL, false, 0, tok, PROBLEM_AUTO);
     float *logits = forward_all(be, tok, &test, eo, a->per_device_eval_batch_size);
     char *path = predictions_path(a);
-    write_predictions(path, logits, test.text.n, be->num_labels, be->id2label);
-    printf("predictions: %s (%d rows: label, probabilities, logits)\n", path, test.text.n);
+    const ProblemType problem = model_problem(be);
+    if (problem == PROBLEM_SINGLE_LABEL) write_predictions(path, logits, test.text.n, be->num_labels, be->id2label);
+    else write_other_predictions(path, problem, logits, test.text.n, be->num_labels, be->id2label);
+    printf("predictions: %s (%d rows: %s)\n", path, test.text.n,
+           problem == PROBLEM_REGRESSION        ? "score"
+               : problem == PROBLEM_MULTI_LABEL ? "labels whose logit > 0, sigmoid probabilities, logits"
+                                                : "label, probabilities, logits");
     free(path);
     free(logits);
     split_free(&test);
@@ -184,8 +258,11 @@ typedef struct {
     bool warned_overfit, stop;
     bool interrupted;  // stopped by SIGINT: a checkpoint was saved, the run is not finished
     EvalResult last_eval;
-    long last_eval_step;  // the latest evaluation (0: none yet)
-    long skipped_steps;   // fp16: optimizer steps skipped on overflow
+    long last_eval_step;       // the latest evaluation (0: none yet)
+    long skipped_steps;        // fp16: optimizer steps skipped on overflow
+    float *dlogits, *targets;  // (B,K) scratch of a loss computed here (train_loss_backward)
+    double run_step_loss_sum;  // this run's optimizer-step losses (group means), summed
+    double train_tokens;       // padded tokens of this run's training batches (total_flos)
 } Run;
 
 static void write_model(const char *dir, void *ctx) {
@@ -310,7 +387,7 @@ static void log_training(Run *r, long step, double grad_norm, double lr) {
 // warning. Returns whether this evaluation is the best so far.
 static bool evaluate_and_track(Run *r, long step) {
     const TrainingArguments *a = r->a;
-    EvalResult ev = evaluate(r->be, r->tok, &r->dev, &r->eo, a->per_device_eval_batch_size);
+    EvalResult ev = evaluate(r->be, r->tok, &r->dev, &r->eo, a->per_device_eval_batch_size, a->label_smoothing_factor);
     double train_acc = r->acc_seen ? (double)r->acc_correct / (double)r->acc_seen : -1;
     bool best = false;
     progress_clear(&r->prog);
@@ -359,7 +436,7 @@ static bool evaluate_and_track(Run *r, long step) {
 static void evaluate_on_start(Run *r) {
     const TrainingArguments *a = r->a;
     const long step = r->state.global_step;
-    EvalResult ev = evaluate(r->be, r->tok, &r->dev, &r->eo, a->per_device_eval_batch_size);
+    EvalResult ev = evaluate(r->be, r->tok, &r->dev, &r->eo, a->per_device_eval_batch_size, a->label_smoothing_factor);
     printf("step %ld/%ld  epoch %.2f | ", step, r->plan.total_steps, r->state.epoch);
     print_eval(&ev, r->be->id2label);
     printf("  (eval_on_start)\n");
@@ -400,6 +477,49 @@ static void after_step(Run *r, const MicroBatch *mb, long step, double grad_norm
     }
 }
 
+// gather_targets: out (B,K) = the float targets (regression values, multi-hot rows) of rows.
+static void gather_targets(const TextDataset *d, const int *rows, int B, float *out) {
+    const int K = d->labels.n;
+    for (int b = 0; b < B; b++) memcpy(out + (size_t)b * K, d->target + (size_t)rows[b] * K, sizeof(float) * K);
+}
+
+// train_loss_backward: the training forward of batch x (examples rows) and the backward of
+// its loss with weight 1/group_examples per example; *loss gets the batch's mean loss. The
+// model's own cross-entropy, or, for the other losses, one computed here from the logits
+// (common/model/loss.h), as BertForSequenceClassification picks it from config.problem_type and
+// the Trainer's LabelSmoother replaces it when label_smoothing_factor > 0.
+static const float *train_loss_backward(Run *r, const Batch *x, const int *rows, long group_examples, double *loss) {
+    const ProblemType problem = r->train.text.problem;
+    const double eps = r->a->label_smoothing_factor;
+    const float weight = 1.0f / (float)group_examples;
+    if (problem == PROBLEM_SINGLE_LABEL && eps == 0) {
+        const float *logits = r->be->forward(r->be, x, true, &r->state.rng, loss);
+        r->be->backward(r->be, weight);
+        return logits;
+    }
+    const int B = x->B, K = r->be->num_labels;
+    const float *logits = r->be->forward(r->be, x, true, &r->state.rng, NULL);
+    r->dlogits = xrealloc(r->dlogits, sizeof(float) * (size_t)B * K);
+    if (problem == PROBLEM_SINGLE_LABEL) {
+        *loss = smoothed_cross_entropy_loss(logits, batch_labels(x), B, K, eps, weight, r->dlogits);
+    } else {
+        r->targets = xrealloc(r->targets, sizeof(float) * (size_t)B * K);
+        gather_targets(&r->train.text, rows, B, r->targets);
+        *loss = problem == PROBLEM_REGRESSION ? mse_loss(logits, r->targets, B, weight, r->dlogits)
+                                              : bce_with_logits_loss(logits, r->targets, B, K, weight, r->dlogits);
+    }
+    r->be->backward_from_dlogits(r->be, r->dlogits);
+    return logits;
+}
+
+// train_forward_backward: train_loss_backward, counting what the result files report.
+static const float *train_forward_backward(Run *r, const Batch *x, const int *rows, long group_examples, double *loss) {
+    const float *logits = train_loss_backward(r, x, rows, group_examples, loss);
+    r->run_step_loss_sum += *loss * x->B / (double)group_examples;  // the group's mean, micro-batch by micro-batch
+    r->train_tokens += (double)x->B * x->T;
+    return logits;
+}
+
 // train_loop: the micro-batches of lesson 05's accumulation, with the Trainer's events.
 static void train_loop(Run *r) {
     const TrainingArguments *a = r->a;
@@ -427,12 +547,13 @@ static void train_loop(Run *r) {
         }
         collate(r->tok, &r->train.tok, order + first, n, &r->eo, &x);
         double loss;
-        const float *logits = r->be->forward(r->be, &x, true, &r->state.rng, &loss);
+        const float *logits = train_forward_backward(r, &x, order + first, group_examples, &loss);
         die_on_bad_loss(r, loss, mb.global_step);
-        r->be->backward(r->be, 1.0f / (float)group_examples);
-        argmax_rows(logits, n, r->be->num_labels, pred);
-        for (int i = 0; i < n; i++) r->acc_correct += pred[i] == x.labels[i];
-        r->acc_seen += n;
+        if (x.labels) {  // train accuracy: single-label classification
+            argmax_rows(logits, n, r->be->num_labels, pred);
+            for (int i = 0; i < n; i++) r->acc_correct += pred[i] == x.labels[i];
+            r->acc_seen += n;
+        }
         r->log_loss_sum += loss * n;
         r->log_examples += n;
         r->run_loss_sum += loss * n;
@@ -500,8 +621,10 @@ static char *plot_series(const Run *r, const char *file, const char *title, cons
 static void write_plots(const Run *r) {
     char *loss = plot_series(r, "loss.png", "training and eval loss", (const char *[]){"loss", "eval_loss"}, 2);
     char *lr = plot_series(r, "learning_rate.png", "learning rate", (const char *[]){"learning_rate"}, 1);
-    char *ev =
-        plot_series(r, "eval.png", "eval metrics", (const char *[]){"eval_accuracy", "eval_f1", "train_accuracy"}, 3);
+    char *ev = plot_series(r, "eval.png", "eval metrics",
+                           (const char *[]){"eval_accuracy", "eval_f1", "train_accuracy", "eval_pearson",
+                                            "eval_spearmanr", "eval_micro_f1", "eval_macro_f1", "eval_subset_accuracy"},
+                           8);
     printf("plots                %s %s%s%s\n", loss, lr, r->has_dev ? " " : "", r->has_dev ? ev : "");
     free(loss);
     free(lr);
@@ -527,6 +650,117 @@ static void save_final_model(Run *r) {
     free(tmp);
 }
 
+// ---- HF's result files: Trainer.save_state and run_glue.py's save_metrics ------------------
+
+// train_loss: TrainOutput.training_loss: the mean of the run's optimizer-step losses (each the
+// mean over its accumulation group), over the steps this run trained.
+static double train_loss(const Run *r, long steps_run) {
+    return steps_run > 0 ? r->run_step_loss_sum / (double)steps_run : 0.0;
+}
+
+// total_flos: transformers' floating_point_ops summed over the training batches:
+// 6 x (parameters outside the embedding tables) x (padded tokens: input_ids.numel()).
+static double total_flos(const Run *r) {
+    size_t embeddings = 0;
+    for (int i = 0; i < r->be->ps->n_tensors; i++)
+        if (strstr(r->be->ps->tensors[i].name, "_embeddings.")) embeddings += r->be->ps->tensors[i].numel;
+    return 6.0 * (double)(r->be->ps->numel - embeddings) * r->train_tokens;
+}
+
+// train_metrics: TrainOutput.metrics (speed_metrics' rounding included), as logged at the end.
+static cJSON *train_metrics(const Run *r, double seconds, long steps_run) {
+    const double samples = r->a->max_steps > 0
+        ? (double)r->a->max_steps * r->plan.per_device_train_batch_size * r->plan.gradient_accumulation_steps
+        : (double)r->plan.num_examples * r->a->num_train_epochs;  // HF's num_train_samples
+    const double t = seconds > 0 ? seconds : 1e-9;
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddNumberToObject(m, "train_runtime", round(seconds * 1e4) / 1e4);
+    cJSON_AddNumberToObject(m, "train_samples_per_second",
+                            round(samples * (double)steps_run / (double)r->plan.total_steps / t * 1e3) / 1e3);
+    cJSON_AddNumberToObject(m, "train_steps_per_second", round((double)steps_run / t * 1e3) / 1e3);
+    cJSON_AddNumberToObject(m, "total_flos", total_flos(r));
+    cJSON_AddNumberToObject(m, "train_loss", train_loss(r, steps_run));
+    cJSON_AddNumberToObject(m, "epoch", r->state.epoch);
+    return m;
+}
+
+// eval_metrics: Trainer.evaluate()'s metrics of the final model (eval_* as logged, runtime and
+// speed), with run_glue.py's eval_samples.
+static cJSON *eval_metrics(const Run *r, const EvalResult *ev) {
+    cJSON *m = eval_entry(0, r->state.epoch, ev, (const char *const *)r->be->id2label, -1);
+    cJSON_DeleteItemFromObject(m, "step");
+    const double t = ev->runtime > 0 ? ev->runtime : 1e-9;
+    const int batches = (r->dev.text.n + r->a->per_device_eval_batch_size - 1) / r->a->per_device_eval_batch_size;
+    cJSON_AddNumberToObject(m, "eval_runtime", round(ev->runtime * 1e4) / 1e4);
+    cJSON_AddNumberToObject(m, "eval_samples_per_second", round(r->dev.text.n / t * 1e3) / 1e3);
+    cJSON_AddNumberToObject(m, "eval_steps_per_second", round(batches / t * 1e3) / 1e3);
+    cJSON_AddNumberToObject(m, "eval_samples", r->dev.text.n);
+    return m;
+}
+
+// hf_trainer_state: TrainerState as Trainer.save_state writes it to output_dir/trainer_state.json
+// (the checkpoints' trainer_state.json keep this trainer's own fields for resuming).
+static cJSON *hf_trainer_state(const Run *r) {
+    const TrainingArguments *a = r->a;
+    const TrainerState *st = &r->state;
+    cJSON *s = cJSON_CreateObject();
+    if (st->has_best) cJSON_AddNumberToObject(s, "best_global_step", (double)st->best_global_step);
+    else cJSON_AddNullToObject(s, "best_global_step");
+    if (st->has_best) cJSON_AddNumberToObject(s, "best_metric", st->best_metric);
+    else cJSON_AddNullToObject(s, "best_metric");
+    if (st->best_model_checkpoint[0]) cJSON_AddStringToObject(s, "best_model_checkpoint", st->best_model_checkpoint);
+    else cJSON_AddNullToObject(s, "best_model_checkpoint");
+    cJSON_AddNumberToObject(s, "epoch", st->epoch);
+    cJSON_AddNumberToObject(s, "eval_steps", a->eval_steps > 0 ? a->eval_steps : 500);  // HF's default when unset
+    cJSON_AddNumberToObject(s, "global_step", (double)st->global_step);
+    cJSON_AddBoolToObject(s, "is_hyper_param_search", false);
+    cJSON_AddBoolToObject(s, "is_local_process_zero", true);
+    cJSON_AddBoolToObject(s, "is_world_process_zero", true);
+    cJSON_AddItemToObject(s, "log_history", cJSON_Duplicate(st->log_history, true));
+    cJSON_AddNumberToObject(s, "logging_steps", a->logging_steps);
+    cJSON_AddNumberToObject(s, "max_steps", (double)r->plan.total_steps);
+    cJSON_AddNumberToObject(s, "num_input_tokens_seen", 0);
+    cJSON_AddNumberToObject(s, "num_train_epochs", r->plan.epochs);
+    cJSON_AddNumberToObject(s, "save_steps", a->save_steps);
+    cJSON *control = cJSON_AddObjectToObject(cJSON_AddObjectToObject(s, "stateful_callbacks"), "TrainerControl");
+    cJSON *flags = cJSON_AddObjectToObject(control, "args");
+    static const char *names[] = {"should_epoch_stop", "should_evaluate", "should_log", "should_save",
+                                  "should_training_stop"};
+    for (size_t i = 0; i < ARRAY_LEN(names); i++) cJSON_AddBoolToObject(flags, names[i], false);
+    cJSON_AddObjectToObject(control, "attributes");
+    cJSON_AddNumberToObject(s, "total_flos", total_flos(r));
+    cJSON_AddNumberToObject(s, "train_batch_size", a->per_device_train_batch_size);
+    cJSON_AddNullToObject(s, "trial_name");
+    cJSON_AddNullToObject(s, "trial_params");
+    return s;
+}
+
+// write_json: output_dir/name, renamed into place.
+static void write_json(const char *dir, const char *name, const cJSON *j) {
+    char *path = path_join(dir, name), *tmp = xmalloc(strlen(path) + 5), *text = cJSON_Print(j);
+    sprintf(tmp, "%s.tmp", path);
+    FILE *f = xfopen(tmp, "w");
+    fprintf(f, "%s\n", text);
+    xfclose(f, tmp);
+    atomic_rename(tmp, path);
+    free(text), free(tmp), free(path);
+}
+
+// write_results: what run_glue.py leaves in output_dir after training: train_results.json (with
+// train_samples), eval_results.json (when there is eval data), all_results.json (both) and
+// trainer_state.json. Takes train and eval (may be NULL) over.
+static void write_results(const Run *r, cJSON *train, cJSON *eval) {
+    cJSON_AddNumberToObject(train, "train_samples", r->plan.num_examples);
+    cJSON *all = cJSON_Duplicate(train, true), *state = hf_trainer_state(r);
+    write_json(r->a->output_dir, "train_results.json", train);
+    for (const cJSON *it = eval ? eval->child : NULL; it; it = it->next)
+        if (!cJSON_GetObjectItem(all, it->string)) cJSON_AddItemToObject(all, it->string, cJSON_Duplicate(it, true));
+    if (eval) write_json(r->a->output_dir, "eval_results.json", eval);
+    write_json(r->a->output_dir, "all_results.json", all);
+    write_json(r->a->output_dir, "trainer_state.json", state);
+    cJSON_Delete(train), cJSON_Delete(eval), cJSON_Delete(all), cJSON_Delete(state);
+}
+
 static void finish_run(Run *r, double seconds, long start_step) {
     const TrainingArguments *a = r->a;
     long model_step = r->state.global_step;  // the step whose weights the final model has
@@ -539,11 +773,7 @@ static void finish_run(Run *r, double seconds, long start_step) {
     }
     long steps_run = r->state.global_step - start_step;
     double rate = seconds > 0 ? (double)r->run_examples / seconds : 0;
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddNumberToObject(e, "train_runtime", seconds);
-    cJSON_AddNumberToObject(e, "train_samples_per_second", rate);
-    cJSON_AddNumberToObject(e, "train_loss", r->run_examples ? r->run_loss_sum / (double)r->run_examples : 0);
-    cJSON_AddNumberToObject(e, "epoch", r->state.epoch);
+    cJSON *train = train_metrics(r, seconds, steps_run), *e = cJSON_Duplicate(train, true), *eval = NULL;
     cJSON_AddNumberToObject(e, "step", (double)r->state.global_step);
     log_history_add(&r->state, e);
     mkdir_p(a->output_dir);
@@ -554,27 +784,29 @@ static void finish_run(Run *r, double seconds, long start_step) {
     char dur[32];
     format_duration(seconds, dur, sizeof dur);
     printf("trained              %ld steps (%ld this run) in %s, %.1f samples/s, train loss %.4f\n",
-           r->state.global_step, steps_run, dur, rate, r->run_examples ? r->run_loss_sum / (double)r->run_examples : 0);
+           r->state.global_step, steps_run, dur, rate, train_loss(r, steps_run));
     if (r->has_dev) {
         // The final model's evaluation: the one made at its step when there is one, else a new one.
         EvalResult ev = r->last_eval_step == model_step
             ? r->last_eval
-            : evaluate(r->be, r->tok, &r->dev, &r->eo, a->per_device_eval_batch_size);
+            : evaluate(r->be, r->tok, &r->dev, &r->eo, a->per_device_eval_batch_size, a->label_smoothing_factor);
         if (r->last_eval_step && r->last_eval_step != model_step) eval_result_free(&r->last_eval);
         r->last_eval_step = 0;
         printf("final model on eval  ");
         print_eval(&ev, r->be->id2label);
-        printf("\nconfusion matrix (rows: true label, columns: predicted):\n");
-        confusion_print(stdout, &ev.conf, (const char *const *)r->be->id2label);
+        print_confusion(&ev, r->be->id2label);
+        eval = eval_metrics(r, &ev);
         eval_result_free(&ev);
     }
+    write_results(r, train, eval);
     if (r->state.has_best)
         printf("best                 step %ld, %s %.4f (%s)\n", r->state.best_global_step, a->metric_for_best_model,
                r->state.best_metric, r->state.best_model_checkpoint[0] ? r->state.best_model_checkpoint : "not saved");
     printf("final model          %s/ (config.json, model.safetensors, vocab.txt; "
            "BertForSequenceClassification.from_pretrained loads it)\n",
            a->output_dir);
-    printf("log                  %s/log_history.jsonl\n", a->output_dir);
+    printf("log                  %s/log_history.jsonl; trainer_state.json, train_results.json%s, all_results.json\n",
+           a->output_dir, eval ? ", eval_results.json" : "");
     if (a->plots) write_plots(r);
 }
 
@@ -611,13 +843,24 @@ static void print_optimizer(const TrainingArguments *a, const OptimizerConfig *c
     printf("\n");
 }
 
+// print_data_line: the training file, its size and what its labels are.
+static void print_data_line(const Run *r, const LabelSet *labels) {
+    const ProblemType p = r->train.text.problem;
+    printf("data                 %s: %d examples, ", r->a->train_file, r->train.text.n);
+    if (p == PROBLEM_REGRESSION) {
+        printf("regression (one output, MSE loss)\n");
+        return;
+    }
+    printf("%d classes%s (", labels->n, p == PROBLEM_MULTI_LABEL ? ", multi-label (BCE-with-logits loss)" : "");
+    for (int k = 0; k < labels->n; k++) printf("%s%d=%s", k ? ", " : "", k, labels->names[k]);
+    printf(")%s\n", r->a->label_smoothing_factor > 0 ? ", label smoothing" : "");
+}
+
 // print_banner: the run's arithmetic (lesson 02's printout) and what it runs on.
 static void print_banner(const Run *r, const LabelSet *labels) {
     const TrainingArguments *a = r->a;
     printf("model                %s (%zu parameters)\n", a->model_name_or_path, r->be->ps->numel);
-    printf("data                 %s: %d examples, %d classes (", a->train_file, r->train.text.n, labels->n);
-    for (int k = 0; k < labels->n; k++) printf("%s%d=%s", k ? ", " : "", k, labels->names[k]);
-    printf(")\n");
+    print_data_line(r, labels);
     if (r->has_dev) printf("eval data            %s: %d examples\n", a->validation_file, r->dev.text.n);
     const int threads = omp_get_max_threads();
     const char *precision = a->bf16 ? "bf16 mixed precision (fp32 master weights)"
@@ -630,6 +873,47 @@ static void print_banner(const Run *r, const LabelSet *labels) {
     printf("\n== The plan ==\n");
     steps_print_plan(&r->plan, r->log, r->eval, r->save);
     printf("\n");
+}
+
+// run_problem: --problem_type, else the checkpoint's config.problem_type when it names what the
+// labels cannot tell (regression, multi-label; the model's setting wins in transformers too),
+// else PROBLEM_AUTO: inferred from the labels (common/text/dataset.h).
+static ProblemType run_problem(const TrainingArguments *a) {
+    if (a->problem_type) return problem_type_parse(a->problem_type);
+    BertConfig c = bert_config_load(a->model_name_or_path, 0);
+    ProblemType p = problem_type_parse(c.problem_type);
+    bert_config_free(&c);
+    return p == PROBLEM_SINGLE_LABEL ? PROBLEM_AUTO : p;
+}
+
+// set_problem_type: the model's config.problem_type (saved in config.json, as the first forward
+// with labels sets it in transformers); the losses computed outside the backend need
+// backward_from_dlogits, and label smoothing a classification.
+static void set_problem_type(Run *r) {
+    const ProblemType p = r->train.text.problem;
+    const double eps = r->a->label_smoothing_factor;
+    if (eps > 0 && p == PROBLEM_REGRESSION)  // the LabelSmoother would fail on float labels
+        die("--label_smoothing_factor %g: label smoothing is for classification, and the labels of %s make this run "
+            "a regression",
+            eps, r->a->train_file);
+    if (eps > 0 && p == PROBLEM_MULTI_LABEL)
+        printf("warning: label smoothing is not compatible with multi-label classification; disabled for this run (as "
+               "the Trainer does)\n");
+    if ((p != PROBLEM_SINGLE_LABEL || eps > 0) && !r->be->backward_from_dlogits)
+        die("--device %s: this backend trains single-label cross-entropy only; run %s%s on --device cpu", r->be->device,
+            problem_type_name(p), eps > 0 ? " with label smoothing" : "");
+    if (eps > 0 && p == PROBLEM_SINGLE_LABEL) return;  // the model never sees the labels: config unchanged, as HF
+    free(r->be->config->problem_type);
+    r->be->config->problem_type = xstrdup(problem_type_name(p));
+}
+
+// remember_columns: the data columns go into the saved config.json, so that evaluate and predict
+// read files of the same layout without --text_column / --label_column (training_args.c).
+static void remember_columns(Run *r) {
+    BertConfig *c = r->be->config;
+    free(c->text_column), free(c->label_column);
+    c->text_column = xstrdup(r->a->text_column);
+    c->label_column = xstrdup(r->a->label_column);
 }
 
 static char *resolve_resume(const TrainingArguments *a) {
@@ -678,10 +962,11 @@ int trainer_train(const TrainingArguments *given) {
     Run r = {.a = a};
     r.tok = tokenizer_from_pretrained(a->model_name_or_path);
     r.eo = (EncodeOptions){.max_length = a->max_seq_length};
-    r.train = load_split(a, a->train_file, NULL, true, a->max_train_samples, r.tok);
+    r.train = load_split(a, a->train_file, NULL, true, a->max_train_samples, r.tok, run_problem(a));
     const LabelSet *labels = &r.train.text.labels;
     r.has_dev = a->validation_file != NULL;
-    if (r.has_dev) r.dev = load_split(a, a->validation_file, labels, true, a->max_eval_samples, r.tok);
+    if (r.has_dev)
+        r.dev = load_split(a, a->validation_file, labels, true, a->max_eval_samples, r.tok, r.train.text.problem);
     training_args_intervals(a, &r.log, &r.eval, &r.save);
     r.plan = (StepPlan){.num_examples = r.train.text.n,
                         .per_device_train_batch_size = a->per_device_train_batch_size,
@@ -701,6 +986,8 @@ int trainer_train(const TrainingArguments *given) {
 
     r.be = open_backend(&r, &args, labels);
     if (a->bf16 || a->fp16) r.be->set_format(r.be, a->bf16 ? FMT_BF16 : FMT_FP16);  // fp16: cuda only (training_args.c)
+    set_problem_type(&r);
+    remember_columns(&r);
     OptimizerConfig oc =
         optimizer_config_hf(a->optim, a->optim_args, a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay);
     optimizer_init(&r.opt, oc, r.be->ps);
@@ -735,6 +1022,8 @@ int trainer_train(const TrainingArguments *given) {
     free(resume);
     trainer_state_free(&r.state);
     optimizer_free(&r.opt);
+    free(r.dlogits);
+    free(r.targets);
     r.be->close(r.be);
     if (r.has_dev) split_free(&r.dev);
     split_free(&r.train);
@@ -752,12 +1041,11 @@ void trainer_evaluate_or_predict(const TrainingArguments *a, TrainerMode mode) {
            be->ps->numel, be->device);
     if (mode == MODE_EVALUATE) {
         LabelSet labels = {be->num_labels, (char **)be->id2label};
-        Split dev = load_split(a, a->validation_file, &labels, true, a->max_eval_samples, tok);
-        EvalResult ev = evaluate(be, tok, &dev, &eo, a->per_device_eval_batch_size);
+        Split dev = load_split(a, a->validation_file, &labels, true, a->max_eval_samples, tok, model_problem(be));
+        EvalResult ev = evaluate(be, tok, &dev, &eo, a->per_device_eval_batch_size, a->label_smoothing_factor);
         printf("%s: %d examples\n", a->validation_file, dev.text.n);
         print_eval(&ev, be->id2label);
-        printf("\nconfusion matrix (rows: true label, columns: predicted):\n");
-        confusion_print(stdout, &ev.conf, (const char *const *)be->id2label);
+        print_confusion(&ev, be->id2label);
         eval_result_free(&ev);
         split_free(&dev);
     } else {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/model/bert_io.h"
+#include "common/text/dataset.h"
 #include "common/train/evaluation.h"
 #include "common/train/optim.h"
 #include "common/train/schedule.h"
@@ -62,6 +64,10 @@ static ArgSpec *spec_table(TrainingArguments *a, int *n) {
         {"text_column", ARG_STRING, &a->text_column, "text column, name or 0-based index; \"a,b\" for sentence pairs",
          NULL},
         {"label_column", ARG_STRING, &a->label_column, "label column, name or index (integers or names)", NULL},
+        {"problem_type", ARG_CHOICE, &a->problem_type,
+         "what a label is (default: regression when the labels are non-integer numbers; multi-label: names joined by "
+         "',')",
+         NULL, PROBLEM_TYPE_CHOICES},
         {"max_seq_length", ARG_INT, &a->max_seq_length,
          "tokens per example, [CLS]/[SEP] included; longer are truncated", NULL},
         {"max_train_samples", ARG_INT, &a->max_train_samples, "> 0: train on the first N examples only", NULL},
@@ -117,6 +123,8 @@ static ArgSpec *spec_table(TrainingArguments *a, int *n) {
          "stop after N evaluations without improvement (0: off)", NULL},
         {"early_stopping_threshold", ARG_FLOAT, &a->early_stopping_threshold,
          "how much better counts as an improvement", NULL},
+        {"label_smoothing_factor", ARG_FLOAT, &a->label_smoothing_factor,
+         "the Trainer's label smoothing of the training and eval loss (single-label; 0: off)", NULL},
         {"overfit_gap", ARG_FLOAT, &a->overfit_gap, "warn when train accuracy exceeds eval accuracy by more", NULL},
         {"device", ARG_CHOICE, &a->device, "where to train", "Device and precision", "cpu|cuda"},
         {"threads", ARG_INT, &a->threads, "CPU threads (0: all cores)", NULL},
@@ -128,8 +136,8 @@ static ArgSpec *spec_table(TrainingArguments *a, int *n) {
         {"output_dir", ARG_STRING, &a->output_dir, "checkpoints, the final model, logs and plots", "Output"},
         {"resume_from_checkpoint", ARG_STRING, &a->resume_from_checkpoint,
          "checkpoint directory, or true for the latest in output_dir", NULL},
-        {"predictions_file", ARG_STRING, &a->predictions_file, "predict's TSV (default: output_dir/predictions.tsv)",
-         NULL},
+        {"predictions_file", ARG_STRING, &a->predictions_file,
+         "predict's TSV (none: predictions.tsv in --output_dir, or in the model's directory without it)", NULL},
         {"plots", ARG_BOOL, &a->plots, "write PNG plots of loss, learning rate and eval metrics", NULL},
         {"report_to", ARG_STRING, &a->report_to, "none (log_history.jsonl and the plots are the report)", NULL},
     };
@@ -189,6 +197,20 @@ static void check_optimizer_and_schedule(const TrainingArguments *a) {
             a->report_to);
 }
 
+// use_model_defaults: evaluate and predict read the columns the model was trained on (its
+// config.json's text_column and label_column) unless the flags say otherwise; predict writes
+// into the model's directory unless --output_dir is given.
+static void use_model_defaults(TrainingArguments *a, TrainerMode mode, const ArgParser *p) {
+    BertConfig c = bert_config_load(a->model_name_or_path, 0);
+    static char text[256], label[256];  // the arguments' strings live as long as the program
+    if (c.text_column && !args_was_set(p, "text_column"))
+        a->text_column = strncpy(text, c.text_column, sizeof text - 1);
+    if (c.label_column && !args_was_set(p, "label_column"))
+        a->label_column = strncpy(label, c.label_column, sizeof label - 1);
+    if (mode == MODE_PREDICT && !args_was_set(p, "output_dir")) a->output_dir = a->model_name_or_path;
+    bert_config_free(&c);
+}
+
 void training_args_validate(TrainingArguments *a, TrainerMode mode, const ArgParser *p) {
     Strategy ev = strategy_parse(a->eval_strategy, "--eval_strategy"),
              sv = strategy_parse(a->save_strategy, "--save_strategy");
@@ -209,6 +231,8 @@ void training_args_validate(TrainingArguments *a, TrainerMode mode, const ArgPar
             die("--load_best_model_at_end requires --save_steps (%d) to be a round multiple of --eval_steps (%d)",
                 a->save_steps, a->eval_steps);
     }
+    if (a->label_smoothing_factor < 0 || a->label_smoothing_factor >= 1)
+        die("--label_smoothing_factor must be in [0, 1) (got %g)", a->label_smoothing_factor);
     if (a->early_stopping_patience < 0)
         die("--early_stopping_patience must be 0 (off) or more (got %d)", a->early_stopping_patience);
     if (a->early_stopping_patience > 0 && ev == STRATEGY_NO)
@@ -232,6 +256,7 @@ void training_args_validate(TrainingArguments *a, TrainerMode mode, const ArgPar
         if (ev != STRATEGY_NO || a->load_best_model_at_end)
             require_file(a->validation_file, "--validation_file", "evaluation");
     }
+    if (mode != MODE_TRAIN) use_model_defaults(a, mode, p);
     if (mode == MODE_EVALUATE) require_file(a->validation_file, "--validation_file", "evaluate");
     if (mode == MODE_PREDICT) require_file(a->test_file, "--test_file", "predict");
     if (a->validation_file && mode != MODE_PREDICT) require_file(a->validation_file, "--validation_file", "evaluation");

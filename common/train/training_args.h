@@ -26,9 +26,10 @@ typedef struct {
     const char *train_file, *validation_file, *test_file;
     const char *text_column;  // "sentence", or "a,b" for sentence pairs
     const char *label_column;
-    int max_seq_length;     // 128 as run_glue.py
-    int max_train_samples;  // > 0: the first N training examples only (run_glue.py)
-    int max_eval_samples;   // > 0: the first N validation examples only
+    const char *problem_type;  // NULL: inferred from the labels (common/text/dataset.h)
+    int max_seq_length;        // 128 as run_glue.py
+    int max_train_samples;     // > 0: the first N training examples only (run_glue.py)
+    int max_eval_samples;      // > 0: the first N validation examples only
     // optimizer and schedule
     double learning_rate, weight_decay, adam_beta1, adam_beta2, adam_epsilon, max_grad_norm;
     const char *lr_scheduler_type;
@@ -52,7 +53,8 @@ typedef struct {
     const char *metric_for_best_model;
     int early_stopping_patience;  // EarlyStoppingCallback; 0 = off
     double early_stopping_threshold;
-    double overfit_gap;  // warn when train accuracy exceeds eval accuracy by this much
+    double label_smoothing_factor;  // the Trainer's LabelSmoother epsilon (0: off)
+    double overfit_gap;             // warn when train accuracy exceeds eval accuracy by this much
     // precision, memory, device
     bool fp16, bf16, gradient_checkpointing;
     const char *device;

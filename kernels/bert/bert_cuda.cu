@@ -99,6 +99,7 @@ GpuBert gpu_bert_create(const BertModel *m, int max_B, int max_T, GemmPrecision 
     GpuBert g = {};
     g.config = *c;
     g.config.id2label = NULL;
+    g.config.problem_type = g.config.text_column = g.config.label_column = NULL;  // the host model owns them
     g.precision = precision, g.format = format;
     g.gradient_checkpointing = m->gradient_checkpointing;
     g.loss_scaling = format == FMT_FP16;
