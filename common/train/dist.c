@@ -12,7 +12,7 @@
 
 #include "common/core/util.h"
 
-#define MPI_LIBRARY "libmpi.so.40"
+#define MPI_LIBRARY  "libmpi.so.40"
 #define INSTALL_HINT "install Open MPI: sudo apt-get install openmpi-bin libopenmpi-dev"
 
 typedef void *Handle;  // MPI_Comm, MPI_Datatype: pointers in Open MPI
