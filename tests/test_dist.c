@@ -55,8 +55,8 @@ Test(dist, shard_matches_accelerate) {
             for (long k = 0; k < p.batches_per_epoch; k++) {
                 int got = steps_shard_batch(&p, order, rank, k, rows);
                 for (int i = 0; i < got && at < n_rows; i++, at++)
-                    cr_expect_eq(rows[i], want[at], "%s rank %d batch %ld row %d: %d, accelerate %d", cases[c], rank,
-                                 k, i, rows[i], want[at]);
+                    cr_expect_eq(rows[i], want[at], "%s rank %d batch %ld row %d: %d, accelerate %d", cases[c], rank, k,
+                                 i, rows[i], want[at]);
             }
             cr_expect_eq(at, n_rows, "%s rank %d: %d rows, accelerate %d", cases[c], rank, at, n_rows);
             free(len), free(want);
@@ -86,10 +86,10 @@ Test(dist, one_process_keeps_the_short_batch) {
 
 #define FIX "tests/fixtures/trainer"
 // tiny-bert-cls: no dropout, so 2 ranks can equal 1 process (masks are drawn per rank).
-#define RUN                                                                                                \
+#define RUN                                                                                                  \
     "train --model_name_or_path " FIX "/tiny-bert-cls --train_file " FIX "/train.tsv --validation_file " FIX \
-    "/dev.tsv --max_seq_length 64 --threads 1 --plots false --device cpu --learning_rate 3e-3 "               \
-    "--num_train_epochs 2 --gradient_accumulation_steps 2 --logging_steps 1 --eval_strategy epoch "        \
+    "/dev.tsv --max_seq_length 64 --threads 1 --plots false --device cpu --learning_rate 3e-3 "              \
+    "--num_train_epochs 2 --gradient_accumulation_steps 2 --logging_steps 1 --eval_strategy epoch "          \
     "--save_strategy epoch "
 // Open MPI refuses root unless told; oversubscribed: more ranks than this machine's cores.
 #define MPIRUN "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe "
@@ -190,8 +190,8 @@ static void expect_same_weights(const char *a, const char *b, double tol) {
 // division by sqrt(v) magnifies where a gradient is near 0. The tolerances leave 20x room; a
 // rank reading the other's batches, a sum instead of a mean, or a loss not averaged over ranks
 // moves these numbers by percent.
-#define LOSS_REL 1e-6
-#define NORM_REL 2e-6
+#define LOSS_REL   1e-6
+#define NORM_REL   2e-6
 #define WEIGHT_ABS 5e-5
 
 static void expect_same_run(const char *a, const char *b) {
@@ -226,7 +226,8 @@ Test(dist, two_rank_checkpoint_resumes_on_one_and_four, .timeout = 180) {
     free(train(MPIRUN "-np 2 ", two, "--per_device_train_batch_size 4"));
     const struct {
         const char *dir, *prefix, *flags;
-    } resumes[] = {{r1, "", "--per_device_train_batch_size 8"}, {r4, MPIRUN "-np 4 ", "--per_device_train_batch_size 2"}};
+    } resumes[] = {{r1, "", "--per_device_train_batch_size 8"},
+                   {r4, MPIRUN "-np 4 ", "--per_device_train_batch_size 2"}};
     for (size_t i = 0; i < ARRAY_LEN(resumes); i++) {
         snprintf(cmd, sizeof cmd, "mkdir -p %s && cp -r %s/checkpoint-6 %s/", resumes[i].dir, two, resumes[i].dir);
         cr_assert_eq(system(cmd), 0);
@@ -237,8 +238,10 @@ Test(dist, two_rank_checkpoint_resumes_on_one_and_four, .timeout = 180) {
         expect_same_run(one, resumes[i].dir);
     }
     // Another batch per step is another run: one line.
-    snprintf(cmd, sizeof cmd, "build/16_trainer " RUN "--output_dir %s --per_device_train_batch_size 4 "
-             "--resume_from_checkpoint %s/checkpoint-6", r1, two);
+    snprintf(cmd, sizeof cmd,
+             "build/16_trainer " RUN "--output_dir %s --per_device_train_batch_size 4 "
+             "--resume_from_checkpoint %s/checkpoint-6",
+             r1, two);
     int status;
     char *out = run(cmd, &status);
     cr_expect_eq(status, 1);
@@ -259,7 +262,8 @@ Test(dist, mismatched_ranks_refused, .timeout = 60) {
                  {"--model_name_or_path " FIX "/tiny-bert", "rank 1 and rank 0 differ in their model"}};
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         snprintf(cmd, sizeof cmd,
-                 MPIRUN "-np 1 build/16_trainer " RUN "--output_dir %s : -np 1 build/16_trainer " RUN "--output_dir %s %s",
+                 MPIRUN "-np 1 build/16_trainer " RUN "--output_dir %s : -np 1 build/16_trainer " RUN
+                        "--output_dir %s %s",
                  dir, dir, cases[i].other);
         int status;
         char *out = run(cmd, &status);
@@ -340,7 +344,9 @@ Test(dist, killed_rank_ends_the_run, .timeout = 120) {
     char *latest = checkpoint_latest(dir);
     cr_assert(latest, "no checkpoint left in %s", dir);
     snprintf(cmd, sizeof cmd,
-             "build/16_trainer evaluate --model_name_or_path %s --validation_file " FIX "/dev.tsv --threads 1 --max_seq_length 64", latest);
+             "build/16_trainer evaluate --model_name_or_path %s --validation_file " FIX
+             "/dev.tsv --threads 1 --max_seq_length 64",
+             latest);
     int status;
     out = run(cmd, &status);
     cr_expect_eq(status, 0, "the last checkpoint %s does not load:\n%s", latest, out);
