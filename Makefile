@@ -305,7 +305,7 @@ format-deps:
 # reads what gen_trainer.py writes, hence the order. Then read `git diff tests/fixtures`.
 PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 FIXTURE_SCRIPTS := gen_safetensors gen_metrics gen_optim gen_precision gen_schedules gen_tokenizer_tables \
-                   gen_tokenizer gen_bert gen_trainer gen_trainer_hf gen_tokenizer_json gen_trainer_hf_tasks
+                   gen_tokenizer gen_bert gen_trainer gen_trainer_hf gen_tokenizer_json gen_trainer_hf_tasks gen_shard
 FIXTURE_UNLISTED := $(filter-out $(FIXTURE_SCRIPTS),$(patsubst tests/%.py,%,$(wildcard tests/gen_*.py)))
 fixtures: data
 	@[ -z "$(FIXTURE_UNLISTED)" ] || { echo "error: add $(FIXTURE_UNLISTED) to FIXTURE_SCRIPTS (Makefile)" >&2; exit 1; }

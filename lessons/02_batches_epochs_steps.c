@@ -34,6 +34,7 @@ static Counts train_for_real(const StepPlan *p, Interval log, Interval eval, Int
     const long N = p->num_examples;
     float *x = xmalloc(sizeof(float) * (size_t)N * D);
     int *y = xmalloc(sizeof(int) * (size_t)N), *order = xmalloc(sizeof(int) * (size_t)N);
+    int *rows = xmalloc(sizeof(int) * (size_t)p->per_device_train_batch_size);
     for (long i = 0; i < N; i++) {
         float s = 0;
         for (int j = 0; j < D; j++) s += (x[i * D + j] = rng_normal(&rng)) * (j % 2 ? 1.0f : -0.5f);
@@ -58,24 +59,27 @@ static Counts train_for_real(const StepPlan *p, Interval log, Interval eval, Int
             rng_permutation(&rng, order, (int)N);
             epoch_shuffled = mb.epoch;
         }
-        long first = mb.batch_in_epoch * B, n = first + B <= N ? B : N - first;
         if (mb.index_in_group == 0) {  // the examples in this accumulation group, for the 1/size weight
-            long group_first = first, group_last = first + (long)mb.group_batches * B;
-            group_examples = (group_last < N ? group_last : N) - group_first;
+            group_examples = steps_group_examples(p, &mb);
             params_zero_grad(&m.ps);
         }
-        for (long i = 0; i < n; i++) {
-            for (int j = 0; j < D; j++) xb[i * D + j] = x[(size_t)order[first + i] * D + j];
-            yb[i] = y[order[first + i]];
+        // Every device's batch in turn, each gradient weighted 1/devices: their mean, what the
+        // all-reduce of a real multi-device run computes (lesson 18).
+        for (int device = 0; device < p->n_devices; device++) {
+            const int n = steps_shard_batch(p, order, device, mb.batch_in_epoch, rows);
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < D; j++) xb[i * D + j] = x[(size_t)rows[i] * D + j];
+                yb[i] = y[rows[i]];
+            }
+            logreg_forward_dense(&m, xb, n, logits);
+            double loss = cross_entropy_forward(logits, yb, n, K, probs);
+            cross_entropy_backward(probs, yb, n, K, 1.0f / (float)(group_examples * p->n_devices), dl);
+            logreg_backward_dense(&m, xb, n, dl);
+            c.micro_batches++;
+            c.examples += n;
+            if (c.micro_batches == 1) c.first_loss = loss;
+            c.last_loss = loss;
         }
-        logreg_forward_dense(&m, xb, (int)n, logits);
-        double loss = cross_entropy_forward(logits, yb, (int)n, K, probs);
-        cross_entropy_backward(probs, yb, (int)n, K, 1.0f / (float)group_examples, dl);
-        logreg_backward_dense(&m, xb, (int)n, dl);
-        c.micro_batches++;
-        c.examples += n;
-        if (c.micro_batches == 1) c.first_loss = loss;
-        c.last_loss = loss;
         if (!mb.ends_group) continue;
         optimizer_step(&opt, &m.ps, schedule_lr(&sched, mb.global_step));
         long step = mb.global_step + 1;
@@ -88,6 +92,7 @@ static Counts train_for_real(const StepPlan *p, Interval log, Interval eval, Int
     free(x);
     free(y);
     free(order);
+    free(rows);
     free(xb);
     optimizer_free(&opt);
     logreg_free(&m);
@@ -96,7 +101,7 @@ static Counts train_for_real(const StepPlan *p, Interval log, Interval eval, Int
 
 int main(int argc, char **argv) {
     int num_examples = 9000, num_eval_examples = 9000, batch = 16, eval_batch = 32, accum = 1, max_steps = -1;
-    int eval_steps = 200, save_steps = 200, logging_steps = 50, seed = 42;
+    int eval_steps = 200, save_steps = 200, logging_steps = 50, seed = 42, world_size = 1;
     double epochs = 5, warmup_ratio = 0.1, warmup_steps = 0, lr = 1e-2;
     bool drop_last = false, train = true;
     const char *eval_strategy = "steps", *save_strategy = "steps";
@@ -107,6 +112,7 @@ int main(int argc, char **argv) {
         {"per_device_eval_batch_size", ARG_INT, &eval_batch, "examples per evaluation batch", NULL},
         {"gradient_accumulation_steps", ARG_INT, &accum, "batches summed into one optimizer step", NULL},
         {"dataloader_drop_last", ARG_BOOL, &drop_last, "drop the last incomplete batch of each epoch", NULL},
+        {"world_size", ARG_INT, &world_size, "devices (processes) training together, each on its own batches", NULL},
         {"num_train_epochs", ARG_FLOAT, &epochs, "passes over the data (may be fractional)", "Length"},
         {"max_steps", ARG_INT, &max_steps, "total optimizer steps; > 0 overrides num_train_epochs", NULL},
         {"warmup_steps", ARG_FLOAT, &warmup_steps,
@@ -134,13 +140,14 @@ int main(int argc, char **argv) {
                      .per_device_train_batch_size = batch,
                      .per_device_eval_batch_size = eval_batch,
                      .gradient_accumulation_steps = accum,
-                     .n_devices = 1,
+                     .n_devices = world_size,
                      .num_train_epochs = epochs,
                      .max_steps = max_steps,
                      .dataloader_drop_last = drop_last,
                      .warmup_ratio = warmup_ratio,
                      .warmup_steps = warmup_steps,
                      .num_eval_examples = num_eval_examples};
+    if (world_size < 1) die("--world_size must be at least 1 (got %d)", world_size);
     steps_plan(&plan);
     Interval log = {STRATEGY_STEPS, logging_steps};
     Interval eval = {strategy_parse(eval_strategy, "--eval_strategy"), eval_steps};

@@ -12,9 +12,10 @@
 
 // die: print "error: " + message to stderr and exit with status 1. printf-style.
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-// die_hook: NULL in every program. The fuzz harness (tests/fuzz/fuzz.h) sets it so that a parser
-// rejecting bad input returns to the harness instead of ending the fuzzer: die() then formats its
-// message and calls the hook, which must not return (it longjmps). Programs behave as before.
+// die_hook: NULL unless set: die() formats its message and calls the hook first; a hook that
+// returns lets die() print and exit as usual. The fuzz harness (tests/fuzz/fuzz.h) sets one so
+// that a parser rejecting bad input returns to the harness (it longjmps); under mpirun
+// (common/train/dist.c) ranks other than 0 print the line with their rank.
 extern void (*die_hook)(const char *message);
 // warn: print "warning: " + message to stderr and continue.
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -46,9 +46,31 @@ void steps_plan(StepPlan *p) {
     if (p->warmup_ratio < 0 || p->warmup_ratio > 1) die("--warmup_ratio must be in [0, 1] (got %g)", p->warmup_ratio);
     p->warmup = warmup_steps_resolve(p->warmup_steps, p->warmup_ratio, p->total_steps);
     p->effective_batch = B * A;
-    p->eval_batches = p->num_eval_examples > 0
-        ? ceil_div(p->num_eval_examples, (long)p->per_device_eval_batch_size * p->n_devices)
-        : 0;
+    // Evaluation runs on rank 0 alone, over the whole eval set (see steps.h).
+    p->eval_batches = p->num_eval_examples > 0 ? ceil_div(p->num_eval_examples, p->per_device_eval_batch_size) : 0;
+}
+
+int steps_shard_batch(const StepPlan *p, const int *order, int rank, long k, int *rows) {
+    const long N = p->num_examples, B = p->per_device_train_batch_size, W = p->n_devices;
+    if (W == 1) {  // one process: the epoch's batches in turn, the last one short
+        const long first = k * B;
+        const int n = (int)(first + B <= N ? B : N - first);
+        memcpy(rows, order + first, sizeof(int) * (size_t)n);
+        return n;
+    }
+    const long g = k * W + rank;  // the batch sampler's batch dealt to this rank
+    for (long i = 0; i < B; i++) {
+        const long pos = g * B + i;  // past the end: the wrap-around from the epoch's start
+        rows[i] = order[pos < N ? pos : (pos - N) % N];
+    }
+    return (int)B;
+}
+
+long steps_group_examples(const StepPlan *p, const MicroBatch *mb) {
+    const long B = p->per_device_train_batch_size, full = (long)mb->group_batches * B;
+    if (p->n_devices > 1) return full;  // every rank's batches are full (even_batches)
+    const long first = mb->batch_in_epoch * B, rest = p->num_examples - first;
+    return full < rest ? full : rest;
 }
 
 bool fires_after_step(Interval iv, long global_step, long total_steps, bool final_too) {
@@ -104,10 +126,28 @@ bool steps_next(StepCursor *c, MicroBatch *mb) {
 // plural: "s" unless n is exactly 1 (the banner says "1 evaluation", "3 epochs").
 static const char *plural(double n) { return n == 1 ? "" : "s"; }
 
+// print_sharded_batches: batches per epoch on each of W devices (accelerate's sharding).
+static void print_sharded_batches(const StepPlan *p) {
+    const long B = p->per_device_train_batch_size, N = p->num_examples, W = p->n_devices;
+    const long dealt = p->batches_per_epoch * W * B;
+    if (p->dataloader_drop_last)
+        printf("batches per epoch        floor(N / (batch x devices)) = floor(%ld / (%ld x %ld)) = %ld per device   "
+               "(dataloader_drop_last: the last %ld examples are skipped)\n",
+               N, B, W, p->batches_per_epoch, N - dealt);
+    else {
+        printf("batches per epoch        ceil(N / (batch x devices)) = ceil(%ld / (%ld x %ld)) = %ld per device   "
+               "(batch i goes to device i mod %ld",
+               N, B, W, p->batches_per_epoch, W);
+        if (dealt > N) printf("; the last round is completed with the epoch's first %ld examples", dealt - N);
+        printf(")\n");
+    }
+}
+
 void steps_print_plan(const StepPlan *p, Interval log, Interval eval, Interval save) {
     long B = p->per_device_train_batch_size, N = p->num_examples;
     printf("examples                 N = %ld\n", N);
-    if (p->dataloader_drop_last)
+    if (p->n_devices > 1) print_sharded_batches(p);
+    else if (p->dataloader_drop_last)
         printf("batches per epoch        floor(N / batch) = floor(%ld / %ld) = %ld   (dataloader_drop_last: the last "
                "%ld examples are skipped)\n",
                N, B, p->batches_per_epoch, N % B);
@@ -132,8 +172,8 @@ void steps_print_plan(const StepPlan *p, Interval log, Interval eval, Interval s
            p->per_device_train_batch_size, p->gradient_accumulation_steps, p->n_devices, p->n_devices == 1 ? "" : "s",
            p->effective_batch);
     if (p->eval_batches)
-        printf("eval batches             ceil(%ld / %d) = %ld per evaluation\n", p->num_eval_examples,
-               p->per_device_eval_batch_size, p->eval_batches);
+        printf("eval batches             ceil(%ld / %d) = %ld per evaluation%s\n", p->num_eval_examples,
+               p->per_device_eval_batch_size, p->eval_batches, p->n_devices > 1 ? " (on device 0)" : "");
     if (log.strategy == STRATEGY_STEPS)
         printf("logging                  every %ld steps: %ld log lines\n", log.every, count_events(p, log, false));
     if (eval.strategy == STRATEGY_STEPS) {

@@ -9,6 +9,13 @@
 //   warmup steps        = int(warmup_steps) if >= 1, ceil(warmup_steps * total) if in (0, 1)
 //                         (transformers 5), else ceil(warmup_ratio * total) (transformers 4's flag)
 //   effective batch     = B * accumulation * devices
+// With W devices (processes) each epoch's order is cut into batches of B, dealt round-robin as
+// accelerate's BatchSamplerShard deals them (split_batches=False, even_batches=True): batch i
+// goes to device i mod W; when the last round is short, the missing examples are taken from the
+// epoch's start so every device runs ceil(ceil(N / B) / W) = ceil(N / (B W)) full batches
+// (dataloader_drop_last: floor(N / (B W)), the short round dropped). Evaluation runs on device 0
+// over the whole eval set: the same metrics as a sharded evaluation (accelerate's
+// gather_for_metrics drops the wrapped duplicates) with no gather, while the others wait.
 // A "step" is one optimizer update (global_step); a micro-batch is one forward/backward.
 #pragma once
 #include <stdbool.h>
@@ -80,6 +87,14 @@ typedef struct {
     MicroBatch cur;
     bool started;
 } StepCursor;
+
+// steps_shard_batch: the rows (examples, from `order`: the epoch's permutation of N) of
+// micro-batch k of an epoch on device `rank`, into rows (per_device_train_batch_size). Returns
+// how many: a full batch, or the short last one of a single device.
+int steps_shard_batch(const StepPlan *p, const int *order, int rank, long k, int *rows);
+// steps_group_examples: the examples this device runs in mb's accumulation group (the group's
+// loss is their mean).
+long steps_group_examples(const StepPlan *p, const MicroBatch *mb);
 
 StepCursor steps_begin(const StepPlan *plan, long global_step);
 bool steps_next(StepCursor *c, MicroBatch *mb);

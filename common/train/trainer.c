@@ -21,6 +21,7 @@
 #include "common/text/tokenizer.h"
 #include "common/train/backend.h"
 #include "common/train/checkpoint.h"
+#include "common/train/dist.h"
 #include "common/train/evaluation.h"
 #include "common/train/metrics.h"
 #include "common/train/optim.h"
@@ -275,6 +276,7 @@ static void write_model(const char *dir, void *ctx) {
 static cJSON *run_info(const Run *r) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "train_batch_size", r->a->per_device_train_batch_size);
+    cJSON_AddNumberToObject(o, "world_size", r->plan.n_devices);
     cJSON_AddNumberToObject(o, "gradient_accumulation_steps", r->a->gradient_accumulation_steps);
     cJSON_AddNumberToObject(o, "num_train_examples", r->plan.num_examples);
     cJSON_AddNumberToObject(o, "max_steps", (double)r->plan.total_steps);
@@ -284,6 +286,47 @@ static cJSON *run_info(const Run *r) {
     cJSON_AddNumberToObject(o, "eval_steps", r->a->eval_steps);
     cJSON_AddNumberToObject(o, "save_steps", r->a->save_steps);
     return o;
+}
+
+// per_device_to_global: a checkpoint resumes on another number of ranks when the batch of all
+// ranks together is the same (the same data order and steps): train_batch_size is compared as
+// per-device batch x world_size (a checkpoint without world_size: 1 rank).
+static void per_device_to_global(const cJSON *saved, const cJSON *now) {
+    const cJSON *w_saved = cJSON_GetObjectItem(saved, "world_size"), *w_now = cJSON_GetObjectItem(now, "world_size");
+    cJSON *b_saved = cJSON_GetObjectItem(saved, "train_batch_size"),
+          *b_now = cJSON_GetObjectItem(now, "train_batch_size");
+    if (!cJSON_IsNumber(b_saved)) return;  // reported as missing by the caller
+    cJSON_SetNumberValue(b_saved, b_saved->valuedouble * (cJSON_IsNumber(w_saved) ? w_saved->valuedouble : 1));
+    cJSON_SetNumberValue(b_now, b_now->valuedouble * w_now->valuedouble);
+}
+
+// check_ranks_agree: under mpirun, every rank must run the same flags on the same files (a rank
+// on another machine may see other data): compared by hash before any work, one line if not.
+static void check_ranks_agree(Run *r) {
+    if (dist_world() == 1) return;
+    const TrainingArguments *a = r->a;
+    if (strcmp(a->device, "cpu"))
+        die("--device %s under mpirun: the ranks all-reduce host gradients only (--device cpu); NCCL for GPUs is not "
+            "built yet",
+            a->device);
+    dist_check_same("--train_file contents", hash_file(a->train_file));
+    char *config = path_join(a->model_name_or_path, "config.json"),
+         *weights = path_join(a->model_name_or_path, "model.safetensors");
+    dist_check_same("model (config.json and model.safetensors)", hash_file(config) ^ hash_file(weights) * 31);
+    free(config);
+    free(weights);
+    cJSON *info = run_info(r);
+    char *text = cJSON_PrintUnformatted(info);
+    dist_check_same("batch and step flags", fnv1a(FNV1A_INIT, text, strlen(text)));
+    free(text);
+    cJSON_Delete(info);
+    uint64_t h = fnv1a(FNV1A_INIT, &a->learning_rate, sizeof a->learning_rate);
+    h = fnv1a(h, &a->seed, sizeof a->seed);
+    h = fnv1a(h, &a->max_grad_norm, sizeof a->max_grad_norm);
+    h = fnv1a(h, &a->weight_decay, sizeof a->weight_decay);
+    h = fnv1a(h, &a->max_seq_length, sizeof a->max_seq_length);
+    dist_check_same("optimizer flags (learning_rate, seed, max_grad_norm, weight_decay, max_seq_length)", h);
+    if (!dist_is_main()) r->has_dev = false;  // rank 0 evaluates (common/train/steps.h says why)
 }
 
 // check_resume_matches: read before the model is loaded, so a mismatch is the run's only line.
@@ -300,6 +343,7 @@ static void check_resume_matches(const Run *r, const char *dir) {
         die("%s/trainer_state.json: global_step %ld is outside this run's steps 0..%ld", dir, saved_state.global_step,
             r->plan.total_steps);
     cJSON *now = run_info(r);
+    per_device_to_global(saved, now);
     for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
         const cJSON *x = cJSON_GetObjectItem(saved, keys[i]), *y = cJSON_GetObjectItem(now, keys[i]);
         if (!cJSON_IsNumber(x)) die("%s/trainer_state.json: no %s (not a checkpoint of this trainer?)", dir, keys[i]);
@@ -343,6 +387,7 @@ static void load_scaler_state(Run *r, const char *dir) {
 }
 
 static char *save_checkpoint(Run *r) {
+    if (!dist_is_main()) return NULL;  // rank 0 writes; every rank holds the same weights
     if (r->be->sync_to_host) r->be->sync_to_host(r->be, &r->opt);
     save_scaler_state(r);
     mkdir_p(r->a->output_dir);
@@ -520,12 +565,59 @@ static const float *train_forward_backward(Run *r, const Batch *x, const int *ro
     return logits;
 }
 
+// ---- data parallel: what the ranks share (common/train/dist.h; one process: no-ops) ----------
+
+// The counts a log line, the train accuracy and the summary are made of.
+typedef struct {
+    double log_loss_sum, log_examples, acc_correct, acc_seen, run_loss_sum, run_examples, run_step_loss_sum,
+        train_tokens;
+} StepStats;
+
+static StepStats step_stats(const Run *r) {
+    return (StepStats){r->log_loss_sum,     (double)r->log_examples, (double)r->acc_correct,
+                       (double)r->acc_seen, r->run_loss_sum,         (double)r->run_examples,
+                       r->run_step_loss_sum, r->train_tokens};
+}
+
+// average_over_ranks: at the end of an accumulation group, before the optimizer step (so the
+// clipped norm is the averaged gradient's): grads <- the mean of every rank's, and what this
+// group added to the logged counts <- the sum of every rank's additions. The logged loss is then
+// the mean over all ranks' examples (equal counts per rank: the mean of the ranks' means, as the
+// Trainer's gathered tr_loss).
+static void average_over_ranks(Run *r, const StepStats *start) {
+    if (dist_world() == 1) return;
+    dist_mean_floats(r->be->ps->grads, r->be->ps->numel);
+    StepStats now = step_stats(r);
+    double *s = (double *)start, *d = (double *)&now;
+    const int n = (int)(sizeof now / sizeof(double));
+    for (int i = 0; i < n; i++) d[i] -= s[i];
+    dist_sum_doubles(d, n);
+    r->log_loss_sum = s[0] + d[0];
+    r->log_examples = (long)(s[1] + d[1]);
+    r->acc_correct = (long)(s[2] + d[2]);
+    r->acc_seen = (long)(s[3] + d[3]);
+    r->run_loss_sum = s[4] + d[4];
+    r->run_examples = (long)(s[5] + d[5]);
+    r->run_step_loss_sum = s[6] + d[6] / dist_world();  // the ranks' group means, averaged (HF's gathered mean)
+    r->train_tokens = s[7] + d[7];
+}
+
+// stop_with_rank0: rank 0 alone evaluates (early stopping); the others stop when it does.
+static void stop_with_rank0(Run *r) {
+    if (dist_world() == 1) return;
+    char stop = r->stop;
+    dist_bcast_from_main(&stop, 1);
+    r->stop = stop;
+}
+
 // train_loop: the micro-batches of lesson 05's accumulation, with the Trainer's events.
 static void train_loop(Run *r) {
     const TrainingArguments *a = r->a;
     const int B = a->per_device_train_batch_size, N = r->train.text.n;
     const int data_seed = training_args_data_seed(a);
     int *order = xmalloc(sizeof(int) * (size_t)N), order_epoch = -1, *pred = xmalloc(sizeof(int) * (size_t)B);
+    int *rows = xmalloc(sizeof(int) * (size_t)B);
+    StepStats group_start = {0};
     Batch x = {0};
     long group_examples = 0;
     r->prog = progress_begin(r->plan.total_steps, r->state.global_step, 0);
@@ -537,17 +629,16 @@ static void train_loop(Run *r) {
             epoch_order((uint64_t)data_seed, mb.epoch, order, N);
             order_epoch = mb.epoch;
         }
-        const long first = mb.batch_in_epoch * B;
-        const int n = (int)(first + B <= N ? B : N - first);
+        const int n = steps_shard_batch(&r->plan, order, dist_rank(), mb.batch_in_epoch, rows);
         if (mb.index_in_group == 0) {
             // The group's loss is the mean over ALL its examples (a short last group included).
-            long last = first + (long)mb.group_batches * B;
-            group_examples = (last < N ? last : N) - first;
+            group_examples = steps_group_examples(&r->plan, &mb);
             r->be->zero_grad(r->be);
+            group_start = step_stats(r);
         }
-        collate(r->tok, &r->train.tok, order + first, n, &r->eo, &x);
+        collate(r->tok, &r->train.tok, rows, n, &r->eo, &x);
         double loss;
-        const float *logits = train_forward_backward(r, &x, order + first, group_examples, &loss);
+        const float *logits = train_forward_backward(r, &x, rows, group_examples, &loss);
         die_on_bad_loss(r, loss, mb.global_step);
         if (x.labels) {  // train accuracy: single-label classification
             argmax_rows(logits, n, r->be->num_labels, pred);
@@ -559,6 +650,7 @@ static void train_loop(Run *r) {
         r->run_loss_sum += loss * n;
         r->run_examples += n;
         if (!mb.ends_group) continue;
+        average_over_ranks(r, &group_start);
 
         // The schedule advances with the optimizer steps taken: an fp16 step skipped on overflow
         // (opt.step unchanged) skips the scheduler step too, as the Hugging Face Trainer does.
@@ -575,6 +667,7 @@ static void train_loop(Run *r) {
         progress_update(&r->prog, mb.epoch, r->plan.epochs, step,
                         r->log_loss_sum / (double)(r->log_examples ? r->log_examples : 1), lr, group_examples);
         after_step(r, &mb, step, grad_norm, lr);
+        stop_with_rank0(r);
     }
     progress_end(&r->prog);
     if (r->be->scaler)
@@ -582,6 +675,7 @@ static void train_loop(Run *r) {
                r->skipped_steps == 1 ? "" : "s", r->be->scaler->scale);
     batch_free(&x);
     free(order);
+    free(rows);
     free(pred);
 }
 
@@ -972,7 +1066,7 @@ int trainer_train(const TrainingArguments *given) {
                         .per_device_train_batch_size = a->per_device_train_batch_size,
                         .per_device_eval_batch_size = a->per_device_eval_batch_size,
                         .gradient_accumulation_steps = a->gradient_accumulation_steps,
-                        .n_devices = 1,
+                        .n_devices = dist_world(),
                         .num_train_epochs = a->num_train_epochs,
                         .max_steps = a->max_steps,
                         .dataloader_drop_last = a->dataloader_drop_last,
@@ -980,6 +1074,7 @@ int trainer_train(const TrainingArguments *given) {
                         .warmup_steps = a->warmup_steps,
                         .num_eval_examples = r.has_dev ? r.dev.text.n : 0};
     steps_plan(&r.plan);
+    check_ranks_agree(&r);
     char *resume = resolve_resume(a);
     if (resume) check_resume_matches(&r, resume);
     checkpoint_sweep_tmp(a->output_dir);  // what a run killed while saving left behind
@@ -1012,7 +1107,7 @@ int trainer_train(const TrainingArguments *given) {
     const double t0 = now_seconds();
     if (a->eval_on_start && r.has_dev) evaluate_on_start(&r);
     train_loop(&r);
-    if (!r.interrupted) {
+    if (!r.interrupted && dist_is_main()) {
         finish_run(&r, now_seconds() - t0, start_step);
         if (a->test_file) predict(a, r.be, r.tok, &r.eo);
     } else if (r.last_eval_step) {
