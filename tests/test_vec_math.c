@@ -37,6 +37,4 @@ Test(vec_math, erf_within_3_ulp) {
 
 // A diverging run feeds NaN to the softmax; it must come out NaN (the trainer's divergence check
 // reads it), and computing it must not convert NaN to an int (undefined in C; UBSan reports it).
-Test(vec_math, nan_stays_nan) {
-    cr_assert(isnan(exp_approx(NAN)) && isnan(erf_approx(NAN)));
-}
+Test(vec_math, nan_stays_nan) { cr_assert(isnan(exp_approx(NAN)) && isnan(erf_approx(NAN))); }
