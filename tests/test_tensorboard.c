@@ -99,8 +99,8 @@ static int read_events(const char *path, Ev *out, int cap) {
         const uint64_t len = le(buf + at, 8);
         cr_assert_eq((uint32_t)le(buf + at + 8, 4), tb_masked_crc(buf + at, 8), "record %d: bad length CRC", n);
         cr_assert_leq(at + 12 + len + 4, size, "record %d is truncated", n);
-        cr_assert_eq((uint32_t)le(buf + at + 12 + len, 4), tb_masked_crc(buf + at + 12, len),
-                     "record %d: bad data CRC", n);
+        cr_assert_eq((uint32_t)le(buf + at + 12 + len, 4), tb_masked_crc(buf + at + 12, len), "record %d: bad data CRC",
+                     n);
         cr_assert_lt(n, cap);
         out[n] = decode_event(buf + at + 12, buf + at + 12 + len);
         at += 12 + len + 4;
