@@ -1041,8 +1041,7 @@ static ProblemType run_problem(const TrainingArguments *a) {
 }
 
 // set_problem_type: the model's config.problem_type (saved in config.json, as the first forward
-// with labels sets it in transformers); the losses computed outside the backend need
-// backward_from_dlogits, and label smoothing a classification.
+// with labels sets it in transformers); label smoothing needs a classification.
 static void set_problem_type(Run *r) {
     const ProblemType p = r->train.text.problem;
     const double eps = r->a->label_smoothing_factor;
@@ -1053,9 +1052,6 @@ static void set_problem_type(Run *r) {
     if (eps > 0 && p == PROBLEM_MULTI_LABEL)
         printf("warning: label smoothing is not compatible with multi-label classification; disabled for this run (as "
                "the Trainer does)\n");
-    if ((p != PROBLEM_SINGLE_LABEL || eps > 0) && !r->be->backward_from_dlogits)
-        die("--device %s: this backend trains single-label cross-entropy only; run %s%s on --device cpu", r->be->device,
-            problem_type_name(p), eps > 0 ? " with label smoothing" : "");
     if (eps > 0 && p == PROBLEM_SINGLE_LABEL) return;  // the model never sees the labels: config unchanged, as HF
     free(r->be->config->problem_type);
     r->be->config->problem_type = xstrdup(problem_type_name(p));
