@@ -96,3 +96,23 @@ Test(plot, coinciding_curves_show_both_colours) {
     cr_expect_gt(second, 80 + 300, "only %ld pixels of the second curve's colour", second);
     free(px);
 }
+
+// One evaluation (a single point at step 500): the axes are centred on it and it is drawn as a
+// disc, so it shows mid-plot instead of a pixel on the left edge (the x axis used to span 500-501).
+Test(plot, single_point_is_a_centred_marker) {
+    Plot p = plot_new("one evaluation", "step", "");
+    double x[1] = {500}, y[1] = {0.9667};
+    plot_add(&p, "eval_accuracy", x, y, 1);
+    int w, h;
+    unsigned char *px = save_and_load(&p, &w, &h);
+    plot_free(&p);
+    // the plot area is x in [100, 780), y in [40, 440): its centre is (440, 240)
+    long centre = 0;
+    for (int yy = 240 - 8; yy <= 240 + 8; yy++)
+        for (int xx = 440 - 8; xx <= 440 + 8; xx++) {
+            const unsigned char *q = px + 3 * ((size_t)yy * w + xx);
+            centre += q[0] == 31 && q[1] == 119 && q[2] == 180;
+        }
+    cr_expect_geq(centre, 60, "only %ld pixels of the point's colour at the plot's centre", centre);
+    free(px);
+}

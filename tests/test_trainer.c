@@ -136,7 +136,7 @@ Test(trainer, impossible_combinations_are_one_line) {
                    "sgd takes momentum, dampening, nesterov or weight_decay, not 'lr'");
     expect_refusal("--lr_scheduler_type warmup_stable_decay", "warmup_stable_decay needs num_decay_steps");
     expect_refusal("--lr_scheduler_type cosine_with_min_lr --lr_scheduler_kwargs min_lr=0", "is not a JSON object");
-    expect_refusal("--report_to tensorboard", "--report_to tensorboard: this trainer reports to log_history.jsonl");
+    expect_refusal("--report_to wandb", "--report_to wandb: this trainer reports to log_history.jsonl");
     expect_refusal("--warmup_steps -1", "--warmup_steps must be 0 or more");
 }
 
@@ -808,6 +808,37 @@ Test(trainer, bad_data_files_are_one_line) {
     xfclose(f, path);
     snprintf(flags, sizeof flags, "--validation_file %s", path);
     expect_refusal(flags, ":2: label 'plant' is not one of the known labels (animal, color, food)");
+    rm_rf(dir);
+    free(dir);
+}
+
+// A run shorter than --logging_steps (20 steps, the default 500) logs no loss line, yet still
+// prints its train_loss (TrainOutput.training_loss, as train_results.json has it) and writes
+// every plot: the learning rate from the schedule, the single evaluation as a point.
+Test(trainer, short_run_still_reports_and_plots, .timeout = 60) {
+    char *dir = tmpdir("short"), cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "build/16_trainer train --config " FIX "/tiny_run.json --max_steps 20 --logging_steps 500 "
+             "--eval_strategy steps --eval_steps 500 --save_strategy no --load_best_model_at_end false "
+             "--output_dir %s",
+             dir);
+    int status;
+    char *out = run(cmd, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    cJSON *train = json_file(dir, "train_results.json");
+    char want[64];
+    snprintf(want, sizeof want, "train loss %.4f\n", cJSON_GetObjectItem(train, "train_loss")->valuedouble);
+    cr_expect(strstr(out, want), "expected \"%s\" in:\n%s", want, out);
+    cr_expect(!strstr(out, "| loss "), "a 20-step run with logging_steps 500 logs no loss line:\n%s", out);
+    static const char *plots[] = {"loss.png", "learning_rate.png", "eval.png"};
+    for (size_t i = 0; i < ARRAY_LEN(plots); i++) {
+        char *png_dir = path_join(dir, "plots"), *png = path_join(png_dir, plots[i]);
+        cr_expect(file_exists(png), "%s was not written", png);
+        cr_expect(strstr(out, png), "the plots line does not name %s:\n%s", png, out);
+        free(png_dir), free(png);
+    }
+    cJSON_Delete(train);
+    free(out);
     rm_rf(dir);
     free(dir);
 }

@@ -10,7 +10,7 @@
 
 #include "common/core/util.h"
 
-enum { W = 800, H = 500, LEFT = 100, RIGHT = 20, TOP = 40, BOTTOM = 60, SCALE = 2, DASH = 8 };
+enum { W = 800, H = 500, LEFT = 100, RIGHT = 20, TOP = 40, BOTTOM = 60, SCALE = 2, DASH = 8, MARKER = 5 };
 
 typedef struct {
     unsigned char r, g, b;
@@ -118,6 +118,17 @@ static void draw_legend(Canvas *c, const Plot *p, int pw, int ph) {
     }
 }
 
+// draw_marker: a filled disc of radius MARKER at (x, y): a point with no neighbour to join (a
+// single evaluation) stays visible. The pixels go into `mine`.
+static void draw_marker(Canvas *c, int x0, int y0, Rgb col, unsigned char *mine) {
+    for (int y = y0 - MARKER; y <= y0 + MARKER; y++)
+        for (int x = x0 - MARKER; x <= x0 + MARKER; x++)
+            if ((x - x0) * (x - x0) + (y - y0) * (y - y0) <= MARKER * MARKER && x >= 0 && y >= 0 && x < W && y < H) {
+                put(c, x, y, col);
+                mine[(size_t)y * W + x] = 1;
+            }
+}
+
 // draw_series: the polyline through (px[k], py[k]), 2 pixels wide. Where earlier series already
 // drew (c->cover > 0) it is dashed: along the line, dash d (DASH pixels long) is drawn only when
 // d mod (n + 1) == n for n earlier series there, so curves that coincide show every colour in
@@ -129,6 +140,10 @@ static void draw_series(Canvas *c, const int *px, const int *py, const bool *ok,
     for (int k = 0; k < n; k++) {
         if (!ok[k]) continue;
         bool joined = k > 0 && ok[k - 1];
+        if (!joined && !(k + 1 < n && ok[k + 1])) {  // isolated: nothing to draw a line to
+            draw_marker(c, px[k], py[k], col, mine);
+            continue;
+        }
         int x0 = joined ? px[k - 1] : px[k], y0 = joined ? py[k - 1] : py[k], x1 = px[k], y1 = py[k];
         const int lo = joined ? -1 : -3, hi = joined ? 1 : 4;  // a lone point (a run's start): a 7-pixel dot
         int dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1, err = dx + dy;
@@ -189,6 +204,22 @@ static double nice_step(double range, int ticks) {
     return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
 }
 
+// label_digits: significant digits that tell ticks `step` apart on [lo, hi]: 3, or more when the
+// values are large next to the step (losses 1.0984 and 1.1024: ticks 1.0985, 1.099, ...).
+static int label_digits(double lo, double hi, double step) {
+    const int need = (int)ceil(log10(fmax(fabs(lo), fabs(hi)) / step)) + 1;
+    return need > 3 ? need : 3;
+}
+
+// widen_if_flat: an axis whose data has one value (a single evaluation at step 500) is centred on
+// it, +-10% of the value (+-1 around 0), so the point sits mid-plot with ticks either side.
+static void widen_if_flat(double *lo, double *hi) {
+    if (*hi > *lo) return;
+    const double pad = *lo != 0 ? 0.1 * fabs(*lo) : 1.0;
+    *lo -= pad;
+    *hi += pad;
+}
+
 void plot_save(const Plot *p, const char *path) {
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
     for (int i = 0; i < p->n_series; i++)
@@ -207,11 +238,8 @@ void plot_save(const Plot *p, const char *path) {
         ymin = 0;
         ymax = 1;
     }
-    if (xmax == xmin) xmax = xmin + 1;
-    if (ymax == ymin) {
-        ymin -= 0.5;
-        ymax += 0.5;
-    }
+    widen_if_flat(&xmin, &xmax);
+    widen_if_flat(&ymin, &ymax);
     double ypad = 0.05 * (ymax - ymin);
     ymin -= ypad;
     ymax += ypad;
@@ -230,10 +258,11 @@ void plot_save(const Plot *p, const char *path) {
         text(&c, PX(t) - text_width(label) / 2, TOP + ph + 8, label, black);
     }
     double ys = p->log_y ? 1.0 : nice_step(ymax - ymin, 6);
+    const int digits = label_digits(ymin, ymax, ys);
     for (double t = ceil(ymin / ys) * ys; t <= ymax + 1e-9 * ys; t += ys) {
         line(&c, LEFT, PY(t), LEFT + pw, PY(t), grey, 1);
         if (p->log_y) snprintf(label, sizeof label, "1e%d", (int)lround(t));
-        else snprintf(label, sizeof label, "%.3g", fabs(t) < 1e-12 * ys ? 0.0 : t);
+        else snprintf(label, sizeof label, "%.*g", digits, fabs(t) < 1e-12 * ys ? 0.0 : t);
         text(&c, LEFT - 6 - text_width(label), PY(t) - 6, label, black);
     }
     line(&c, LEFT, TOP, LEFT, TOP + ph, black, 1);

@@ -7,6 +7,8 @@
 //
 // Pixels are drawn into an RGB buffer and written with stb_image_write; text uses
 // stb_easy_font's bitmap quads. Series are copied, so the caller's arrays may be freed.
+// A point with no neighbour in its series (a single evaluation) is drawn as a disc; an axis whose
+// data has one value is centred on it.
 #pragma once
 #include <stdbool.h>
 

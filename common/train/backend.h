@@ -35,8 +35,8 @@ struct Backend {
     // backward: ADD the gradient of sum_b example_weight * loss_b of the last forward to the grads.
     void (*backward)(Backend *b, float example_weight);
     // backward_from_dlogits: the same for a loss computed by the caller from the last forward's
-    // logits: ADD the gradient of the loss whose dloss/dlogits (B,K) is given. NULL: the backend
-    // trains with its own cross-entropy only (the GPU's, for now).
+    // logits: ADD the gradient of the loss whose dloss/dlogits (B,K) is given (the trainer's MSE,
+    // BCE-with-logits and label-smoothed cross-entropy, computed on the host: trainer.c).
     void (*backward_from_dlogits)(Backend *b, const float *dlogits);
     void (*zero_grad)(Backend *b);
     // step: clip the global gradient norm to max_grad_norm (0: no clipping), then one optimizer

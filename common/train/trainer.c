@@ -27,6 +27,7 @@
 #include "common/train/optim.h"
 #include "common/train/schedule.h"
 #include "common/train/steps.h"
+#include "common/train/tensorboard.h"
 #include "common/train/training_args.h"
 
 // ---- SIGINT: finish the current step, save a checkpoint, exit ------------------------------
@@ -264,6 +265,8 @@ typedef struct {
     float *dlogits, *targets;  // (B,K) scratch of a loss computed here (train_loss_backward)
     double run_step_loss_sum;  // this run's optimizer-step losses (group means), summed
     double train_tokens;       // padded tokens of this run's training batches (total_flos)
+    TbWriter *tb;              // --report_to tensorboard (NULL: none)
+    int tb_reported;           // log_history entries already in the event file
 } Run;
 
 static void write_model(const char *dir, void *ctx) {
@@ -496,6 +499,32 @@ static void evaluate_on_start(Run *r) {
     eval_result_free(&ev);
 }
 
+// ---- --report_to tensorboard: TensorBoardCallback (common/train/tensorboard.h) --------------
+
+// report_open: the event file in $TENSORBOARD_LOGGING_DIR, else in transformers' default_logdir
+// under output_dir (output_dir/runs/<date>_<host>/); what a resumed run had logged before is not
+// written again (the Trainer's callback sees only the new logs). Rank 0 only, as in HF.
+static void report_open(Run *r) {
+    if (strcmp(r->a->report_to, "tensorboard") || !dist_is_main()) return;
+    const char *env = getenv("TENSORBOARD_LOGGING_DIR");
+    char *dir = env && env[0] ? xstrdup(env) : tb_default_logdir(r->a->output_dir);
+    r->tb = tb_open(dir);
+    r->tb_reported = cJSON_GetArraySize(r->state.log_history);
+    printf("tensorboard          %s (tensorboard --logdir %s/runs)\n", r->tb->path, r->a->output_dir);
+    free(dir);
+}
+
+// report_new_logs: the log_history entries added since the last call, each at its "step".
+static void report_new_logs(Run *r) {
+    if (!r->tb) return;
+    const int n = cJSON_GetArraySize(r->state.log_history);
+    for (; r->tb_reported < n; r->tb_reported++) {
+        const cJSON *e = cJSON_GetArrayItem(r->state.log_history, r->tb_reported),
+                    *step = cJSON_GetObjectItem(e, "step");
+        tb_log(r->tb, e, cJSON_IsNumber(step) ? (long)step->valuedouble : r->state.global_step);
+    }
+}
+
 // after_step: what happens after optimizer step `step`: logging, evaluation, saving (HF's order).
 static void after_step(Run *r, const MicroBatch *mb, long step, double grad_norm, double lr) {
     const bool epoch_end = mb->ends_epoch || step == r->plan.total_steps;
@@ -512,6 +541,7 @@ static void after_step(Run *r, const MicroBatch *mb, long step, double grad_norm
         free(save_checkpoint(r));
         saved = true;
     }
+    report_new_logs(r);
     if (interrupted) {
         if (!saved) free(save_checkpoint(r));
         progress_end(&r->prog);
@@ -693,6 +723,18 @@ static int history_series(const cJSON *hist, const char *key, double *xs, double
     return n;
 }
 
+// save_plot: p into output_dir/plots/file; returns the path, or NULL (nothing written) when p
+// has no series.
+static char *save_plot(const Run *r, Plot *p, const char *file) {
+    if (!p->n_series) return NULL;
+    char *dir = path_join(r->a->output_dir, "plots"), *path = path_join(dir, file);
+    mkdir_p(dir);
+    plot_save(p, path);
+    plot_free(p);
+    free(dir);
+    return path;
+}
+
 static char *plot_series(const Run *r, const char *file, const char *title, const char *const *keys, int n_keys) {
     int cap = cJSON_GetArraySize(r->state.log_history) + 1;
     double *xs = xmalloc(sizeof(double) * (size_t)cap), *ys = xmalloc(sizeof(double) * (size_t)cap);
@@ -701,27 +743,45 @@ static char *plot_series(const Run *r, const char *file, const char *title, cons
         int n = history_series(r->state.log_history, keys[i], xs, ys);
         if (n) plot_add(&p, keys[i], xs, ys, n);
     }
-    char *dir = path_join(r->a->output_dir, "plots"), *path = path_join(dir, file);
-    mkdir_p(dir);
-    if (p.n_series) plot_save(&p, path);
-    plot_free(&p);
     free(xs);
     free(ys);
-    free(dir);
-    return path;
+    return save_plot(r, &p, file);
 }
 
+// plot_schedule: the learning rate of every step trained, from the schedule itself (the rate
+// update s used, schedule_lr(s - 1)), so a run shorter than --logging_steps still shows its
+// warmup and decay. (An fp16 step skipped on overflow repeats a rate; the log has those.)
+static char *plot_schedule(const Run *r) {
+    const long n = r->state.global_step;
+    double *xs = xmalloc(sizeof(double) * (size_t)(n ? n : 1)), *ys = xmalloc(sizeof(double) * (size_t)(n ? n : 1));
+    for (long s = 1; s <= n; s++) {
+        xs[s - 1] = (double)s;
+        ys[s - 1] = schedule_lr(&r->sched, s - 1);
+    }
+    Plot p = plot_new("learning rate", "step", "");
+    if (n) plot_add(&p, r->a->lr_scheduler_type, xs, ys, (int)n);
+    free(xs);
+    free(ys);
+    return save_plot(r, &p, "learning_rate.png");
+}
+
+// write_plots: loss.png (the logged losses, and the run's mean train_loss as a point at its last
+// step), learning_rate.png (the schedule) and eval.png; prints the paths written.
 static void write_plots(const Run *r) {
-    char *loss = plot_series(r, "loss.png", "training and eval loss", (const char *[]){"loss", "eval_loss"}, 2);
-    char *lr = plot_series(r, "learning_rate.png", "learning rate", (const char *[]){"learning_rate"}, 1);
-    char *ev = plot_series(r, "eval.png", "eval metrics",
-                           (const char *[]){"eval_accuracy", "eval_f1", "train_accuracy", "eval_pearson",
-                                            "eval_spearmanr", "eval_micro_f1", "eval_macro_f1", "eval_subset_accuracy"},
-                           8);
-    printf("plots                %s %s%s%s\n", loss, lr, r->has_dev ? " " : "", r->has_dev ? ev : "");
-    free(loss);
-    free(lr);
-    free(ev);
+    char *files[3] = {
+        plot_series(r, "loss.png", "training and eval loss", (const char *[]){"loss", "eval_loss", "train_loss"}, 3),
+        plot_schedule(r),
+        r->has_dev
+            ? plot_series(r, "eval.png", "eval metrics",
+                          (const char *[]){"eval_accuracy", "eval_f1", "train_accuracy", "eval_pearson",
+                                           "eval_spearmanr", "eval_micro_f1", "eval_macro_f1", "eval_subset_accuracy"},
+                          8)
+            : NULL};
+    printf("plots               ");
+    for (int i = 0; i < 3; i++)
+        if (files[i]) printf(" %s", files[i]);
+    printf("\n");
+    for (int i = 0; i < 3; i++) free(files[i]);
 }
 
 // save_final_model: the model's Hugging Face files straight into output_dir (beside the
@@ -869,6 +929,7 @@ static void finish_run(Run *r, double seconds, long start_step) {
     cJSON *train = train_metrics(r, seconds, steps_run), *e = cJSON_Duplicate(train, true), *eval = NULL;
     cJSON_AddNumberToObject(e, "step", (double)r->state.global_step);
     log_history_add(&r->state, e);
+    report_new_logs(r);
     mkdir_p(a->output_dir);
     save_final_model(r);
     write_log_history(r);
@@ -980,8 +1041,7 @@ static ProblemType run_problem(const TrainingArguments *a) {
 }
 
 // set_problem_type: the model's config.problem_type (saved in config.json, as the first forward
-// with labels sets it in transformers); the losses computed outside the backend need
-// backward_from_dlogits, and label smoothing a classification.
+// with labels sets it in transformers); label smoothing needs a classification.
 static void set_problem_type(Run *r) {
     const ProblemType p = r->train.text.problem;
     const double eps = r->a->label_smoothing_factor;
@@ -992,9 +1052,6 @@ static void set_problem_type(Run *r) {
     if (eps > 0 && p == PROBLEM_MULTI_LABEL)
         printf("warning: label smoothing is not compatible with multi-label classification; disabled for this run (as "
                "the Trainer does)\n");
-    if ((p != PROBLEM_SINGLE_LABEL || eps > 0) && !r->be->backward_from_dlogits)
-        die("--device %s: this backend trains single-label cross-entropy only; run %s%s on --device cpu", r->be->device,
-            problem_type_name(p), eps > 0 ? " with label smoothing" : "");
     if (eps > 0 && p == PROBLEM_SINGLE_LABEL) return;  // the model never sees the labels: config unchanged, as HF
     free(r->be->config->problem_type);
     r->be->config->problem_type = xstrdup(problem_type_name(p));
@@ -1104,6 +1161,7 @@ int trainer_train(const TrainingArguments *given) {
 
     const long start_step = r.state.global_step;
     const double t0 = now_seconds();
+    report_open(&r);
     if (a->eval_on_start && r.has_dev) evaluate_on_start(&r);
     train_loop(&r);
     if (!r.interrupted && dist_is_main()) {
@@ -1113,6 +1171,8 @@ int trainer_train(const TrainingArguments *given) {
         eval_result_free(&r.last_eval);
     }
 
+    report_new_logs(&r);  // what an interrupted run logged since its last step
+    tb_close(r.tb);
     free(resume);
     trainer_state_free(&r.state);
     optimizer_free(&r.opt);

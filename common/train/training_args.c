@@ -139,7 +139,9 @@ static ArgSpec *spec_table(TrainingArguments *a, int *n) {
         {"predictions_file", ARG_STRING, &a->predictions_file,
          "predict's TSV (none: predictions.tsv in --output_dir, or in the model's directory without it)", NULL},
         {"plots", ARG_BOOL, &a->plots, "write PNG plots of loss, learning rate and eval metrics", NULL},
-        {"report_to", ARG_STRING, &a->report_to, "none (log_history.jsonl and the plots are the report)", NULL},
+        {"report_to", ARG_STRING, &a->report_to,
+         "none (log_history.jsonl and the plots are the report) or tensorboard (also event files in output_dir/runs/)",
+         NULL},
     };
     *n = (int)ARRAY_LEN(specs);
     ArgSpec *copy = xmalloc(sizeof specs);
@@ -191,9 +193,9 @@ static void check_optimizer_and_schedule(const TrainingArguments *a) {
     schedule_set_kwargs(&s, a->lr_scheduler_kwargs, "--lr_scheduler_kwargs");
     if (a->auto_find_batch_size && !strcmp(a->device, "cuda"))
         die("--auto_find_batch_size needs --device cpu: the GPU backend cannot retry a failed allocation yet");
-    if (strcmp(a->report_to, "none"))
-        die("--report_to %s: this trainer reports to log_history.jsonl and its plots only (a TensorBoard event file "
-            "is protobuf records with CRC32C checksums, not written here); use --report_to none",
+    if (strcmp(a->report_to, "none") && strcmp(a->report_to, "tensorboard"))
+        die("--report_to %s: this trainer reports to log_history.jsonl and its plots, and to TensorBoard event files "
+            "with --report_to tensorboard; use none or tensorboard",
             a->report_to);
 }
 

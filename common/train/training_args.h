@@ -48,7 +48,7 @@ typedef struct {
     int logging_steps, eval_steps, save_steps, save_total_limit;
     bool load_best_model_at_end, greater_is_better;
     bool eval_on_start;         // evaluate once before the first step
-    const char *report_to;      // "none" only: the run writes log_history.jsonl and plots
+    const char *report_to;      // "none" (log_history.jsonl and plots) or "tensorboard" (also event files)
     bool auto_find_batch_size;  // halve the batch and start again on out-of-memory
     const char *metric_for_best_model;
     int early_stopping_patience;  // EarlyStoppingCallback; 0 = off

@@ -55,6 +55,12 @@ static const float *gpu_forward(Backend *b, const Batch *x, bool training, Rng *
 // backward: gpu_bert_backward ADDS to the gradients, so accumulation steps sum as on the CPU.
 static void gpu_backward(Backend *b, float example_weight) { gpu_bert_backward(&gpu_of(b)->gpu, example_weight); }
 
+// backward_from_dlogits: the trainer's own losses (MSE, BCE, label smoothing) from the
+// downloaded logits; their dlogits go back up and the GPU runs the rest of the backward.
+static void gpu_backward_from_dlogits(Backend *b, const float *dlogits) {
+    gpu_bert_backward_from_dlogits(&gpu_of(b)->gpu, dlogits);
+}
+
 static void gpu_zero_grad(Backend *b) { gpu_bert_zero_grad(&gpu_of(b)->gpu); }
 
 // step: (unscale,) clip (the norm before clipping is returned), then the fused AdamW at lr with
@@ -124,6 +130,7 @@ extern "C" Backend *backend_open_gpu(const char *dir, int K, const char *const *
     Backend *b = backend_of_bert(g->host);
     b->device = "cuda", b->model = g;
     b->forward = gpu_forward, b->backward = gpu_backward, b->zero_grad = gpu_zero_grad, b->step = gpu_step;
+    b->backward_from_dlogits = gpu_backward_from_dlogits;
     b->save_pretrained = gpu_save_pretrained, b->params_changed = gpu_params_changed;
     b->sync_to_host = gpu_sync_to_host, b->close = gpu_close, b->set_format = gpu_set_format;
     return b;

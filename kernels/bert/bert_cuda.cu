@@ -397,6 +397,31 @@ void gpu_bert_backward(GpuBert *g, float example_weight) {
     });
 }
 
+// upload_dlogits: dlogits (B,K) float32 from the host, times scale, into g->dlogits in the model's
+// format (rounded to nearest even, as the GPU's own cross-entropy backward stores them).
+static void upload_dlogits(GpuBert *g, const float *dlogits, float scale) {
+    const size_t n = (size_t)g->B * g->config.num_labels, bytes = (size_t)format_bytes(g->format);
+    unsigned char *host = (unsigned char *)xmalloc(bytes * n);
+    for (size_t i = 0; i < n; i++) {
+        const float x = dlogits[i] * scale;
+        if (g->format == FMT_FP32) memcpy(host + 4 * i, &x, 4);
+        else {
+            const uint16_t h = g->format == FMT_BF16 ? fp32_to_bf16(x) : fp32_to_fp16(x);
+            memcpy(host + 2 * i, &h, 2);
+        }
+    }
+    CUDA_CHECK(cudaMemcpy(g->dlogits, host, bytes * n, cudaMemcpyHostToDevice));
+    free(host);
+}
+
+// gpu_bert_backward_from_dlogits: bert_backward_from_dlogits (times the loss scale, as
+// gpu_bert_backward).
+void gpu_bert_backward_from_dlogits(GpuBert *g, const float *dlogits) {
+    NvtxRange range("bert_backward");
+    upload_dlogits(g, dlogits, gpu_bert_loss_scale(g));
+    with_storage(g->format, [&](auto s) { backward_from_dlogits<decltype(s)>(g); });
+}
+
 void gpu_bert_zero_grad(GpuBert *g) { CUDA_CHECK(cudaMemset(g->grads, 0, sizeof(float) * g->numel)); }
 
 // ---------------------------------------------------------------------------------------------

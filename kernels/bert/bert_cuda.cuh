@@ -162,6 +162,10 @@ void gpu_bert_logits(const GpuBert *g, float *out);
 // gpu_bert_backward: bert_backward on the GPU: ADD the gradient of sum_b example_weight * loss_b
 // (times the loss scale with loss scaling: the gradients are scaled until gpu_bert_step).
 void gpu_bert_backward(GpuBert *g, float example_weight);
+// gpu_bert_backward_from_dlogits: the same for a loss the caller computed from the last forward's
+// logits (gpu_bert_logits): ADD the gradient whose dloss/dlogits (B,K) is the host array dlogits
+// (uploaded, times the loss scale). The forward needs no labels.
+void gpu_bert_backward_from_dlogits(GpuBert *g, const float *dlogits);
 // gpu_bert_loss_scale: what the backward multiplies the loss by (the GradScaler's scale, or 1).
 float gpu_bert_loss_scale(const GpuBert *g);
 void gpu_bert_zero_grad(GpuBert *g);

@@ -6,7 +6,9 @@
 //   - a resumed run whose scale is far too large (2^100, written into the checkpoint) overflows:
 //     each step is skipped, the scale halves each time, and the learning-rate schedule does not
 //     advance (as the Hugging Face Trainer skips the scheduler step with the optimizer step);
-//   - bf16 trains without a scaler, and the banner says which precision runs.
+//   - bf16 trains without a scaler, and the banner says which precision runs;
+//   - regression, multi-label and label smoothing (losses the trainer computes on the host from
+//     the GPU's logits, their dlogits sent back: backward_from_dlogits) log the CPU run's numbers.
 // tests/gpu/test_trainer.cu checks the numbers against the CPU on a GPU.
 #include <criterion/criterion.h>
 #include <math.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #define _Noreturn [[noreturn]]
 extern "C" {
@@ -131,4 +134,55 @@ Test(emulated_trainer, bf16_trains_without_a_scaler, .timeout = 300) {
     cr_expect(!cJSON_GetObjectItemCaseSensitive(state, "grad_scaler"), "a bf16 checkpoint has no grad_scaler");
     cr_expect_eq(number(state, "optimizer_step"), 2);
     cJSON_Delete(state);
+}
+
+// logged: every value of `key` in DIR/log_history.jsonl, in order.
+static std::vector<double> logged(const std::string &dir, const char *key) {
+    std::vector<double> out;
+    char *text = read_file((dir + "/log_history.jsonl").c_str(), NULL);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        if (cJSON_IsNumber(v)) out.push_back(v->valuedouble);
+        cJSON_Delete(o);
+    }
+    free(text);
+    return out;
+}
+
+// cuda_matches_cpu: the same run (a checkpoint without dropout, so nothing random) on the emulated
+// GPU and on the CPU: each logged loss, grad norm and eval metric `metric` agree to float32
+// sums taken in another order.
+static void cuda_matches_cpu(const char *what, const std::string &flags, const char *metric) {
+    const std::string gpu = tmp_dir((std::string(what) + "-cuda").c_str()),
+                      cpu = tmp_dir((std::string(what) + "-cpu").c_str());
+    run(flags + " --eval_strategy steps --eval_steps 2 --save_strategy no", gpu);
+    const std::string cmd = "rm -rf " + cpu +
+        " && build/16_trainer train --config tests/fixtures/trainer/tiny_run.json " +
+        "--device cpu --max_train_samples 8 --per_device_train_batch_size 2 --max_eval_samples 4 --max_steps 4 " +
+        "--logging_steps 1 --load_best_model_at_end false --plots false --eval_strategy steps --eval_steps 2 " +
+        "--save_strategy no " + flags + " --output_dir " + cpu + " > " + cpu + ".out 2>&1";
+    cr_assert_eq(system(cmd.c_str()), 0, "`%s` failed", cmd.c_str());
+    for (const char *key : {"loss", "grad_norm", "eval_loss", metric}) {
+        const std::vector<double> a = logged(gpu, key), b = logged(cpu, key);
+        cr_assert(a.size() == b.size() && !a.empty(), "%s: %zu values of %s on cuda, %zu on cpu", what, a.size(), key,
+                  b.size());
+        for (size_t i = 0; i < a.size(); i++)
+            cr_expect(fabs(a[i] - b[i]) <= 1e-4 * fabs(b[i]) + 1e-6, "%s: %s[%zu] %.8g on cuda, %.8g on cpu", what, key,
+                      i, a[i], b[i]);
+    }
+}
+
+Test(emulated_trainer, regression_multi_label_and_label_smoothing_match_the_cpu, .timeout = 600) {
+    const std::string fix = "tests/fixtures/trainer/";
+    cuda_matches_cpu("regression",
+                     "--model_name_or_path " + fix + "tiny-bert-reg --train_file " + fix + "reg_train.tsv " +
+                         "--validation_file " + fix + "reg_dev.tsv --metric_for_best_model pearson",
+                     "eval_pearson");
+    cuda_matches_cpu("multi-label",
+                     "--model_name_or_path " + fix + "tiny-bert-multi --train_file " + fix + "multi_train.tsv " +
+                         "--validation_file " + fix + "multi_dev.tsv --metric_for_best_model micro_f1",
+                     "eval_micro_f1");
+    cuda_matches_cpu("smoothing", "--model_name_or_path " + fix + "tiny-bert-cls --label_smoothing_factor 0.1",
+                     "eval_accuracy");
 }
