@@ -32,7 +32,7 @@ static inline float select_float(int c, float x, float y) {
 // and 2^n is built from its bits: the exponent field of a float holds n + 127.
 static inline float exp_approx(float x) {
     x = x < -87.3f ? -87.3f : x > 88.3f ? 88.3f : x;
-    const float round_magic = 12582912.0f;              // 1.5 * 2^23: adding it rounds to an integer
+    const float round_magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
     float shifted = madd(round_magic, x, 1.44269504f);  // 1.5 * 2^23 + n: n is its low mantissa bits
     float n = shifted - round_magic;
     float r = madd(madd(x, n, -0.693359375f), n, 2.12194440e-4f);

@@ -574,8 +574,9 @@ typedef struct {
 } StepStats;
 
 static StepStats step_stats(const Run *r) {
-    return (StepStats){r->log_loss_sum, (double)r->log_examples, (double)r->acc_correct, (double)r->acc_seen,
-                       r->run_loss_sum, (double)r->run_examples, r->run_step_loss_sum,   r->train_tokens};
+    return (StepStats){r->log_loss_sum,     (double)r->log_examples, (double)r->acc_correct,
+                       (double)r->acc_seen, r->run_loss_sum,         (double)r->run_examples,
+                       r->run_step_loss_sum, r->train_tokens};
 }
 
 // average_over_ranks: at the end of an accumulation group, before the optimizer step (so the
