@@ -326,8 +326,8 @@ int main(int argc, char **argv) {
         {"model_name_or_path", ARG_STRING, &model_dir, "checkpoint whose config.json sizes section 5's small model",
          "On paper (section 5)"},
         {"max_seq_length", ARG_INT, &max_seq_length, "tokens per sequence: batch x this = tokens per GPU", NULL},
-        {"nvlink_gb_per_s", ARG_FLOAT, &nvlink, "assumed NVLink bandwidth per GPU per direction, GB/s (H100 SXM, NVLink 4)",
-         NULL},
+        {"nvlink_gb_per_s", ARG_FLOAT, &nvlink,
+         "assumed NVLink bandwidth per GPU per direction, GB/s (H100 SXM, NVLink 4)", NULL},
         {"ethernet_gb_per_s", ARG_FLOAT, &ethernet, "assumed network bandwidth per GPU per direction, GB/s (100 Gb/s)",
          NULL},
         {"gpu_tflops", ARG_FLOAT, &tflops,
@@ -352,8 +352,7 @@ int main(int argc, char **argv) {
             demo_batch, demo_features, demo_classes, demo_examples);
     if (max_seq_length < 1 || !(nvlink > 0) || !(ethernet > 0) || !(tflops > 0))
         die("--max_seq_length, --nvlink_gb_per_s, --ethernet_gb_per_s and --gpu_tflops must be positive");
-    if (!dir_exists(model_dir))
-        die("%s not found: run `bash data/fetch.sh` (or `make`) first", model_dir);
+    if (!dir_exists(model_dir)) die("%s not found: run `bash data/fetch.sh` (or `make`) first", model_dir);
 
     print_shards(shard_examples, shard_batch, world_size, seed);
 
