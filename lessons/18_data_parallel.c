@@ -319,7 +319,8 @@ int main(int argc, char **argv) {
         {"seed", ARG_INT, &seed, "the epoch's order and the demo's data", NULL},
         {"shard_examples", ARG_INT, &shard_examples, "examples of section 1's printed epoch", "Demos"},
         {"shard_batch", ARG_INT, &shard_batch, "batch per rank of section 1", NULL},
-        {"demo_examples", ARG_INT, &demo_examples, "examples of section 3's softmax regression", NULL},
+        {"demo_examples", ARG_INT, &demo_examples,
+         "examples of section 3's softmax regression (unset: 3 x demo_batch x world_size + 4)", NULL},
         {"demo_batch", ARG_INT, &demo_batch, "batch per rank of section 3", NULL},
         {"demo_features", ARG_INT, &demo_features, "features of section 3's examples", NULL},
         {"demo_classes", ARG_INT, &demo_classes, "classes of section 3", NULL},
@@ -341,6 +342,9 @@ int main(int argc, char **argv) {
         "command of the real thing.",
         NULL, specs, ARRAY_LEN(specs)};
     args_parse(&parser, argc, argv, NULL, 0);
+    // By default section 3's data holds three full rounds of every rank's batch and 4 examples more
+    // (100 for 4 ranks at batch 8), so the epoch ends on a short round.
+    if (!args_was_set(&parser, "demo_examples")) demo_examples = 3 * demo_batch * world_size + 4;
     if (world_size < 1 || world_size > ALLREDUCE_MAX_RANKS)
         die("--world_size must be 1 to %d (got %d)", ALLREDUCE_MAX_RANKS, world_size);
     if (shard_examples < 1 || shard_batch < 1 || shard_examples > 1000)
