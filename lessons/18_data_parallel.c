@@ -47,14 +47,14 @@ static void print_shards(int N, int B, int W, int seed) {
            N, B, W, seed);
     StepPlan p = one_epoch_plan(N, B, W);
     int *order = xmalloc(sizeof(int) * (size_t)N), *rows = xmalloc(sizeof(int) * (size_t)B);
-    int *seen = calloc((size_t)N, sizeof(int));
+    int *seen = xcalloc((size_t)N, sizeof(int));
     epoch_order((uint64_t)seed, 0, order, N);  // every rank draws this same permutation from the seed
     printf("the epoch's order (the same on every rank: drawn from the seed, nothing is sent):");
     for (int i = 0; i < N; i++) printf(" %d", order[i]);
     printf("\n");
     // The ranks' batches in the order they run: round k, rank 0..W-1 (batch k*W + r of the order).
     char **lines = xmalloc(sizeof(char *) * (size_t)W);
-    for (int r = 0; r < W; r++) lines[r] = calloc(4096, 1);
+    for (int r = 0; r < W; r++) lines[r] = xcalloc(4096, 1);  // <= 200 examples of <= 4 characters, <= 200 batch labels
     for (long k = 0; k < p.batches_per_epoch; k++)
         for (int r = 0; r < W; r++) {
             const int n = steps_shard_batch(&p, order, r, k, rows);
@@ -347,9 +347,9 @@ int main(int argc, char **argv) {
     if (!args_was_set(&parser, "demo_examples")) demo_examples = 3 * demo_batch * world_size + 4;
     if (world_size < 1 || world_size > ALLREDUCE_MAX_RANKS)
         die("--world_size must be 1 to %d (got %d)", ALLREDUCE_MAX_RANKS, world_size);
-    if (shard_examples < 1 || shard_batch < 1 || shard_examples > 1000)
-        die("--shard_examples must be 1 to 1000 and --shard_batch at least 1 (got %d, %d)", shard_examples,
-            shard_batch);
+    if (shard_examples < 1 || shard_examples > 100 || shard_batch < 1 || shard_batch > 100)
+        die("--shard_examples and --shard_batch must be 1 to 100: section 1 prints every example (got %d, %d)",
+            shard_examples, shard_batch);
     if (demo_batch < 1 || demo_features < 1 || demo_classes < 2 || demo_examples < demo_batch * world_size)
         die("section 3 needs --demo_batch >= 1, --demo_features >= 1, --demo_classes >= 2 and --demo_examples >= "
             "demo_batch x world_size (got %d, %d, %d, %d)",

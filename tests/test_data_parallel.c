@@ -18,7 +18,7 @@ static float **ranks_buffers(int N, size_t n, double **sum) {
     Rng rng;
     rng_seed(&rng, 7, RNG_STREAM_EXAMPLES);
     float **x = xmalloc(sizeof(float *) * (size_t)N);
-    *sum = calloc(n, sizeof(double));
+    *sum = xcalloc(n, sizeof(double));
     for (int r = 0; r < N; r++) {
         x[r] = xmalloc(sizeof(float) * n);
         for (size_t i = 0; i < n; i++) (*sum)[i] += x[r][i] = rng_normal(&rng);
