@@ -33,18 +33,6 @@
 
 static double mib(size_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
 
-// bert_base: the sizes of bert-base-uncased's config.json (110M parameters), 2 labels.
-static BertConfig bert_base(void) {
-    return (BertConfig){.vocab_size = 30522,
-                        .hidden_size = 768,
-                        .num_hidden_layers = 12,
-                        .num_attention_heads = 12,
-                        .intermediate_size = 3072,
-                        .max_position_embeddings = 512,
-                        .type_vocab_size = 2,
-                        .num_labels = 2};
-}
-
 // ---- 1. the accounting ------------------------------------------------------------------------
 
 static void print_accounting(const char *name, const BertConfig *c) {
@@ -225,7 +213,7 @@ int main(int argc, char **argv) {
     if (!dir_exists(model_dir) || !file_exists(train_file))
         die("%s or %s not found: run `bash data/fetch.sh` (or `make`) first", model_dir, train_file);
 
-    BertConfig minilm = bert_config_load(model_dir, 2), base = bert_base();
+    BertConfig minilm = bert_config_load(model_dir, 2), base = bert_base_uncased_config(2);
     printf("== 1. the accounting (MiB = 2^20 bytes; \"rest\" = embeddings, head and backward scratch) ==\n");
     print_accounting(model_dir, &minilm);
     print_accounting("bert-base (sizes of bert-base-uncased)", &base);

@@ -1,7 +1,11 @@
 // logreg.c — see logreg.h.
 #include "common/model/logreg.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "common/core/util.h"
+#include "common/model/loss.h"
 
 void logreg_init(LogReg *m, int D, int K, Rng *rng, float init_std) {
     memset(m, 0, sizeof *m);
@@ -39,6 +43,24 @@ void logreg_backward_dense(LogReg *m, const float *X, int B, const float *dlogit
             for (int d = 0; d < m->D; d++) dw[d] += g * x[d];
             m->db[k] += g;
         }
+}
+
+double logreg_add_grad_rows(LogReg *m, const float *X, const int *y, const int *rows, int n, float scale) {
+    const int D = m->D, K = m->K;
+    float *x = xmalloc(sizeof(float) * (size_t)n * D),
+          *logits = xmalloc(sizeof(float) * (size_t)n * K);  // (n,D), (n,K)
+    float *probs = xmalloc(sizeof(float) * (size_t)n * K), *dlogits = xmalloc(sizeof(float) * (size_t)n * K);
+    int *yb = xmalloc(sizeof(int) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        memcpy(x + (size_t)i * D, X + (size_t)rows[i] * D, sizeof(float) * (size_t)D);
+        yb[i] = y[rows[i]];
+    }
+    logreg_forward_dense(m, x, n, logits);
+    const double loss = cross_entropy_forward(logits, yb, n, K, probs);
+    cross_entropy_backward(probs, yb, n, K, scale, dlogits);
+    logreg_backward_dense(m, x, n, dlogits);
+    free(x), free(logits), free(probs), free(dlogits), free(yb);
+    return loss;
 }
 
 void logreg_forward_sparse(const LogReg *m, const CsrRows *X, float *logits) {

@@ -31,5 +31,9 @@ void logreg_init(LogReg *m, int D, int K, Rng *rng, float init_std);
 void logreg_free(LogReg *m);
 void logreg_forward_dense(const LogReg *m, const float *X, int B, float *logits);
 void logreg_backward_dense(LogReg *m, const float *X, int B, const float *dlogits);
+// logreg_add_grad_rows: for the examples rows[0..n) of X (N,D) with labels y (N): grads +=
+// scale x d(sum of their cross-entropies)/d(params); returns their mean loss. scale 1/n: the
+// gradient of this batch's mean loss.
+double logreg_add_grad_rows(LogReg *m, const float *X, const int *y, const int *rows, int n, float scale);
 void logreg_forward_sparse(const LogReg *m, const CsrRows *X, float *logits);
 void logreg_backward_sparse(LogReg *m, const CsrRows *X, const float *dlogits);

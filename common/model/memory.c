@@ -15,12 +15,26 @@ ActivationMemory activation_memory(const BertConfig *c, int B, int T, int elem_b
     return a;
 }
 
+size_t bert_embedding_param_count(const BertConfig *c) {
+    const size_t V = (size_t)c->vocab_size, C = (size_t)c->hidden_size;
+    return V * C + (size_t)c->max_position_embeddings * C + (size_t)c->type_vocab_size * C + 2 * C;
+}
+
 size_t bert_param_count(const BertConfig *c) {
-    const size_t V = (size_t)c->vocab_size, C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size;
-    const size_t K = (size_t)c->num_labels;
-    size_t embeddings = V * C + (size_t)c->max_position_embeddings * C + (size_t)c->type_vocab_size * C + 2 * C;
+    const size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size, K = (size_t)c->num_labels;
     size_t layer = 4 * (C * C + C) + 2 * C + (I * C + I) + (C * I + C) + 2 * C;
-    return embeddings + (size_t)c->num_hidden_layers * layer + C * C + C + K * C + K;
+    return bert_embedding_param_count(c) + (size_t)c->num_hidden_layers * layer + C * C + C + K * C + K;
+}
+
+BertConfig bert_base_uncased_config(int num_labels) {
+    return (BertConfig){.vocab_size = 30522,
+                        .hidden_size = 768,
+                        .num_hidden_layers = 12,
+                        .num_attention_heads = 12,
+                        .intermediate_size = 3072,
+                        .max_position_embeddings = 512,
+                        .type_vocab_size = 2,
+                        .num_labels = num_labels};
 }
 
 StateMemory state_memory(size_t n_params, FloatFormat f) {

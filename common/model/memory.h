@@ -36,6 +36,12 @@ ActivationMemory activation_memory(const BertConfig *c, int B, int T, int elem_b
 //   per layer  4 (C C + C) + 2 C + (I C + I) + (C I + C) + 2 C     Q K V O, LayerNorm, FFN, LayerNorm
 //   head       C C + C + K C + K                                   pooler, classifier
 size_t bert_param_count(const BertConfig *c);
+// bert_embedding_param_count: the embeddings' share of it (V C + maxT C + types C + 2 C): rows
+// looked up, not multiplied, and the last gradients the backward produces (lesson 18).
+size_t bert_embedding_param_count(const BertConfig *c);
+// bert_base_uncased_config: the sizes of bert-base-uncased's config.json (110M parameters) with
+// num_labels classes, for the arithmetic of lessons 15 and 18 (no checkpoint is loaded).
+BertConfig bert_base_uncased_config(int num_labels);
 
 // Training state per parameter (P parameters), in bytes:
 //   fp32                      weights 4 + gradients 4 + AdamW m, v 8              = 16 P
