@@ -138,6 +138,11 @@ Test(trainer, impossible_combinations_are_one_line) {
     expect_refusal("--lr_scheduler_type cosine_with_min_lr --lr_scheduler_kwargs min_lr=0", "is not a JSON object");
     expect_refusal("--report_to wandb", "--report_to wandb: this trainer reports to log_history.jsonl");
     expect_refusal("--warmup_steps -1", "--warmup_steps must be 0 or more");
+    // a regression run reports mse, pearson and spearmanr, not accuracy (the Trainer fails on it too)
+    expect_refusal("--model_name_or_path " FIX "/tiny-bert-reg --train_file " FIX
+                   "/reg_train.tsv --validation_file " FIX "/reg_dev.tsv --metric_for_best_model accuracy",
+                   "--metric_for_best_model accuracy: a regression run's evaluation does not report it; choose one of "
+                   "loss, mse, pearson, spearmanr");
 }
 
 Test(trainer, config_file_holds_the_same_keys) {

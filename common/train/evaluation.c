@@ -105,6 +105,23 @@ bool metric_improves(bool has_best, double best, double value, bool greater, dou
     return (greater ? value > best : value < best) && fabs(value - best) > threshold;
 }
 
+void metric_check_reported(const char *full, ProblemType p) {
+    static const char *single[] = {"eval_loss", "eval_accuracy", "eval_f1"},
+                      *regression[] = {"eval_loss", "eval_mse", "eval_pearson", "eval_spearmanr"},
+                      *multi[] = {"eval_loss", "eval_micro_f1", "eval_macro_f1", "eval_subset_accuracy"};
+    const char **names = p == PROBLEM_REGRESSION ? regression : p == PROBLEM_MULTI_LABEL ? multi : single;
+    const size_t n = p == PROBLEM_REGRESSION ? ARRAY_LEN(regression)
+        : p == PROBLEM_MULTI_LABEL           ? ARRAY_LEN(multi)
+                                             : ARRAY_LEN(single);
+    char listed[160] = "";
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(full, names[i])) return;
+        snprintf(listed + strlen(listed), sizeof listed - strlen(listed), "%s%s", i ? ", " : "", names[i] + 5);
+    }
+    die("--metric_for_best_model %s: a %s run's evaluation does not report it; choose one of %s", full + 5,
+        problem_type_name(p), listed);
+}
+
 cJSON *eval_entry(long step, double epoch, const EvalResult *r, const char *const *names, double train_accuracy) {
     cJSON *e = cJSON_CreateObject();
     cJSON_AddNumberToObject(e, "step", (double)step);

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
+#include "common/text/dataset.h"
 #include "common/train/metrics.h"
 
 typedef struct {
@@ -50,6 +51,10 @@ void eval_result_free(EvalResult *r);
 
 // metric_full_name: "f1" -> "eval_f1" (names already starting with eval_ are kept).
 const char *metric_full_name(const char *name);
+// metric_check_reported: dies with one line when an evaluation of problem p does not report
+// `full` (an eval_* name), as the Trainer fails when metric_for_best_model is not among the
+// evaluation's metrics; here at start-up instead of at the first evaluation.
+void metric_check_reported(const char *full, ProblemType p);
 // metric_value: the number that `name` (see METRIC_CHOICES) reads from a finished evaluation.
 double metric_value(const EvalResult *r, const char *name);
 // metric_default_greater: the Trainer's default for greater_is_better: false for "...loss".

@@ -1134,6 +1134,7 @@ int trainer_train(const TrainingArguments *given) {
     char *resume = resolve_resume(a);
     if (resume) check_resume_matches(&r, resume);
     checkpoint_sweep_tmp(a->output_dir);  // what a run killed while saving left behind
+    if (a->metric_for_best_model) metric_check_reported(a->metric_for_best_model, r.train.text.problem);
 
     r.be = open_backend(&r, &args, labels);
     if (a->bf16 || a->fp16) r.be->set_format(r.be, a->bf16 ? FMT_BF16 : FMT_FP16);  // fp16: cuda only (training_args.c)
