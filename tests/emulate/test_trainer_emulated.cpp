@@ -7,6 +7,8 @@
 //     each step is skipped, the scale halves each time, and the learning-rate schedule does not
 //     advance (as the Hugging Face Trainer skips the scheduler step with the optimizer step);
 //   - bf16 trains without a scaler, and the banner says which precision runs.
+//   - BERTSTEP_NCCL=1: the data-parallel GPU path (NCCL's bucketed all-reduce, one rank: the
+//     stand-in of tests/emulate/cuda/nccl.h) logs the losses and grad norms of the run without it.
 // tests/gpu/test_trainer.cu checks the numbers against the CPU on a GPU.
 #include <criterion/criterion.h>
 #include <math.h>
@@ -67,19 +69,21 @@ static double number(const cJSON *o, const char *key) {
     return v->valuedouble;
 }
 
-// logged: "learning_rate" of each training log line of DIR/log_history.jsonl, in step order.
-static std::vector<double> logged_lr(const std::string &dir) {
-    std::vector<double> lr;
+// logged: `key` ("learning_rate", "loss", "grad_norm") of each training log line of
+// DIR/log_history.jsonl, in step order.
+static std::vector<double> logged(const std::string &dir, const char *key) {
+    std::vector<double> values;
     char *text = read_file((dir + "/log_history.jsonl").c_str(), NULL);
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         cJSON *o = cJSON_Parse(line);
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "learning_rate");
-        if (cJSON_IsNumber(v)) lr.push_back(v->valuedouble);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        if (cJSON_IsNumber(v)) values.push_back(v->valuedouble);
         cJSON_Delete(o);
     }
     free(text);
-    return lr;
+    return values;
 }
+static std::vector<double> logged_lr(const std::string &dir) { return logged(dir, "learning_rate"); }
 
 Test(emulated_trainer, fp16_scaler_is_checkpointed_and_overflow_skips_the_schedule, .timeout = 300) {
     const std::string a = tmp_dir("fp16");
@@ -131,4 +135,20 @@ Test(emulated_trainer, bf16_trains_without_a_scaler, .timeout = 300) {
     cr_expect(!cJSON_GetObjectItemCaseSensitive(state, "grad_scaler"), "a bf16 checkpoint has no grad_scaler");
     cr_expect_eq(number(state, "optimizer_step"), 2);
     cJSON_Delete(state);
+}
+
+Test(emulated_trainer, nccl_one_rank_trains_as_without, .timeout = 300) {
+    const std::string plain = tmp_dir("plain"), nccl = tmp_dir("nccl");
+    const std::string flags = "--max_steps 2 --gradient_accumulation_steps 2";
+    const std::string out = run(flags, plain);
+    cr_expect(!strstr(out.c_str(), "NCCL"), "%s", out.c_str());
+    setenv("BERTSTEP_NCCL", "1", 1);
+    const std::string with = run(flags, nccl);
+    unsetenv("BERTSTEP_NCCL");
+    cr_expect(strstr(with.c_str(), "NCCL averages the gradients of 1 rank, 3 buckets"), "%s", with.c_str());
+    for (const char *key : {"loss", "grad_norm"}) {
+        const std::vector<double> a = logged(plain, key), b = logged(nccl, key);
+        cr_expect(a.size() == 2 && a == b, "%s: %zu values without NCCL, %zu with, or they differ", key, a.size(),
+                  b.size());
+    }
 }
