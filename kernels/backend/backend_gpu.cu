@@ -33,7 +33,7 @@
 //     emulated suite and bench/gpu_quick.sh's check).
 //
 // Layers: kernels/backend is the top of kernels/: it includes kernels/bert (and so kernels/core)
-// and common/ up to common/train's backend.h. No product file includes it: the trainer reaches it
+// and common/ up to common/train's backend.h and dist.h. No product file includes it: the trainer reaches it
 // through backend.h's backend_open_gpu, linked from build/libbertstep_cuda.a.
 #include "kernels/bert/bert_cuda.cuh"
 #include "kernels/core/nccl_comm.cuh"
