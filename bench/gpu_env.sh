@@ -5,7 +5,8 @@
 #                 BERTSTEP_CARRY (build/carry) where `make gpu-pack` put them (for a GPU machine
 #                 that cannot build), else build/ (bertstep_program gives each one's path)
 #   BERTSTEP_LD   the LD_LIBRARY_PATH to run them with: CUDA's cuBLAS (the toolkit's, else the one
-#                 in python3's nvidia wheels), then a folder with those libraries of
+#                 in python3's nvidia wheels), NCCL's libnccl.so.2 likewise (loaded at run time by
+#                 the data-parallel trainer; 200 MiB, never carried), then a folder with those libraries of
 #                 BERTSTEP_CARRY/lib that this machine lacks. Only those: a carried library older
 #                 than the system's would hide the newer one from programs that need it.
 #
@@ -20,15 +21,16 @@ bertstep_program() {
     if [ "$1" = gpu_tests ] && [ "$BERTSTEP_BIN" = build ]; then echo build/tests/gpu_tests; else echo "$BERTSTEP_BIN/$1"; fi
 }
 
-# cuBLAS 13 (what nvcc 13 links): the toolkit's lib64, else the pip wheel's (nvidia-cublas)
+# bertstep_cuda_libs [LIB]: the folder of LIB (cuBLAS 13, what nvcc 13 links, by default): the
+# toolkit's lib64, else the pip wheel's (nvidia-cublas, nvidia-nccl-cu13)
 bertstep_cuda_libs() {
-    local d f
+    local d f lib=${1:-libcublas.so.13}
     for d in "$(dirname "$(command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc)")/../lib64" \
              /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
-        [ -e "$d/libcublas.so.13" ] && { echo "$d"; return; }
+        [ -e "$d/$lib" ] && { echo "$d"; return; }
     done
     for d in $(${PYTHON:-python3} -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null); do
-        f=$(find "$d/nvidia" -name 'libcublas.so.13' 2>/dev/null | head -n1)
+        f=$(find "$d/nvidia" -name "$lib" 2>/dev/null | head -n1)
         [ -n "$f" ] && { dirname "$f"; return; }
     done
 }
@@ -50,6 +52,8 @@ bertstep_missing_libs() {
 }
 
 BERTSTEP_LD=$(bertstep_cuda_libs)
+bertstep_nccl_dir=$(bertstep_cuda_libs libnccl.so.2)
+[ -n "$bertstep_nccl_dir" ] && [ "$bertstep_nccl_dir" != "$BERTSTEP_LD" ] && BERTSTEP_LD="$BERTSTEP_LD${BERTSTEP_LD:+:}$bertstep_nccl_dir"
 BERTSTEP_LD="$BERTSTEP_LD${BERTSTEP_LD:+:}$(bertstep_missing_libs "$BERTSTEP_LD")"
 BERTSTEP_LD="${BERTSTEP_LD%:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 BERTSTEP_LD=${BERTSTEP_LD#:}

@@ -13,6 +13,10 @@
 #   kernels    the per-kernel times of one bert-base bf16 step (ncu, else nsys), the top 15
 #   trainer    lesson 16 --device cuda --bf16 on the first 4000 SST-2 sentences (make run's CPU
 #              recipe of RESULTS.md, whose CPU dev accuracy is 0.8257) from all-MiniLM-L6-v2
+#   nccl       data parallel's all-reduce on one GPU: a 1-rank NCCL all-reduce of bert-base's
+#              gradients timed (the GPU test nccl_one_rank_allreduce_bert_base, GB/s), then 2 trainer
+#              steps with and without the NCCL path (BERTSTEP_NCCL=1; under `mpirun -np 1` where
+#              mpirun is installed): the same losses and grad norms
 #   matmul     lesson 12's ladder at its default sizes beside torch.matmul (bench/torch_matmul.py)
 #   more       lesson 13 at bert-base in fp16 and fp32, each beside PyTorch
 #   compile    torch.compile of the bert-base bf16 step, only when 150 s are left
@@ -36,7 +40,7 @@ cd "$(dirname "$0")/.."
 start=$SECONDS
 deadline=$((start + ${GPU_QUICK_SECONDS:-470}))
 min_step=${GPU_QUICK_MIN_STEP:-10}
-steps_wanted=" ${GPU_QUICK_STEPS:-tests sanitizer check timing kernels trainer matmul more compile} "
+steps_wanted=" ${GPU_QUICK_STEPS:-tests sanitizer check timing kernels trainer nccl matmul more compile} "
 py=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
 . bench/gpu_env.sh
@@ -149,6 +153,7 @@ if wanted tests; then
         trainer_cuda_checkpointing trainer_defaults_to_cuda
     test_group mixed 90 "mixed precision" mixed_precision
     test_group memory 60 "memory" memory_
+    test_group nccl 60 "NCCL, 1 rank" nccl_
     rest=""
     for t in $all_tests; do [[ " $tested " == *" $t "* ]] || rest="$rest $t"; done
     # shellcheck disable=SC2086
@@ -319,6 +324,51 @@ if wanted trainer; then
         note "| lesson 16 --device cuda --bf16 | ${steps:-n/a} | ${took:-n/a} | ${sps:-n/a} | $(awk -v s="$sps" 'BEGIN { if (s > 0) printf "%.1f", s / 16; else print "n/a" }') | ${acc:-n/a} |"
     else
         note "not run: $data/minilm or $data/sst2-train.tsv.gz is missing (make gpu-pack puts them there)"
+    fi
+    note ""
+fi
+
+# ---- 6b. NCCL: the data-parallel trainer's all-reduce on one GPU -------------------------------
+# two_steps NAME LAUNCHER...: 2 logged trainer steps (MiniLM, 64 SST-2 sentences, fp32) started by LAUNCHER
+two_steps() {
+    local name=$1
+    shift
+    run_step "$name" 60 "$@" "$trainer" train --device cuda --model_name_or_path $data/minilm \
+        --train_file "$logs/sst2-head.tsv" --text_column sentence --label_column label --max_train_samples 64 \
+        --max_seq_length 64 --per_device_train_batch_size 16 --max_steps 2 --logging_steps 1 --eval_strategy no \
+        --save_strategy no --output_dir "$logs/$name-run"
+}
+# logged_steps LOG: "loss L, grad_norm G" of each logged step, joined by "; "
+logged_steps() {
+    sed -n 's/^step \([0-9]*\)\/[0-9]* .*| loss \([^ ]*\)  grad_norm \([^ ]*\) .*/step \1: loss \2, grad_norm \3/p' "$1" |
+        paste -sd';' - | sed 's/;/; /g'
+}
+if wanted nccl; then
+    note "## NCCL on one GPU: the data-parallel trainer's all-reduce (a communicator of 1 rank)"
+    note ""
+    [ -f "$logs/tests-nccl.log" ] || run_step tests-nccl 60 "${ours[@]}" "$gpu_tests" nccl_
+    rate=$(grep -m1 '^NCCL ' "$logs/tests-nccl.log")
+    note "- ${rate:-no timing: $(grep -m1 -E '^NCCL: not run|^error|^SKIP' "$logs/tests-nccl.log")}"
+    data=${BERTSTEP_CARRY:-build/carry}/data
+    if [ -f $data/minilm/model.safetensors ] && gunzip -c $data/sst2-train.tsv.gz | head -n 65 >"$logs/sst2-head.tsv"; then
+        launcher=()
+        if mpirun=$(command -v mpirun); then
+            launcher=("$mpirun" -np 1 --oversubscribe)
+            [ "$(id -u)" = 0 ] && launcher+=(--allow-run-as-root)
+            note "- 2 trainer steps under \`mpirun -np 1\` ($("$mpirun" --version 2>&1 | head -n1)) with BERTSTEP_NCCL=1, beside 2 without NCCL:"
+        else
+            note "- mpirun: not on this machine; the NCCL run is a single process with BERTSTEP_NCCL=1 (the same path: a 1-rank communicator, the bucketed all-reduce), beside one without NCCL:"
+        fi
+        two_steps trainer-2steps "${ours[@]}"
+        two_steps trainer-2steps-nccl "${launcher[@]}" "${ours[@]}" BERTSTEP_NCCL=1
+        note ""
+        note "| run | logged steps |"
+        note "|---|---|"
+        note "| without NCCL | $(logged_steps "$logs/trainer-2steps.log") |"
+        note "| NCCL ($(grep -m1 -o '[0-9]* buckets' "$logs/trainer-2steps-nccl.log" || echo 'no NCCL line')) | $(logged_steps "$logs/trainer-2steps-nccl.log") |"
+        rm -f "$logs/sst2-head.tsv"
+    else
+        note "- no trainer runs: $data/minilm or $data/sst2-train.tsv.gz is missing (make gpu-pack puts them there)"
     fi
     note ""
 fi

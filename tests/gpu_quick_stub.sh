@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/gpu_quick_stub.sh (run by `make test`) — bench/gpu_quick.sh end to end on a machine without
 # a GPU: every program it calls is replaced by a stand-in that prints what the real one prints
-# (the lines the script reads, in the programs' formats): nvidia-smi, the four GPU programs,
+# (the lines the script reads, in the programs' formats): nvidia-smi, mpirun, the four GPU programs,
 # compute-sanitizer, ncu, nsys, and python3's bench/torch_*.py. Checks that
 #   1. summary.txt has every table, with the numbers and ratios the stand-ins imply, and that a
 #      failing test group, a sanitizer that finds errors and a later step all get their rows (a
@@ -40,6 +40,11 @@ known_flags='known_flags() {
 }'
 
 stub path/ldd 'echo "$1:"; echo "	libstub_only.so.1 => not found"'
+# mpirun: its version, else the command after its options (-np N and flags), run as it is
+stub path/mpirun '
+[ "$1" = --version ] && { echo "mpirun (Open MPI) 4.1.4 (stub)"; exit 0; }
+while [[ $1 == -* ]]; do [ "$1" = -np ] && shift; shift; done
+exec "$@"'
 stub path/nvidia-smi 'echo "NVIDIA H100 80GB HBM3 (stub), 580.159.04, 81559 MiB"'
 
 # gpu_tests FILTER...: PASS (or FAIL, for names containing $STUB_FAIL) for every test of
@@ -48,6 +53,7 @@ stub path/nvidia-smi 'echo "NVIDIA H100 80GB HBM3 (stub), 580.159.04, 81559 MiB"
 stub carry/bin/gpu_tests '
 for f in "$@"; do [ -n "${STUB_SLOW:-}" ] && [[ $f == *"$STUB_SLOW"* ]] && exec sleep 30; done
 echo "GPU: NVIDIA H100 80GB HBM3 (stub), compute capability 9.0, 132 SMs, 79.1 GiB, driver 13.0, runtime 13.0"
+for f in "$@"; do [[ $f == nccl_* ]] && echo "NCCL 2.28.9, 1 rank: all-reduce (ncclAvg) of 109483778 floats (437.9 MB, bert-base'"'"'s gradients): 0.500 ms, 875.9 GB/s"; done
 bad=0
 for t in $(grep -ho "GPU_TEST([a-z0-9_]*)" tests/gpu/*.cu | sed "s/GPU_TEST(\(.*\))/\1/"); do
     for f in "$@"; do
@@ -109,6 +115,9 @@ for d in ${LD_LIBRARY_PATH//:/ }; do [ -e "$d/libstub_only.so.1" ] && found=1; d
 [ -n "${found:-}" ] || { echo "error while loading shared libraries: libstub_only.so.1: cannot open shared object file"; exit 127; }
 while [ "$1" != --output_dir ]; do shift; done
 mkdir -p "$2" && echo "weights" >"$2/model.safetensors" && echo "{}" >"$2/trainer_state.json"
+[ "${BERTSTEP_NCCL:-}" = 1 ] && echo "data parallel on GPUs: NCCL averages the gradients of 1 rank, 7 buckets (one encoder layer each) all-reduced while the backward runs"
+echo "step 1/2  epoch 0.25 | loss 0.6925  grad_norm 0.6756  learning_rate 5.000e-05 | 8.5 samples/s"
+echo "step 2/2  epoch 0.50 | loss 0.6949  grad_norm 0.4067  learning_rate 2.500e-05 | 21.1 samples/s"
 echo "trained              250 steps (250 this run) in 10s, 400.0 samples/s, train loss 0.3500"
 echo "final model on eval  eval_loss 0.4000  eval_accuracy 0.8300  eval_f1 0.8290"'
 
@@ -208,6 +217,10 @@ has "$s" "| \`nvjet_tst_128x64\` | 1 | 60.0 | 60.0% | 60.00 |"
 has "$s" "| \`gelu_forward_kernel\` | 2 | 40.0 | 40.0% | 20.00 |"
 has "$s" "| **all 2 kernels** | 3 | 100.0 | 100% | |"
 has "$s" "| lesson 16 --device cuda --bf16 | 250 | 10s | 400.0 | 25.0 | 0.8300 |"
+has "$s" "- NCCL 2.28.9, 1 rank: all-reduce (ncclAvg) of 109483778 floats (437.9 MB, bert-base's gradients): 0.500 ms, 875.9 GB/s"
+has "$s" "- 2 trainer steps under \`mpirun -np 1\` (mpirun (Open MPI) 4.1.4 (stub)) with BERTSTEP_NCCL=1, beside 2 without NCCL:"
+has "$s" "| without NCCL | step 1: loss 0.6925, grad_norm 0.6756; step 2: loss 0.6949, grad_norm 0.4067 |"
+has "$s" "| NCCL (7 buckets) | step 1: loss 0.6925, grad_norm 0.6756; step 2: loss 0.6949, grad_norm 0.4067 |"
 has "$s" "| 4096x768x768 | 1 naive | 1.00 | 5.0% | ok | 25.00 (fp32) | 0.04x |"
 has "$s" "| 4096x4096x4096 | cublas_bf16 | 400.00 | 2000.0% | ok | 500.00 (bf16) | 0.80x |"
 has "$s" "| bert-base | 32 x 128 | fp16 | 100.00 | 320.0 | 50.0% | 200.00 | 160.0 | **2.00x** |"

@@ -59,6 +59,13 @@ struct Backend {
     // try_alloc_batch: activations for batches of up to max_batch sequences instead; false (and
     // none allocated) when memory runs out (--auto_find_batch_size). NULL: the backend cannot.
     bool (*try_alloc_batch)(Backend *b, int max_batch);
+    // all_reduce_grads: data parallel (common/train/dist.h): the gradients <- their mean over the
+    // ranks, where the backend keeps them; called at the end of every accumulation group, after
+    // its last backward. NULL: the trainer averages ps->grads on the host (dist_mean_floats).
+    // last_backward: set by the trainer before each backward, true for a group's last, whose
+    // gradients the backend may start reducing while the backward runs (the GPU's NCCL buckets).
+    void (*all_reduce_grads)(Backend *b);
+    bool last_backward;
 };
 
 // backend_open: the model in checkpoint directory `dir` for K labels named label_names[0..K)

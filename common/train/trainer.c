@@ -308,10 +308,6 @@ static void per_device_to_global(const cJSON *saved, const cJSON *now) {
 static void check_ranks_agree(Run *r) {
     if (dist_world() == 1) return;
     const TrainingArguments *a = r->a;
-    if (strcmp(a->device, "cpu"))
-        die("--device %s under mpirun: the ranks all-reduce host gradients only (--device cpu); NCCL for GPUs is not "
-            "built yet",
-            a->device);
     dist_check_same("--train_file contents", hash_file(a->train_file));
     char *config = path_join(a->model_name_or_path, "config.json"),
          *weights = path_join(a->model_name_or_path, "model.safetensors");
@@ -614,8 +610,9 @@ static StepStats step_stats(const Run *r) {
 // the mean over all ranks' examples (equal counts per rank: the mean of the ranks' means, as the
 // Trainer's gathered tr_loss).
 static void average_over_ranks(Run *r, const StepStats *start) {
+    if (r->be->all_reduce_grads) r->be->all_reduce_grads(r->be);  // on the device (the GPU's NCCL)
     if (dist_world() == 1) return;
-    dist_mean_floats(r->be->ps->grads, r->be->ps->numel);
+    if (!r->be->all_reduce_grads) dist_mean_floats(r->be->ps->grads, r->be->ps->numel);
     StepStats now = step_stats(r);
     double *s = (double *)start, *d = (double *)&now;
     const int n = (int)(sizeof now / sizeof(double));
@@ -666,6 +663,7 @@ static void train_loop(Run *r) {
             group_start = step_stats(r);
         }
         collate(r->tok, &r->train.tok, rows, n, &r->eo, &x);
+        r->be->last_backward = mb.ends_group;
         double loss;
         const float *logits = train_forward_backward(r, &x, rows, group_examples, &loss);
         die_on_bad_loss(r, loss, mb.global_step);

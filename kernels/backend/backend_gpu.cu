@@ -21,24 +21,117 @@
 //     GradScaler as b->scaler for checkpoints; a step that overflowed is skipped (opt->step
 //     stays).
 //
+//   - data parallel (the trainer under `mpirun -np N`, one GPU per rank: the rank's local rank
+//     modulo the GPUs it sees): the ranks' gradients are averaged on the GPUs by NCCL
+//     (kernels/core/nccl_comm.cuh), its communicator made at the first step from rank 0's id,
+//     sent over MPI (common/train/dist.h). The group's last backward reports each layer's
+//     gradients as they become final (GpuBert.grads_final), and each layer's range is queued for
+//     all-reduce at once on NCCL's stream, behind an event, while the backward goes on with the
+//     layers before it: PyTorch DDP's buckets, one encoder layer a bucket (docs/DESIGN.md).
+//     all_reduce_grads makes stream 0 wait for the last of them before the step's norm.
+//     BERTSTEP_NCCL=1 takes this path in a single process too (a communicator of 1 rank: the
+//     emulated suite and bench/gpu_quick.sh's check).
+//
 // Layers: kernels/backend is the top of kernels/: it includes kernels/bert (and so kernels/core)
-// and common/ up to common/train's backend.h. No product file includes it: the trainer reaches it
+// and common/ up to common/train's backend.h and dist.h. No product file includes it: the trainer reaches it
 // through backend.h's backend_open_gpu, linked from build/libbertstep_cuda.a.
 #include "kernels/bert/bert_cuda.cuh"
+#include "kernels/core/nccl_comm.cuh"
 
 extern "C" {
 #include "common/model/bert_io.h"
 #include "common/train/backend.h"
+#include "common/train/dist.h"
 }
+
+// GradSync: the ranks' gradient all-reduce on the GPUs (data parallel; see above).
+typedef struct {
+    NcclComm nccl;         // made at the first all-reduce (comm NULL before)
+    cudaEvent_t written;   // recorded on stream 0 after a bucket's gradients are written
+    cudaEvent_t reduced;   // recorded on NCCL's stream after the group's last all-reduce
+    size_t floats_queued;  // gradients queued for all-reduce in this accumulation group
+    int buckets_queued;
+} GradSync;
 
 typedef struct {
     BertModel *host;  // parameters and labels on the host (no activations)
     GpuBert gpu;
     float *logits;      // (max_B,K) the last forward's logits, downloaded
     bool adamw_synced;  // the GPU's AdamW state is the host Optimizer's (uploaded since the last load)
+    GradSync *sync;     // NULL: one process, no NCCL
 } GpuBackend;
 
 static GpuBackend *gpu_of(Backend *b) { return (GpuBackend *)b->model; }
+
+// ---- data parallel -----------------------------------------------------------------------------
+
+// nccl_wanted: several ranks, or BERTSTEP_NCCL=1 (the NCCL path in a single process).
+static bool nccl_wanted(void) {
+    const char *v = getenv("BERTSTEP_NCCL");
+    return dist_world() > 1 || (v && !strcmp(v, "1"));
+}
+
+// use_rank_gpu: under mpirun, rank r uses GPU (its local rank on its machine) mod (GPUs it sees),
+// so the ranks of one machine spread over its GPUs (CUDA_VISIBLE_DEVICES may restrict them).
+static void use_rank_gpu(void) {
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+    if (!local) return;
+    int count = 0;
+    CUDA_CHECK(cudaGetDeviceCount(&count));
+    CUDA_CHECK(cudaSetDevice(atoi(local) % count));
+}
+
+// grad_sync_comm: the communicator, made the first time (a collective call: every rank reaches
+// it at the same step): rank 0's NCCL id goes to every rank over MPI.
+static NcclComm *grad_sync_comm(GradSync *s) {
+    if (s->nccl.comm) return &s->nccl;
+    ncclUniqueId id = {};
+    if (dist_is_main()) id = nccl_unique_id();
+    dist_bcast_from_main(&id, sizeof id);
+    s->nccl = nccl_comm_init(id, dist_world(), dist_rank());
+    CUDA_CHECK(cudaEventCreateWithFlags(&s->written, cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventCreateWithFlags(&s->reduced, cudaEventDisableTiming));
+    return &s->nccl;
+}
+
+// reduce_bucket: (GpuBert.grads_final) grads[start, end) are final on stream 0: NCCL's stream
+// waits for them (an event, not the host), then averages them over the ranks, while stream 0
+// goes on with the backward.
+static void reduce_bucket(void *ctx, size_t start, size_t end) {
+    GpuBackend *g = (GpuBackend *)ctx;
+    GradSync *s = g->sync;
+    NcclComm *c = grad_sync_comm(s);
+    CUDA_CHECK(cudaEventRecord(s->written, 0));
+    CUDA_CHECK(cudaStreamWaitEvent(c->stream, s->written, 0));
+    nccl_mean_floats(c, g->gpu.grads + start, end - start);
+    s->floats_queued += end - start;
+    s->buckets_queued++;
+}
+
+// gpu_all_reduce_grads: the end of an accumulation group: every gradient averaged over the
+// ranks (the whole buffer now when the backward was not told it was the group's last), and
+// stream 0's next work (the norm, the step) after the all-reduces.
+static void gpu_all_reduce_grads(Backend *b) {
+    GpuBackend *g = gpu_of(b);
+    GradSync *s = g->sync;
+    if (s->floats_queued == 0) reduce_bucket(g, 0, g->gpu.numel);
+    if (s->floats_queued != g->gpu.numel)
+        die("internal: %zu gradients all-reduced in %d buckets, not the model's %zu", s->floats_queued,
+            s->buckets_queued, g->gpu.numel);
+    CUDA_CHECK(cudaEventRecord(s->reduced, s->nccl.stream));
+    CUDA_CHECK(cudaStreamWaitEvent(0, s->reduced, 0));
+    s->floats_queued = 0, s->buckets_queued = 0;
+}
+
+static void grad_sync_free(GradSync *s) {
+    if (!s) return;
+    if (s->nccl.comm) {
+        nccl_comm_free(&s->nccl);
+        CUDA_CHECK(cudaEventDestroy(s->written));
+        CUDA_CHECK(cudaEventDestroy(s->reduced));
+    }
+    free(s);
+}
 
 // forward: upload the batch (gpu_bert_forward checks it), run, download the logits (B,K).
 static const float *gpu_forward(Backend *b, const Batch *x, bool training, Rng *rng, double *loss) {
@@ -53,7 +146,13 @@ static const float *gpu_forward(Backend *b, const Batch *x, bool training, Rng *
 }
 
 // backward: gpu_bert_backward ADDS to the gradients, so accumulation steps sum as on the CPU.
-static void gpu_backward(Backend *b, float example_weight) { gpu_bert_backward(&gpu_of(b)->gpu, example_weight); }
+// Data parallel: the group's last backward all-reduces each layer's gradients as it finishes.
+static void gpu_backward(Backend *b, float example_weight) {
+    GpuBackend *g = gpu_of(b);
+    g->gpu.grads_final = g->sync && b->last_backward ? reduce_bucket : NULL;
+    g->gpu.grads_final_ctx = g;
+    gpu_bert_backward(&g->gpu, example_weight);
+}
 
 // backward_from_dlogits: the trainer's own losses (MSE, BCE, label smoothing) from the
 // downloaded logits; their dlogits go back up and the GPU runs the rest of the backward.
@@ -104,6 +203,7 @@ static void gpu_save_pretrained(Backend *b, const char *dir) {
 
 static void gpu_close(Backend *b) {
     GpuBackend *g = gpu_of(b);
+    grad_sync_free(g->sync);
     gpu_bert_free(&g->gpu);
     bert_free(g->host);
     free(g->host);
@@ -123,6 +223,7 @@ extern "C" const char *backend_gpu_unavailable(void) {
 extern "C" Backend *backend_open_gpu(const char *dir, int K, const char *const *label_names, unsigned long seed,
                                      int max_batch, int max_seq_length, bool gradient_checkpointing) {
     GpuBackend *g = (GpuBackend *)xcalloc(1, sizeof *g);
+    use_rank_gpu();
     g->host = backend_load_bert(dir, K, label_names, seed, max_seq_length);
     g->host->gradient_checkpointing = gradient_checkpointing;  // gpu_bert_create takes the option from it
     g->gpu = gpu_bert_create(g->host, max_batch, max_seq_length, GEMM_FP32, FMT_FP32);
@@ -133,5 +234,11 @@ extern "C" Backend *backend_open_gpu(const char *dir, int K, const char *const *
     b->backward_from_dlogits = gpu_backward_from_dlogits;
     b->save_pretrained = gpu_save_pretrained, b->params_changed = gpu_params_changed;
     b->sync_to_host = gpu_sync_to_host, b->close = gpu_close, b->set_format = gpu_set_format;
+    if (nccl_wanted()) {
+        g->sync = (GradSync *)xcalloc(1, sizeof *g->sync), b->all_reduce_grads = gpu_all_reduce_grads;
+        printf("data parallel on GPUs: NCCL averages the gradients of %d rank%s, %d buckets (one encoder layer "
+               "each) all-reduced while the backward runs\n",
+               dist_world(), dist_world() > 1 ? "s" : "", g->host->config.num_hidden_layers + 1);
+    }
     return b;
 }

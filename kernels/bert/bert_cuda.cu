@@ -345,6 +345,24 @@ template <typename S> static void layer_backward(GpuBert *g, int l, const S *x, 
     linear_backward_gpu(h, p, dx, gw->v_w, gw->v_b, s3, x, W(w->v_w), BT, C, C);
 }
 
+// layer_grads_start: where layer l's gradients begin in g->grads (its first tensor's offset).
+static size_t layer_grads_start(const GpuBert *g, int l) {
+    float *const *p = (float *const *)&g->g.layers[l];  // 16 pointers (device_weights)
+    const float *first = p[0];
+    for (int i = 1; i < 16; i++) first = p[i] < first ? p[i] : first;
+    return (size_t)(first - g->grads);
+}
+
+// GradsFinal: reports to g->grads_final, range by range, from the end of the buffer down.
+struct GradsFinal {
+    const GpuBert *g;
+    size_t end;  // [end, numel) reported so far
+    void down_to(size_t start) {
+        if (g->grads_final) g->grads_final(g->grads_final_ctx, start, end);
+        end = start;
+    }
+};
+
 // backward_from_dlogits: bert_backward_from_dlogits, with dlogits in g->dlogits.
 template <typename S> static void backward_from_dlogits(GpuBert *g) {
     const BertConfig *c = &g->config;
@@ -368,10 +386,12 @@ template <typename S> static void backward_from_dlogits(GpuBert *g) {
     S *dout = (S *)g->dx, *din = (S *)g->dx2;
     CUDA_CHECK(cudaMemset(dout, 0, sizeof(S) * BTC));
     CUDA_CHECK(cudaMemcpy2D(dout, sizeof(S) * T * C, dcls, sizeof(S) * C, sizeof(S) * C, B, cudaMemcpyDeviceToDevice));
+    GradsFinal final{g, g->numel};
     for (int l = L - 1; l >= 0; l--) {
         const S *x = (const S *)(l ? g->acts[l - 1].out : g->emb_out);
         if (g->gradient_checkpointing) layer_forward(g, l, x, g->seed);  // recompute layer l from its kept input
         layer_backward(g, l, x, dout, din);
+        final.down_to(layer_grads_start(g, l));  // layer l (the last one: with the pooler and classifier)
         S *swap = dout;
         dout = din, din = swap;
     }
@@ -381,6 +401,7 @@ template <typename S> static void backward_from_dlogits(GpuBert *g) {
     layernorm_backward_gpu(din, g->g.emb_ln_w, g->g.emb_ln_b, dout, (const S *)g->emb_sum, W(g->w.emb_ln_w),
                            g->emb_mean, g->emb_rstd, BT, C);
     embeddings_backward_gpu(g->g.word_emb, g->g.pos_emb, g->g.type_emb, din, g->ids, g->types, B, T, C);
+    final.down_to(0);
 }
 
 float gpu_bert_loss_scale(const GpuBert *g) { return g->loss_scaling ? g->scaler.scale : 1.0f; }

@@ -128,6 +128,16 @@ typedef struct {
     void *datt;                  // (B,NH,T,T)
     void *dhead;                 // 3 x (B,C)
     double *norm_partials;       // (SUM_SQUARES_BLOCKS + 1): the last is the sum of squares
+
+    // grads_final: when set, gpu_bert_backward calls it each time a range [start, end) of the
+    // gradient buffer has its final value for this backward, from the end of the buffer to its
+    // start (the ParamSet's order is embeddings, layers 0..L-1, pooler, classifier): first the
+    // classifier, pooler and layer L-1 together, then layer L-2, ... layer 0, the embeddings
+    // last; the ranges cover [0, numel) once. Work queued on stream 0 after a call runs after
+    // the range was written. (Data parallel: the trainer's GPU backend starts all-reducing a
+    // range while the backward goes on with the layers before it, as PyTorch DDP's buckets.)
+    void (*grads_final)(void *ctx, size_t start, size_t end);
+    void *grads_final_ctx;
 } GpuBert;
 
 // gpu_bert_create: a GPU copy of the CPU model's parameters (gradients zeroed) and activation

@@ -207,6 +207,29 @@ inline cudaError_t cudaRuntimeGetVersion(int *v) {
     *v = 0;
     return cudaSuccess;
 }
+inline cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : cudaErrorInvalidValue; }
+
+// Streams and events: every launch and copy runs to its end when it is issued, so all work is
+// already in order and a stream or an event is a token that only has to exist (NULL: stream 0).
+struct EmulatedStream {};
+typedef EmulatedStream *cudaStream_t;
+typedef EmulatedStream *cudaEvent_t;
+enum { cudaStreamNonBlocking = 1, cudaEventDisableTiming = 2 };
+inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned) {
+    *s = new EmulatedStream;
+    return cudaSuccess;
+}
+inline cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned) { return cudaStreamCreateWithFlags(e, 0); }
+inline cudaError_t cudaStreamDestroy(cudaStream_t s) {
+    delete s;
+    return cudaSuccess;
+}
+inline cudaError_t cudaEventDestroy(cudaEvent_t e) { return cudaStreamDestroy(e); }
+inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+inline cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) { return e ? cudaSuccess : cudaErrorInvalidValue; }
+inline cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t e, unsigned) {
+    return e ? cudaSuccess : cudaErrorInvalidValue;
+}
 
 // ---- cuBLAS (column-major, as the library): a product is common/model/matmul.c's sgemm ----
 enum cublasStatus_t {

@@ -7,6 +7,9 @@
 #include <criterion/criterion.h>
 #include <unistd.h>
 
+#include <utility>
+#include <vector>
+
 #include "kernels/backend/backend_gpu.cu"
 
 extern "C" {
@@ -248,4 +251,79 @@ Test(emulated_backend, mixed_precision_steps_follow_fp32, .timeout = 300) {
     }
     optimizer_free(&copt);
     cpu->close(cpu);
+}
+
+// Data parallel on GPUs (BERTSTEP_NCCL=1: the NCCL path with one rank, the stand-in of
+// tests/emulate/cuda/nccl.h). The backward reports its gradients in L + 1 ranges, from the end of
+// the buffer down to 0, each starting at a tensor: every gradient in exactly one bucket. The
+// group's last backward queues them all (numel floats a step, in L + 1 buckets); earlier
+// backwards queue none; all_reduce_grads of one rank leaves the gradients bit for bit as they
+// were, so the steps are those of the backend without NCCL.
+static std::vector<std::pair<size_t, size_t>> ranges_seen;
+static void record_range(void *, size_t start, size_t end) { ranges_seen.push_back({start, end}); }
+
+Test(emulated_backend, nccl_one_rank_buckets_cover_every_gradient_once, .timeout = 300) {
+    Rng r;
+    rng_seed(&r, 7, 0);
+    Example ex[STEPS * MICRO];
+    for (int i = 0; i < STEPS * MICRO; i++) make_batch(&ex[i], &r);
+    setenv("BERTSTEP_NCCL", "1", 1);
+    Backend *nccl = backend_open_gpu(FIX, 2, LABELS, 42, B, T, false);
+    unsetenv("BERTSTEP_NCCL");
+    Backend *plain = backend_open_gpu(FIX, 2, LABELS, 42, B, T, false);
+    cr_assert(nccl->all_reduce_grads && !plain->all_reduce_grads, "all_reduce_grads only with NCCL");
+
+    // the ranges the backward reports
+    GpuBert *g = &gpu_of(plain)->gpu;
+    const int L = g->config.num_hidden_layers;
+    double loss;
+    plain->forward(plain, &ex[0].batch, false, &r, &loss);
+    g->grads_final = record_range;
+    gpu_bert_backward(g, 1.0f);
+    g->grads_final = NULL;
+    cr_assert_eq(ranges_seen.size(), (size_t)L + 1, "%zu ranges for %d layers", ranges_seen.size(), L);
+    size_t end = g->numel;
+    for (const auto &[start, stop] : ranges_seen) {
+        cr_expect(stop == end && start < stop, "range [%zu, %zu) after one ending at %zu", start, stop, end);
+        bool at_tensor = false;
+        for (int t = 0; t < g->n_tensors; t++) at_tensor |= g->tensors[t].offset == start;
+        cr_expect(at_tensor, "range [%zu, %zu) does not start at a tensor", start, stop);
+        end = start;
+    }
+    cr_expect_eq(end, 0, "the ranges stop at %zu, not 0", end);
+    plain->zero_grad(plain);
+
+    // accumulated steps with and without NCCL
+    Optimizer popt = adamw(plain), nopt = adamw(nccl);
+    const size_t n = nccl->ps->numel;
+    float *pg = (float *)xmalloc(sizeof(float) * n), *ng = (float *)xmalloc(sizeof(float) * n);
+    for (int s = 0; s < STEPS; s++) {
+        plain->zero_grad(plain), nccl->zero_grad(nccl);
+        emulated_nccl_floats = 0;
+        for (int k = 0; k < MICRO; k++) {
+            const Example *e = &ex[s * MICRO + k];
+            nccl->last_backward = plain->last_backward = k == MICRO - 1;
+            plain->forward(plain, &e->batch, false, &r, &loss), plain->backward(plain, 1.0f / (MICRO * B));
+            nccl->forward(nccl, &e->batch, false, &r, &loss), nccl->backward(nccl, 1.0f / (MICRO * B));
+            cr_expect_eq(emulated_nccl_floats, k == MICRO - 1 ? n : 0, "step %d, backward %d: %zu floats reduced", s, k,
+                         emulated_nccl_floats);
+        }
+        cr_expect_eq(gpu_of(nccl)->sync->buckets_queued, L + 1);
+        nccl->all_reduce_grads(nccl);
+        cr_expect_eq(emulated_nccl_floats, n, "all_reduce_grads reduced again: %zu floats", emulated_nccl_floats);
+        gpu_bert_download_grads(&gpu_of(plain)->gpu, pg), gpu_bert_download_grads(&gpu_of(nccl)->gpu, ng);
+        cr_expect(!memcmp(pg, ng, sizeof(float) * n), "step %d: a 1-rank all-reduce changed the gradients", s);
+        const double pn = plain->step(plain, &popt, 1e-2, 0.1), nn = nccl->step(nccl, &nopt, 1e-2, 0.1);
+        cr_expect(pn == nn, "step %d: grad norm %.9g with NCCL, %.9g without", s, nn, pn);
+    }
+    // a backward not told it ends the group: all_reduce_grads reduces the whole buffer at once
+    nccl->zero_grad(nccl);
+    emulated_nccl_floats = 0;
+    nccl->last_backward = false;
+    nccl->forward(nccl, &ex[0].batch, false, &r, &loss), nccl->backward(nccl, 1.0f);
+    nccl->all_reduce_grads(nccl);
+    cr_expect_eq(emulated_nccl_floats, n);
+    free(pg), free(ng);
+    optimizer_free(&popt), optimizer_free(&nopt);
+    plain->close(plain), nccl->close(nccl);
 }

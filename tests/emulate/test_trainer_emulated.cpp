@@ -9,6 +9,10 @@
 //   - bf16 trains without a scaler, and the banner says which precision runs;
 //   - regression, multi-label and label smoothing (losses the trainer computes on the host from
 //     the GPU's logits, their dlogits sent back: backward_from_dlogits) log the CPU run's numbers.
+//   - BERTSTEP_NCCL=1: the data-parallel GPU path (NCCL's bucketed all-reduce, one rank: the
+//     stand-in of tests/emulate/cuda/nccl.h) logs the losses and grad norms of the run without it;
+//     and `mpirun -np 2` on --device cuda (NCCL's buckets, the stand-in's all-reduce over MPI) at
+//     per-device batch 2 logs those of one process at batch 4.
 // tests/gpu/test_trainer.cu checks the numbers against the CPU on a GPU.
 #include <criterion/criterion.h>
 #include <math.h>
@@ -70,19 +74,21 @@ static double number(const cJSON *o, const char *key) {
     return v->valuedouble;
 }
 
-// logged: "learning_rate" of each training log line of DIR/log_history.jsonl, in step order.
-static std::vector<double> logged_lr(const std::string &dir) {
-    std::vector<double> lr;
+// logged: `key` ("learning_rate", "loss", "grad_norm") of each training log line of
+// DIR/log_history.jsonl, in step order.
+static std::vector<double> logged(const std::string &dir, const char *key) {
+    std::vector<double> values;
     char *text = read_file((dir + "/log_history.jsonl").c_str(), NULL);
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         cJSON *o = cJSON_Parse(line);
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "learning_rate");
-        if (cJSON_IsNumber(v)) lr.push_back(v->valuedouble);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        if (cJSON_IsNumber(v)) values.push_back(v->valuedouble);
         cJSON_Delete(o);
     }
     free(text);
-    return lr;
+    return values;
 }
+static std::vector<double> logged_lr(const std::string &dir) { return logged(dir, "learning_rate"); }
 
 Test(emulated_trainer, fp16_scaler_is_checkpointed_and_overflow_skips_the_schedule, .timeout = 300) {
     const std::string a = tmp_dir("fp16");
@@ -136,20 +142,6 @@ Test(emulated_trainer, bf16_trains_without_a_scaler, .timeout = 300) {
     cJSON_Delete(state);
 }
 
-// logged: every value of `key` in DIR/log_history.jsonl, in order.
-static std::vector<double> logged(const std::string &dir, const char *key) {
-    std::vector<double> out;
-    char *text = read_file((dir + "/log_history.jsonl").c_str(), NULL);
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        cJSON *o = cJSON_Parse(line);
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-        if (cJSON_IsNumber(v)) out.push_back(v->valuedouble);
-        cJSON_Delete(o);
-    }
-    free(text);
-    return out;
-}
-
 // cuda_matches_cpu: the same run (a checkpoint without dropout, so nothing random) on the emulated
 // GPU and on the CPU: each logged loss, grad norm and eval metric `metric` agree to float32
 // sums taken in another order.
@@ -186,3 +178,7 @@ Test(emulated_trainer, regression_multi_label_and_label_smoothing_match_the_cpu,
     cuda_matches_cpu("smoothing", "--model_name_or_path " + fix + "tiny-bert-cls --label_smoothing_factor 0.1",
                      "eval_accuracy");
 }
+//   - BERTSTEP_NCCL=1: the data-parallel GPU path (NCCL's bucketed all-reduce, one rank: the
+//     stand-in of tests/emulate/cuda/nccl.h) logs the losses and grad norms of the run without it;
+//     and `mpirun -np 2` on --device cuda (NCCL's buckets, the stand-in's all-reduce over MPI) at
+//     per-device batch 2 logs those of one process at batch 4.
