@@ -7,23 +7,16 @@
 # the ratio bf16 / fp32. bench/RESULTS.md records it with the CPU's name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=${MODEL:-data/cache/models/all-MiniLM-L6-v2}
-THREADS=${OMP_NUM_THREADS:-$(nproc)}
-REPEATS=${REPEATS:-3}
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}   # as the Makefile sets it (see Makefile)
-ARGS="--model_name_or_path $MODEL --per_device_train_batch_size ${BATCH:-32} --max_seq_length ${SEQ:-64} --steps ${STEPS:-5}"
-[ -d "$MODEL" ] || { echo "bert_step_bf16_cpu: $MODEL not found (run make data)"; exit 0; }
+source bench/bert_step_setup.sh
 make -s build/bench/bert_step
-flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx2|fma|avx512f|avx512_bf16|amx_tile' | xargs)
 echo "== one training step fp32 vs bf16 autocast, all-MiniLM-L6-v2, batch ${BATCH:-32} x ${SEQ:-64} tokens, $THREADS threads, $(date -u '+%F %H:%M UTC') =="
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores ($flags), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores ($CPU_FLAGS), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if grep -qw avx512_bf16 /proc/cpuinfo; then
     echo "bf16 path: avx512bf16 (vdpbf16ps products, fp32 sums)"
 else
     echo "bf16 path: fallback (no AVX512_BF16: operands rounded to bf16, multiplied in fp32)"
 fi
 f_wall=1e9 f_cpu=1e9 b_wall=1e9 b_cpu=1e9
-min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
 for r in $(seq "$REPEATS"); do
     read -r w u < <(OMP_NUM_THREADS=$THREADS build/bench/bert_step $ARGS)
     f_wall=$(min "$f_wall" "$w") f_cpu=$(min "$f_cpu" "$u")

@@ -8,22 +8,15 @@
 # programs held the cores (for 2 threads it adds up both threads, so idle waits count too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=${MODEL:-data/cache/models/all-MiniLM-L6-v2}
-THREADS=${OMP_NUM_THREADS:-$(nproc)}
-REPEATS=${REPEATS:-3}
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}   # as the Makefile sets it (see Makefile)
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
-ARGS="--model_name_or_path $MODEL --per_device_train_batch_size ${BATCH:-32} --max_seq_length ${SEQ:-64} --steps ${STEPS:-5}"
-[ -d "$MODEL" ] || { echo "bert_step_cpu: $MODEL not found (run make data)"; exit 0; }
+source bench/bert_step_setup.sh
 make -s build/bench/bert_step build/08_matmul_cpu
-flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx2|fma|avx512f|avx512_bf16|amx_tile' | xargs)
 echo "== one training step, all-MiniLM-L6-v2, batch ${BATCH:-32} x ${SEQ:-64} tokens, $THREADS threads, $(date -u '+%F %H:%M UTC') =="
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores ($flags), load average $(cut -d' ' -f1-3 /proc/loadavg), OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores ($CPU_FLAGS), load average $(cut -d' ' -f1-3 /proc/loadavg), OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
 echo "sgemm kernel: $(build/08_matmul_cpu --size 8 --repeats 1 --plot /tmp/bert_step_cpu_plot.png | sed -n 's/^kernel: //p')"
 have_torch=no
 "$PYTHON" -c 'import torch, transformers' 2>/dev/null && have_torch=yes
 c_wall=1e9 c_cpu=1e9 p_wall=1e9 p_cpu=1e9
-min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
 for r in $(seq "$REPEATS"); do
     read -r w u < <(OMP_NUM_THREADS=$THREADS build/bench/bert_step $ARGS 2>/dev/null)
     c_wall=$(min "$c_wall" "$w") c_cpu=$(min "$c_cpu" "$u")
