@@ -6,7 +6,8 @@
 Each block is marked `<!-- output: CMD -->` (tests/test_lessons.c checks it). A block keeps its
 shape: each quoted line is replaced by the printed line it stands for (found in order, by its
 first 12 characters where it changed), `...` lines stay, and lines with `{?}` holes are kept as
-written while they still match, so an excerpt stays an excerpt. Run it after changing a lesson, then read the diff."""
+written while they still match, so an excerpt stays an excerpt. A `{?VALUE}` hole (any value
+matches in the test) shows what was printed: it is refreshed to the new value. Run it after changing a lesson, then read the diff."""
 import re
 import subprocess
 import sys
@@ -16,16 +17,37 @@ def run(cmd):
     return subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, check=False).stdout.rstrip("\n").split("\n")
 
 
+HOLE = re.compile(r"\{\?[^}]*\}")
+
+
 def hole_re(line):
-    return re.compile("^" + re.escape(line).replace(re.escape("{?}"), r"\S+") + "$")
+    parts = HOLE.split(line)
+    return re.compile("^" + r"\S+".join(re.escape(p) for p in parts) + "$")
+
+
+def has_values(line):
+    """Whether the line has a `{?VALUE}` hole, which quote.py refreshes."""
+    return any(h != "{?}" for h in HOLE.findall(line))
+
+
+def keep_hole(qw, pw):
+    """The printed word pw with the quoted word qw's hole put back: `{?}` as is, `{?VALUE}` with
+    the printed value (qw's text around the hole must frame pw)."""
+    h = HOLE.search(qw)
+    if not h:
+        return pw
+    before, after = qw[: h.start()], qw[h.end() :]
+    if h.group() == "{?}" or not (pw.startswith(before) and pw.endswith(after)) or len(pw) <= len(before + after):
+        return qw
+    return before + "{?" + pw[len(before) : len(pw) - len(after)] + "}" + after
 
 
 def keep_holes(quoted, printed):
-    """The printed line with the quoted line's `{?}` words put back (word by word, spacing kept)."""
+    """The printed line with the quoted line's holes put back (word by word, spacing kept)."""
     q, p = re.split(r"( +)", quoted), re.split(r"( +)", printed)
-    if "{?}" not in quoted or len(q) != len(p):
+    if not HOLE.search(quoted) or len(q) != len(p):
         return printed
-    return "".join(qw if "{?}" in qw else pw for qw, pw in zip(q, p))
+    return "".join(keep_hole(qw, pw) for qw, pw in zip(q, p))
 
 
 def refresh(block, got):
@@ -42,12 +64,14 @@ def refresh(block, got):
             skipping = True
             continue
         end = len(got) if skipping else min(pos + 1, len(got))
-        exact = [i for i in range(pos, len(got)) if got[i] == line or ("{?}" in line and hole_re(line).match(got[i]))]
+        holes = HOLE.search(line) is not None
+        exact = [i for i in range(pos, len(got)) if got[i] == line or (holes and hole_re(line).match(got[i]))]
         near = [i for i in range(pos, len(got)) if got[i][:12] == line[:12]]
         hit = exact[0] if exact and (skipping or exact[0] < end) else (near[0] if near else None)
         if hit is None:
             continue
-        out.append(line if "{?}" in line and hole_re(line).match(got[hit]) else keep_holes(line, got[hit]))
+        kept = holes and not has_values(line) and hole_re(line).match(got[hit])
+        out.append(line if kept else keep_holes(line, got[hit]))
         pos, skipping = hit + 1, False
     return out
 

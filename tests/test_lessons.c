@@ -11,7 +11,9 @@
 // The command (run from the repository root, stdout only) must print the block's lines in
 // order. Two escapes keep run-to-run variation out of the comparison:
 //   - a line holding only `...` stands for any number of lines (none included);
-//   - `{?}` inside a line stands for one run of non-space characters (timings, paths).
+//   - `{?}` inside a line stands for one run of non-space characters (timings, paths);
+//   - `{?VALUE}` is the same hole showing the reader what the line printed when it was quoted
+//     (a measured speed, say, with the machine named beside the block); any value matches.
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <glob.h>
@@ -62,16 +64,17 @@ static int split_lines(char *text, char ***lines) {
     return n;
 }
 
-// line_matches: `want` equals `got`, where each "{?}" in want matches one or more non-space chars.
+// line_matches: `want` equals `got`, where each hole "{?}" or "{?VALUE}" in want matches one or
+// more non-space chars.
 static bool line_matches(const char *want, const char *got) {
-    const char *hole = strstr(want, "{?}");
-    if (!hole) return strcmp(want, got) == 0;
+    const char *hole = strstr(want, "{?"), *close = hole ? strchr(hole, '}') : NULL;
+    if (!close) return strcmp(want, got) == 0;
     size_t k = (size_t)(hole - want);
     if (strncmp(want, got, k) != 0) return false;
     const char *g = got + k;
     for (const char *end = g + 1; end <= g + strlen(g); end++) {
         if (end[-1] == ' ') break;
-        if (line_matches(hole + 3, end)) return true;
+        if (line_matches(close + 1, end)) return true;
     }
     return false;
 }
