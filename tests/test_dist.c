@@ -99,24 +99,6 @@ static void need_mpirun(void) {
         cr_skip_test("mpirun not found: install Open MPI (bash scripts/deps.sh) to run the multi-process tests");
 }
 
-static char *run(const char *cmd, int *status) {
-    char out_path[64], full[4096];
-    snprintf(out_path, sizeof out_path, "/tmp/bertstep-dist-out-%d", (int)getpid());
-    snprintf(full, sizeof full, "%s > %s 2>&1", cmd, out_path);
-    int st = system(full);
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    char *out = read_file(out_path, NULL);
-    unlink(out_path);
-    return out;
-}
-
-static char *tmpdir(const char *name) {
-    char *d = xmalloc(128);
-    snprintf(d, 128, "/tmp/bertstep-dist-%s-%d", name, (int)getpid());
-    rm_rf(d);
-    return d;
-}
-
 // train: `prefix` (mpirun ... or nothing) build/16_trainer RUN --output_dir dir `flags`; must
 // succeed. Returns what it printed.
 static char *train(const char *prefix, const char *dir, const char *flags) {
@@ -319,9 +301,11 @@ Test(dist, killed_rank_ends_the_run, .timeout = 120) {
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
-    char *first = path_join(dir, "checkpoint-6/trainer_state.json");
-    for (int i = 0; i < 600 && !file_exists(first); i++) usleep(100 * 1000);
-    pid_t victim = file_exists(first) ? rank_pid(mpirun, 1) : 0;
+    // Any checkpoint: with --save_total_limit 1 each lives one epoch (milliseconds), and a
+    // checkpoint-<N> directory is complete (written as tmp-checkpoint-<N>, then renamed).
+    long step;
+    for (int i = 0; i < 600 && !checkpoints_list(dir, &step, 1); i++) usleep(100 * 1000);
+    pid_t victim = checkpoints_list(dir, &step, 1) ? rank_pid(mpirun, 1) : 0;
     if (victim <= 0) {
         kill(mpirun, SIGTERM);  // mpirun ends its ranks
         waitpid(mpirun, NULL, 0);
@@ -354,5 +338,5 @@ Test(dist, killed_rank_ends_the_run, .timeout = 120) {
     free(latest);
     rm_rf(dir);
     unlink(log);
-    free(first), free(dir);
+    free(dir);
 }
