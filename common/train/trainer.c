@@ -32,18 +32,32 @@
 // ---- SIGINT: finish the current step, save a checkpoint, exit ------------------------------
 // The handler only sets a flag; the loop looks at it after each optimizer step (after_step),
 // saves a checkpoint there and unwinds: everything is freed and main returns 130.
+// Under mpirun, Ctrl-C reaches mpirun alone, which sends every rank SIGTERM (and SIGKILL
+// odls_base_sigkill_timeout seconds later, 1 by default): there SIGTERM is the interrupt.
 
-static volatile sig_atomic_t interrupted = 0;
-static void on_sigint(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
+static volatile sig_atomic_t interrupted = 0;  // the signal caught, 0 for none
+static void on_sigint(int sig) { interrupted = sig; }
 
 static void catch_sigint(void) {
     struct sigaction sa = {0};
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+    if (dist_world() > 1) sigaction(SIGTERM, &sa, NULL);
+}
+
+// interrupted_on_any_rank: whether any rank caught the interrupt (every rank asks after every
+// step: the signal reaches ranks in different steps, and all must stop after the same one).
+static bool interrupted_on_any_rank(void) {
+    double any = interrupted != 0;
+    dist_sum_doubles(&any, 1);
+    return any > 0;
+}
+
+static const char *interrupt_name(void) {
+    if (interrupted == SIGTERM) return "SIGTERM";
+    if (interrupted == SIGINT) return "SIGINT";
+    return "on another rank";
 }
 
 // ---- data ----------------------------------------------------------------------------------
@@ -512,12 +526,12 @@ static void after_step(Run *r, const MicroBatch *mb, long step, double grad_norm
         free(save_checkpoint(r));
         saved = true;
     }
-    if (interrupted) {
+    if (interrupted_on_any_rank()) {
         if (!saved) free(save_checkpoint(r));
         progress_end(&r->prog);
-        printf("interrupted (SIGINT) at step %ld: checkpoint %s/checkpoint-%ld saved; continue with "
+        printf("interrupted (%s) at step %ld: checkpoint %s/checkpoint-%ld saved; continue with "
                "--resume_from_checkpoint %s/checkpoint-%ld\n",
-               step, r->a->output_dir, step, r->a->output_dir, step);
+               interrupt_name(), step, r->a->output_dir, step, r->a->output_dir, step);
         r->stop = r->interrupted = true;
     }
 }
