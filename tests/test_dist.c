@@ -5,7 +5,8 @@
 // that follows; `mpirun -np 2` at per-device batch B/2 logs the same losses and grad norms and
 // ends with the same weights as one process at batch B (no dropout: the masks are drawn per rank);
 // a checkpoint written by 2 ranks resumes on 1 and on 4; a rank killed with SIGKILL ends the run
-// promptly; ranks started with different flags or data stop at start-up with one line.
+// promptly; ranks started with different flags or data stop at start-up with one line; 2 ranks
+// on two hosts (network namespaces, tests/two_hosts.sh) over TCP give the one-host run's bits.
 // The mpirun tests skip where Open MPI is not installed (scripts/deps.sh installs it; CI runs them).
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
@@ -231,6 +232,69 @@ Test(dist, two_rank_checkpoint_resumes_on_one_and_four, .timeout = 180) {
     free(out);
     rm_rf(one), rm_rf(two), rm_rf(r1), rm_rf(r4);
     free(one), free(two), free(r1), free(r4);
+}
+
+// ---- two machines: network namespaces joined by a veth pair --------------------------------
+// tests/two_hosts.sh makes two hosts on this machine (network namespaces 10.77.0.1 and
+// 10.77.0.2, each with its own loopback and hostname) and runs one rank on each, talking TCP only
+// (no shared memory), so every all-reduce crosses a network stack. Skipped, with the script's
+// one line, where namespaces cannot be made (no CAP_NET_ADMIN in a container).
+
+// sent_bytes: the two byte counts of two_hosts.sh's last line ("two_hosts: A bytes sent from
+// 10.77.0.1 to 10.77.0.2, B from 10.77.0.2 to 10.77.0.1"); false when it is missing.
+static bool sent_bytes(const char *out, long long *a_to_b, long long *b_to_a) {
+    const char *line = strstr(out, "two_hosts: ");
+    return line && sscanf(line, "two_hosts: %lld bytes sent from %*s to %*s %lld", a_to_b, b_to_a) == 2;
+}
+
+static long long model_numel(const char *dir) {
+    char *path = path_join(dir, "model.safetensors");
+    SafeTensors st = st_open(path);
+    long long n = 0;
+    for (int t = 0; t < st.n; t++) n += st.tensors[t].numel;
+    st_close(&st);
+    free(path);
+    return n;
+}
+
+Test(dist, two_hosts_over_tcp_equal_one_process, .timeout = 120) {
+    need_mpirun();
+    char *hosts = tmpdir("hosts"), *one = tmpdir("one"), *local = tmpdir("local"), cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "TWO_HOSTS_TIMEOUT=60 bash tests/two_hosts.sh build/16_trainer " RUN
+             "--output_dir %s --per_device_train_batch_size 4",
+             hosts);
+    int status;
+    char *out = run(cmd, &status);
+    if (status == 77) {  // the script's one line: why this machine cannot make the two hosts
+        char why[512];
+        snprintf(why, sizeof why, "%s", strstr(out, "skip: ") ? strstr(out, "skip: ") : out);
+        why[strcspn(why, "\n")] = '\0';
+        free(out), free(hosts), free(one), free(local);
+        cr_skip_test("%s", why);
+    }
+    cr_assert_eq(status, 0, "`%s` exited with %d:\n%s", cmd, status, out);
+    cr_expect_eq(count(out, "== Summary =="), 1, "%s", out);
+    // The gradients crossed the cable: each step rank 1's gradient goes to rank 0 and the mean
+    // comes back, numel x 4 bytes each way (plus TCP/IP headers and Open MPI's own messages).
+    long long a_to_b = 0, b_to_a = 0;
+    cr_assert(sent_bytes(out, &a_to_b, &b_to_a), "no byte counts in:\n%s", out);
+    free(out);
+    int steps;
+    free(history(hosts, "grad_norm", &steps));
+    const long long least = (long long)steps * model_numel(hosts) * (long long)sizeof(float);
+    cr_expect_geq(a_to_b, least, "%lld bytes from host A to B, %d steps of gradients need %lld", a_to_b, steps, least);
+    cr_expect_geq(b_to_a, least, "%lld bytes from host B to A, %d steps of gradients need %lld", b_to_a, steps, least);
+    // The same run as one process at twice the batch (the tolerances above), and the same bits
+    // as 2 ranks on one host: the reduction order does not depend on where the ranks run.
+    free(train("", one, "--per_device_train_batch_size 8"));
+    expect_same_run(one, hosts);
+    free(train(MPIRUN "-np 2 ", local, "--per_device_train_batch_size 4"));
+    char *a = path_join(hosts, "model.safetensors"), *b = path_join(local, "model.safetensors");
+    cr_expect(files_equal(a, b), "%s and %s differ: two hosts and one host should give the same bits", a, b);
+    free(a), free(b);
+    rm_rf(hosts), rm_rf(one), rm_rf(local);
+    free(hosts), free(one), free(local);
 }
 
 // Ranks started with different flags or data stop before training, with one line.
