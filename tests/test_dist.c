@@ -5,8 +5,9 @@
 // that follows; `mpirun -np 2` at per-device batch B/2 logs the same losses and grad norms and
 // ends with the same weights as one process at batch B (no dropout: the masks are drawn per rank);
 // a checkpoint written by 2 ranks resumes on 1 and on 4; a rank killed with SIGKILL ends the run
-// promptly; ranks started with different flags or data stop at start-up with one line; 2 ranks
-// on two hosts (network namespaces, tests/two_hosts.sh) over TCP give the one-host run's bits.
+// promptly; Ctrl-C saves one checkpoint and every rank exits by itself; ranks started with
+// different flags, data or model stop at start-up with one line; 2 ranks on two hosts (network
+// namespaces, tests/two_hosts.sh) over TCP give the one-host run's bits.
 // The mpirun tests skip where Open MPI is not installed (scripts/deps.sh installs it; CI runs them).
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
@@ -400,6 +401,72 @@ Test(dist, killed_rank_ends_the_run, .timeout = 120) {
     cr_expect_eq(status, 0, "the last checkpoint %s does not load:\n%s", latest, out);
     free(out);
     free(latest);
+    rm_rf(dir);
+    unlink(log);
+    free(dir);
+}
+
+// Ctrl-C under mpirun: the terminal's SIGINT reaches mpirun alone (each rank has a process group
+// of its own), which cannot forward it: it sends every rank SIGTERM, odls_base_sigkill_timeout
+// seconds later SIGKILL. The ranks stop after the same step, rank 0 writes one checkpoint, and
+// every rank exits by itself with 130 (tests/exit_status.sh records each one's status) before
+// the SIGKILL: the test gives 8 s where Open MPI's default is 1 (docs/DESIGN.md says why).
+Test(dist, ctrl_c_saves_one_checkpoint_and_every_rank_exits, .timeout = 120) {
+    need_mpirun();
+    char *dir = tmpdir("ctrlc"), log[160], cmd[2048];
+    snprintf(log, sizeof log, "%s.log", dir);
+    snprintf(cmd, sizeof cmd,
+             "exec " MPIRUN "--mca odls_base_sigkill_timeout 8 -np 2 sh -c 'exec tests/exit_status.sh "
+             "%s.rank$OMPI_COMM_WORLD_RANK \"$@\"' sh build/16_trainer " RUN
+             "--output_dir %s --per_device_train_batch_size 4 --num_train_epochs 100000 --save_strategy no > %s 2>&1",
+             dir, dir, log);
+    pid_t mpirun = fork();
+    if (mpirun == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    bool started = false;  // rank 0 has logged a step: training is under way on both ranks
+    for (int i = 0; i < 600 && !started; i++) {
+        usleep(100 * 1000);
+        char *t = file_exists(log) ? read_file(log, NULL) : NULL;
+        started = t && strstr(t, "step 2/");
+        free(t);
+    }
+    kill(mpirun, SIGINT);
+    const double t0 = now_seconds();
+    int st = 0;
+    pid_t done = 0;
+    while (!(done = waitpid(mpirun, &st, WNOHANG)) && now_seconds() - t0 < 60) usleep(50 * 1000);
+    if (!done) {
+        kill(mpirun, SIGKILL);
+        waitpid(mpirun, &st, 0);
+    }
+    char *out = read_file(log, NULL);
+    cr_assert(started, "no step logged in 60 s:\n%s", out);
+    cr_assert(done, "mpirun still running 60 s after Ctrl-C:\n%s", out);
+    cr_expect(!strstr(out, "signal 9"), "a rank was killed:\n%s", out);
+    for (int rank = 0; rank < 2; rank++) {
+        char path[192];
+        snprintf(path, sizeof path, "%s.rank%d", dir, rank);
+        char *status = file_exists(path) ? read_file(path, NULL) : NULL;
+        cr_expect(status && atoi(status) == 130, "rank %d: %s (expected exit status 130, 128 + SIGINT)", rank,
+                  status ? status : "no exit status: killed before it exited");
+        free(status);
+        unlink(path);
+    }
+    long steps[4];
+    cr_expect_eq(checkpoints_list(dir, steps, 4), 1, "one checkpoint (--save_strategy no), by rank 0:\n%s", out);
+    free(out);
+    char *latest = checkpoint_latest(dir);
+    cr_assert(latest, "no checkpoint in %s", dir);
+    snprintf(cmd, sizeof cmd,
+             "build/16_trainer evaluate --model_name_or_path %s --validation_file " FIX
+             "/dev.tsv --threads 1 --max_seq_length 64",
+             latest);
+    int status;
+    out = run(cmd, &status);
+    cr_expect_eq(status, 0, "the checkpoint %s does not load:\n%s", latest, out);
+    free(out), free(latest);
     rm_rf(dir);
     unlink(log);
     free(dir);

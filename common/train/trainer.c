@@ -2,12 +2,14 @@
 // Introduced by lesson 16 (the trainer); lesson 17 runs it once per experiment.
 #include "common/train/trainer.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/core/plot.h"
 #include "common/core/progress.h"
@@ -33,10 +35,16 @@
 // The handler only sets a flag; the loop looks at it after each optimizer step (after_step),
 // saves a checkpoint there and unwinds: everything is freed and main returns 130.
 // Under mpirun, Ctrl-C reaches mpirun alone, which sends every rank SIGTERM (and SIGKILL
-// odls_base_sigkill_timeout seconds later, 1 by default): there SIGTERM is the interrupt.
+// odls_base_sigkill_timeout seconds later, 1 by default): there SIGTERM is the interrupt. mpirun
+// also stops reading the ranks' output then, so stdout and stderr turn non-blocking: a line the
+// full pipe cannot take is lost, rather than the rank blocked until it is killed unsaved.
 
 static volatile sig_atomic_t interrupted = 0;  // the signal caught, 0 for none
-static void on_sigint(int sig) { interrupted = sig; }
+static void on_sigint(int sig) {
+    interrupted = sig;
+    if (sig == SIGTERM)  // fcntl is async-signal-safe
+        for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
 
 static void catch_sigint(void) {
     struct sigaction sa = {0};
