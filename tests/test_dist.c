@@ -301,12 +301,21 @@ Test(dist, two_hosts_over_tcp_equal_one_process, .timeout = 120) {
 // Ranks started with different flags or data stop before training, with one line.
 Test(dist, mismatched_ranks_refused, .timeout = 60) {
     need_mpirun();
-    char *dir = tmpdir("mismatch"), cmd[2048];
+    char *dir = tmpdir("mismatch"), *vocab = tmpdir("vocab"), cmd[2048];
+    // The same model with two vocabulary lines swapped: the same weights, other token ids.
+    snprintf(cmd, sizeof cmd,
+             "cp -r " FIX "/tiny-bert-cls %s && sed -i '40{h;d};41G' %s/vocab.txt && ! cmp -s %s/vocab.txt " FIX
+             "/tiny-bert-cls/vocab.txt",
+             vocab, vocab, vocab);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    char other_vocab[192];
+    snprintf(other_vocab, sizeof other_vocab, "--model_name_or_path %s", vocab);
     const struct {
         const char *other, *what;
     } cases[] = {{"--learning_rate 1e-3", "rank 1 and rank 0 differ in their optimizer flags"},
                  {"--train_file " FIX "/dev.tsv", "rank 1 and rank 0 differ in their --train_file contents"},
-                 {"--model_name_or_path " FIX "/tiny-bert", "rank 1 and rank 0 differ in their model"}};
+                 {"--model_name_or_path " FIX "/tiny-bert", "rank 1 and rank 0 differ in their model"},
+                 {other_vocab, "rank 1 and rank 0 differ in their tokenizer"}};
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         snprintf(cmd, sizeof cmd,
                  MPIRUN "-np 1 build/16_trainer " RUN "--output_dir %s : -np 1 build/16_trainer " RUN
@@ -320,7 +329,8 @@ Test(dist, mismatched_ranks_refused, .timeout = 60) {
         free(out);
     }
     cr_expect(!dir_exists(dir), "a refused run wrote %s", dir);
-    free(dir);
+    rm_rf(vocab);
+    free(dir), free(vocab);
 }
 
 // rank_pid: the pid of rank `rank` among the children of mpirun `parent` (by OMPI_COMM_WORLD_RANK

@@ -322,6 +322,20 @@ static void per_device_to_global(const cJSON *saved, const cJSON *now) {
     cJSON_SetNumberValue(b_now, b_now->valuedouble * w_now->valuedouble);
 }
 
+// tokenizer_files_hash: the files tokenizer_from_pretrained may read from the model directory
+// (another vocabulary gives other ids: other data).
+static uint64_t tokenizer_files_hash(const TrainingArguments *a) {
+    const char *names[] = {"vocab.txt", "tokenizer.json", "tokenizer_config.json"};
+    uint64_t h = FNV1A_INIT;
+    for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+        char *path = path_join(a->model_name_or_path, names[i]);
+        const uint64_t file = hash_file(path);
+        h = fnv1a(h, &file, sizeof file);
+        free(path);
+    }
+    return h;
+}
+
 // check_ranks_agree: under mpirun, every rank must run the same flags on the same files (a rank
 // on another machine may see other data): compared by hash before any work, one line if not.
 static void check_ranks_agree(Run *r) {
@@ -337,6 +351,7 @@ static void check_ranks_agree(Run *r) {
     dist_check_same("model (config.json and model.safetensors)", hash_file(config) ^ hash_file(weights) * 31);
     free(config);
     free(weights);
+    dist_check_same("tokenizer (vocab.txt, tokenizer.json, tokenizer_config.json)", tokenizer_files_hash(a));
     cJSON *info = run_info(r);
     char *text = cJSON_PrintUnformatted(info);
     dist_check_same("batch and step flags", fnv1a(FNV1A_INIT, text, strlen(text)));
