@@ -361,6 +361,44 @@ static pid_t rank_pid(pid_t parent, int rank) {
     return found;
 }
 
+// spawn: sh -c cmd as a child process (mpirun, to be signalled); its pid.
+static pid_t spawn(const char *cmd) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    cr_assert(pid > 0, "cannot fork");
+    return pid;
+}
+
+// exited_within: whether child pid exits within `seconds` (*st: its wait status); if not, it is
+// killed (SIGKILL) and reaped, and the answer is false.
+static bool exited_within(pid_t pid, double seconds, int *st) {
+    const double t0 = now_seconds();
+    pid_t done = 0;
+    while (!(done = waitpid(pid, st, WNOHANG)) && now_seconds() - t0 < seconds) usleep(50 * 1000);
+    if (!done) {
+        kill(pid, SIGKILL);
+        waitpid(pid, st, 0);
+    }
+    return done != 0;
+}
+
+// expect_latest_checkpoint_loads: dir's newest checkpoint evaluates as a model.
+static void expect_latest_checkpoint_loads(const char *dir) {
+    char *latest = checkpoint_latest(dir), cmd[1024];
+    cr_assert(latest, "no checkpoint left in %s", dir);
+    snprintf(cmd, sizeof cmd,
+             "build/16_trainer evaluate --model_name_or_path %s --validation_file " FIX
+             "/dev.tsv --threads 1 --max_seq_length 64",
+             latest);
+    int status;
+    char *out = run(cmd, &status);
+    cr_expect_eq(status, 0, "the last checkpoint %s does not load:\n%s", latest, out);
+    free(out), free(latest);
+}
+
 // A rank killed with SIGKILL mid-run: mpirun ends the others within seconds (no hang in the
 // next all-reduce), names the dead rank, and the last checkpoint still resumes.
 Test(dist, killed_rank_ends_the_run, .timeout = 120) {
@@ -371,11 +409,7 @@ Test(dist, killed_rank_ends_the_run, .timeout = 120) {
              "exec " MPIRUN "-np 2 build/16_trainer " RUN "--output_dir %s --per_device_train_batch_size 4 "
              "--num_train_epochs 100000 --save_total_limit 1 > %s 2>&1",
              dir, log);
-    pid_t mpirun = fork();
-    if (mpirun == 0) {
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
+    pid_t mpirun = spawn(cmd);
     // Any checkpoint: with --save_total_limit 1 each lives one epoch (milliseconds), and a
     // checkpoint-<N> directory is complete (written as tmp-checkpoint-<N>, then renamed).
     long step;
@@ -387,30 +421,14 @@ Test(dist, killed_rank_ends_the_run, .timeout = 120) {
         cr_assert_fail("no checkpoint after 60 s, or rank 1 not found among mpirun's children");
     }
     kill(victim, SIGKILL);
-    const double t0 = now_seconds();
-    int st = 0;
-    pid_t done = 0;
-    while (!(done = waitpid(mpirun, &st, WNOHANG)) && now_seconds() - t0 < 30) usleep(50 * 1000);
-    if (!done) {
-        kill(mpirun, SIGKILL);
-        waitpid(mpirun, &st, 0);
-    }
+    int st;
+    const bool done = exited_within(mpirun, 30, &st);
     cr_assert(done, "mpirun still running 30 s after rank 1 was killed");
     cr_expect(!(WIFEXITED(st) && WEXITSTATUS(st) == 0), "mpirun succeeded after a rank died");
     char *out = read_file(log, NULL);
     cr_expect(strstr(out, "process rank 1") && strstr(out, "signal 9"), "%s", out);
     free(out);
-    char *latest = checkpoint_latest(dir);
-    cr_assert(latest, "no checkpoint left in %s", dir);
-    snprintf(cmd, sizeof cmd,
-             "build/16_trainer evaluate --model_name_or_path %s --validation_file " FIX
-             "/dev.tsv --threads 1 --max_seq_length 64",
-             latest);
-    int status;
-    out = run(cmd, &status);
-    cr_expect_eq(status, 0, "the last checkpoint %s does not load:\n%s", latest, out);
-    free(out);
-    free(latest);
+    expect_latest_checkpoint_loads(dir);
     rm_rf(dir);
     unlink(log);
     free(dir);
@@ -430,11 +448,7 @@ Test(dist, ctrl_c_saves_one_checkpoint_and_every_rank_exits, .timeout = 120) {
              "%s.rank$OMPI_COMM_WORLD_RANK \"$@\"' sh build/16_trainer " RUN
              "--output_dir %s --per_device_train_batch_size 4 --num_train_epochs 100000 --save_strategy no > %s 2>&1",
              dir, dir, log);
-    pid_t mpirun = fork();
-    if (mpirun == 0) {
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
+    pid_t mpirun = spawn(cmd);
     bool started = false;  // rank 0 has logged a step: training is under way on both ranks
     for (int i = 0; i < 600 && !started; i++) {
         usleep(100 * 1000);
@@ -443,14 +457,8 @@ Test(dist, ctrl_c_saves_one_checkpoint_and_every_rank_exits, .timeout = 120) {
         free(t);
     }
     kill(mpirun, SIGINT);
-    const double t0 = now_seconds();
-    int st = 0;
-    pid_t done = 0;
-    while (!(done = waitpid(mpirun, &st, WNOHANG)) && now_seconds() - t0 < 60) usleep(50 * 1000);
-    if (!done) {
-        kill(mpirun, SIGKILL);
-        waitpid(mpirun, &st, 0);
-    }
+    int st;
+    const bool done = exited_within(mpirun, 60, &st);
     char *out = read_file(log, NULL);
     cr_assert(started, "no step logged in 60 s:\n%s", out);
     cr_assert(done, "mpirun still running 60 s after Ctrl-C:\n%s", out);
@@ -467,16 +475,7 @@ Test(dist, ctrl_c_saves_one_checkpoint_and_every_rank_exits, .timeout = 120) {
     long steps[4];
     cr_expect_eq(checkpoints_list(dir, steps, 4), 1, "one checkpoint (--save_strategy no), by rank 0:\n%s", out);
     free(out);
-    char *latest = checkpoint_latest(dir);
-    cr_assert(latest, "no checkpoint in %s", dir);
-    snprintf(cmd, sizeof cmd,
-             "build/16_trainer evaluate --model_name_or_path %s --validation_file " FIX
-             "/dev.tsv --threads 1 --max_seq_length 64",
-             latest);
-    int status;
-    out = run(cmd, &status);
-    cr_expect_eq(status, 0, "the checkpoint %s does not load:\n%s", latest, out);
-    free(out), free(latest);
+    expect_latest_checkpoint_loads(dir);
     rm_rf(dir);
     unlink(log);
     free(dir);
