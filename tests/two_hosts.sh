@@ -8,8 +8,9 @@
 #
 #   sudo bash tests/two_hosts.sh build/16_trainer train ...      (one rank on each host)
 #
-# At the end it prints the bytes each host sent over the veth pair. Exit status: the program's (mpirun's); 77 with one line "skip: ..." where this machine cannot
-# make network namespaces (no root, or a container without CAP_NET_ADMIN): the test suite skips.
+# At the end it prints the bytes each host sent over the veth pair. Exit status: the program's
+# (mpirun's); 77 with one line "skip: ..." where this machine cannot make network namespaces (no
+# root, or a container without CAP_NET_ADMIN): the test suite skips.
 # Bounded: mpirun is stopped after TWO_HOSTS_TIMEOUT seconds (default 120; status 124), and the
 # namespaces, with any process left in them, are removed on every exit.
 set -uo pipefail
