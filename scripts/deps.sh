@@ -4,7 +4,7 @@
 # `deps.sh --check` only checks (exit 1 with the same message), never installs: for machines
 # with no network, such as the GPU machine bench/gpu_quick.sh runs on (make test-gpu asks so).
 set -euo pipefail
-pkgs="build-essential libutf8proc-dev libstb-dev libcjson-dev libcsv-dev libcriterion-dev python3-pip unzip curl openmpi-bin libopenmpi-dev"
+pkgs="build-essential libutf8proc-dev libstb-dev libcjson-dev libcsv-dev libcriterion-dev python3-pip unzip curl openmpi-bin libopenmpi-dev iproute2"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 [ -z "$missing" ] && exit 0

@@ -2,8 +2,11 @@
 #include "tests/fixture.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/core/util.h"
 #include "common/model/compare.h"
@@ -119,4 +122,22 @@ double worst_grad_error(const ParamSet *ps, const float *got, const float *ref, 
         if (e > worst) worst = e, *which = p->name;
     }
     return worst;
+}
+
+char *run(const char *cmd, int *status) {
+    char out_path[64], full[4096];
+    snprintf(out_path, sizeof out_path, "/tmp/bertstep-test-out-%d", (int)getpid());
+    snprintf(full, sizeof full, "%s > %s 2>&1", cmd, out_path);
+    int st = system(full);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    char *out = read_file(out_path, NULL);
+    unlink(out_path);
+    return out;
+}
+
+char *tmpdir(const char *name) {
+    char *d = xmalloc(128);
+    snprintf(d, 128, "/tmp/bertstep-test-%s-%d", name, (int)getpid());
+    rm_rf(d);
+    return d;
 }

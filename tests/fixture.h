@@ -1,4 +1,5 @@
-// fixture.h — reading the reference values that tests/gen_*.py write.
+// fixture.h — the test suite's shared helpers: reading the reference values that tests/gen_*.py
+// write, and running a program as a test does (a command's output, a fresh directory).
 //
 // A fixture file is text, one array per line:  <key> <count> <v1> <v2> ...
 // Values are written with 17 significant digits, so a double survives the round trip.
@@ -41,3 +42,10 @@ void fixture_batch_free(FixtureBatch *b);
 // against `ref`, both laid out as ps; the key biases, whose exact gradient is 0, are skipped (as
 // in test_bert.c). *which: the name of the worst tensor.
 double worst_grad_error(const ParamSet *ps, const float *got, const float *ref, const char **which);
+
+// run: `sh -c cmd` with its stdout and stderr in one string (a new allocation); *status gets
+// its exit code (-1 when a signal ended it).
+char *run(const char *cmd, int *status);
+// tmpdir: a new path /tmp/bertstep-test-<name>-<pid> for a test's output (removed first when it
+// exists, not created).
+char *tmpdir(const char *name);

@@ -38,25 +38,6 @@
 // 40..47 when it was chosen (LEARN with 2, seed 42 among them before the RNG streams were named).
 #define SEPARATE "--learning_rate 2e-3 --num_train_epochs 16 "
 
-// run: sh -c cmd with stdout and stderr in one string; *status = exit code.
-static char *run(const char *cmd, int *status) {
-    char out_path[64], full[4096];
-    snprintf(out_path, sizeof out_path, "/tmp/bertstep-trainer-out-%d", (int)getpid());
-    snprintf(full, sizeof full, "%s > %s 2>&1", cmd, out_path);
-    int st = system(full);
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    char *out = read_file(out_path, NULL);
-    unlink(out_path);
-    return out;
-}
-
-static char *tmpdir(const char *name) {
-    char *d = xmalloc(128);
-    snprintf(d, 128, "/tmp/bertstep-trainer-%s-%d", name, (int)getpid());
-    rm_rf(d);
-    return d;
-}
-
 // expect_run: the command exits with `want_status` and prints every string of `wants`.
 static void expect_run(const char *cmd, int want_status, const char *const *wants, size_t n) {
     int status;

@@ -142,7 +142,10 @@ void dist_check_same(const char *what, uint64_t hash) {
     free(all);
     if (!bad) return;
     mpi.finalize();  // every rank leaves together: mpirun reports no crash
-    if (mpi.rank != 0) _exit(1);
+    if (mpi.rank != 0) {
+        sleep(2);  // rank 0's line first: a rank that exits 1 sooner has mpirun end rank 0 unheard
+        _exit(1);
+    }
     die_hook = NULL;
     die("rank %d and rank 0 differ in their %s: every rank must run the same flags on the same files", bad, what);
 }

@@ -2,12 +2,14 @@
 // Introduced by lesson 16 (the trainer); lesson 17 runs it once per experiment.
 #include "common/train/trainer.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/core/plot.h"
 #include "common/core/progress.h"
@@ -33,11 +35,16 @@
 // ---- SIGINT: finish the current step, save a checkpoint, exit ------------------------------
 // The handler only sets a flag; the loop looks at it after each optimizer step (after_step),
 // saves a checkpoint there and unwinds: everything is freed and main returns 130.
+// Under mpirun, Ctrl-C reaches mpirun alone, which sends every rank SIGTERM (and SIGKILL
+// odls_base_sigkill_timeout seconds later, 1 by default): there SIGTERM is the interrupt. mpirun
+// also stops reading the ranks' output then, so stdout and stderr turn non-blocking: a line the
+// full pipe cannot take is lost, rather than the rank blocked until it is killed unsaved.
 
-static volatile sig_atomic_t interrupted = 0;
+static volatile sig_atomic_t interrupted = 0;  // the signal caught, 0 for none
 static void on_sigint(int sig) {
-    (void)sig;
-    interrupted = 1;
+    interrupted = sig;
+    if (sig == SIGTERM)  // fcntl is async-signal-safe
+        for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
 static void catch_sigint(void) {
@@ -45,6 +52,21 @@ static void catch_sigint(void) {
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+    if (dist_world() > 1) sigaction(SIGTERM, &sa, NULL);
+}
+
+// interrupted_on_any_rank: whether any rank caught the interrupt (every rank asks after every
+// step: the signal reaches ranks in different steps, and all must stop after the same one).
+static bool interrupted_on_any_rank(void) {
+    double any = interrupted != 0;
+    dist_sum_doubles(&any, 1);
+    return any > 0;
+}
+
+static const char *interrupt_name(void) {
+    if (interrupted == SIGTERM) return "SIGTERM";
+    if (interrupted == SIGINT) return "SIGINT";
+    return "on another rank";
 }
 
 // ---- data ----------------------------------------------------------------------------------
@@ -303,6 +325,20 @@ static void per_device_to_global(const cJSON *saved, const cJSON *now) {
     cJSON_SetNumberValue(b_now, b_now->valuedouble * w_now->valuedouble);
 }
 
+// tokenizer_files_hash: the files tokenizer_from_pretrained may read from the model directory
+// (another vocabulary gives other ids: other data).
+static uint64_t tokenizer_files_hash(const TrainingArguments *a) {
+    const char *names[] = {"vocab.txt", "tokenizer.json", "tokenizer_config.json"};
+    uint64_t h = FNV1A_INIT;
+    for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+        char *path = path_join(a->model_name_or_path, names[i]);
+        const uint64_t file = hash_file(path);
+        h = fnv1a(h, &file, sizeof file);
+        free(path);
+    }
+    return h;
+}
+
 // check_ranks_agree: under mpirun, every rank must run the same flags on the same files (a rank
 // on another machine may see other data): compared by hash before any work, one line if not.
 static void check_ranks_agree(Run *r) {
@@ -314,6 +350,7 @@ static void check_ranks_agree(Run *r) {
     dist_check_same("model (config.json and model.safetensors)", hash_file(config) ^ hash_file(weights) * 31);
     free(config);
     free(weights);
+    dist_check_same("tokenizer (vocab.txt, tokenizer.json, tokenizer_config.json)", tokenizer_files_hash(a));
     cJSON *info = run_info(r);
     char *text = cJSON_PrintUnformatted(info);
     dist_check_same("batch and step flags", fnv1a(FNV1A_INIT, text, strlen(text)));
@@ -538,12 +575,12 @@ static void after_step(Run *r, const MicroBatch *mb, long step, double grad_norm
         saved = true;
     }
     report_new_logs(r);
-    if (interrupted) {
+    if (interrupted_on_any_rank()) {
         if (!saved) free(save_checkpoint(r));
         progress_end(&r->prog);
-        printf("interrupted (SIGINT) at step %ld: checkpoint %s/checkpoint-%ld saved; continue with "
+        printf("interrupted (%s) at step %ld: checkpoint %s/checkpoint-%ld saved; continue with "
                "--resume_from_checkpoint %s/checkpoint-%ld\n",
-               step, r->a->output_dir, step, r->a->output_dir, step);
+               interrupt_name(), step, r->a->output_dir, step, r->a->output_dir, step);
         r->stop = r->interrupted = true;
     }
 }
