@@ -182,6 +182,21 @@ void atomic_rename(const char *from, const char *to) {
     fsync_path(parent[0] ? parent : "/");
 }
 
+FileReplacement replace_begin(const char *path) {
+    FileReplacement w = {.tmp = xmalloc(strlen(path) + 5), .path = path};
+    sprintf(w.tmp, "%s.tmp", path);
+    w.f = xfopen(w.tmp, "wb");
+    return w;
+}
+
+void replace_commit(FileReplacement *w) {
+    xfclose(w->f, w->tmp);
+    fsync_path(w->tmp);
+    atomic_rename(w->tmp, w->path);
+    free(w->tmp);
+    *w = (FileReplacement){0};
+}
+
 double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -47,6 +47,18 @@ void fsync_path(const char *path);
 // either the old or the new file, never half of one.
 void atomic_rename(const char *from, const char *to);
 
+// FileReplacement: a file written under "<path>.tmp" and renamed over path once complete, so a
+// reader (or a crash) sees the old file or the new one, never half of one. replace_begin opens
+// the temporary file ("wb"; write to .f, naming .tmp in errors); replace_commit closes it
+// (checked), flushes it to disk, renames it over path (atomic_rename) and frees .tmp.
+typedef struct {
+    FILE *f;
+    char *tmp;
+    const char *path;
+} FileReplacement;
+FileReplacement replace_begin(const char *path);
+void replace_commit(FileReplacement *w);
+
 // now_seconds: a monotonic clock for timing, in seconds.
 double now_seconds(void);
 

@@ -191,23 +191,18 @@ void st_write(const char *path, const StWrite *tensors, int n) {
     }
     char *json = cJSON_PrintUnformatted(root);
     size_t len = strlen(json), padded = (len + 7) / 8 * 8;
-    char *tmp = xmalloc(strlen(path) + 8);
-    sprintf(tmp, "%s.tmp", path);
-    FILE *f = xfopen(tmp, "wb");
+    FileReplacement w = replace_begin(path);
     unsigned char hdr[8];
     for (int i = 0; i < 8; i++) hdr[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    xfwrite(hdr, 1, 8, f, tmp);
-    xfwrite(json, 1, len, f, tmp);
-    for (size_t i = len; i < padded; i++) xfwrite(" ", 1, 1, f, tmp);
+    xfwrite(hdr, 1, 8, w.f, w.tmp);
+    xfwrite(json, 1, len, w.f, w.tmp);
+    for (size_t i = len; i < padded; i++) xfwrite(" ", 1, 1, w.f, w.tmp);
     for (int i = 0; i < n; i++) {
         size_t numel = 1;
         for (int d = 0; d < t[i].ndim; d++) numel *= (size_t)t[i].shape[d];
-        xfwrite(t[i].data, sizeof(float), numel, f, tmp);  // little-endian hosts only (x86-64, arm64)
+        xfwrite(t[i].data, sizeof(float), numel, w.f, w.tmp);  // little-endian hosts only (x86-64, arm64)
     }
-    xfclose(f, tmp);
-    fsync_path(tmp);
-    atomic_rename(tmp, path);
-    free(tmp);
+    replace_commit(&w);
     free(json);
     cJSON_Delete(root);
     free(t);

@@ -174,9 +174,8 @@ static void print_confusion(const EvalResult *r, char *const *names) {
 
 // write_predictions: one TSV row per example: index, predicted label, probabilities, logits.
 static void write_predictions(const char *path, const float *logits, int n, int K, char *const *names) {
-    char *tmp = xmalloc(strlen(path) + 5);
-    sprintf(tmp, "%s.tmp", path);
-    FILE *f = xfopen(tmp, "w");
+    FileReplacement w = replace_begin(path);
+    FILE *f = w.f;
     fprintf(f, "index\tlabel");
     for (int k = 0; k < K; k++) fprintf(f, "\tprob_%s", names[k]);
     for (int k = 0; k < K; k++) fprintf(f, "\tlogit_%s", names[k]);
@@ -192,9 +191,7 @@ static void write_predictions(const char *path, const float *logits, int n, int 
         for (int k = 0; k < K; k++) fprintf(f, "\t%.9g", z[k]);
         fprintf(f, "\n");
     }
-    xfclose(f, tmp);
-    atomic_rename(tmp, path);
-    free(tmp);
+    replace_commit(&w);
     free(probs);
     free(zero);
 }
@@ -210,9 +207,8 @@ static ProblemType model_problem(const Backend *be) {
 // whose logit > 0, joined by MULTI_LABEL_SEP), then each class's sigmoid and logit.
 static void write_other_predictions(const char *path, ProblemType problem, const float *logits, int n, int K,
                                     char *const *names) {
-    char *tmp = xmalloc(strlen(path) + 5);
-    sprintf(tmp, "%s.tmp", path);
-    FILE *f = xfopen(tmp, "w");
+    FileReplacement w = replace_begin(path);
+    FILE *f = w.f;
     fprintf(f, "index\t%s", problem == PROBLEM_REGRESSION ? "score" : "labels");
     for (int k = 0; problem == PROBLEM_MULTI_LABEL && k < K; k++) fprintf(f, "\tprob_%s", names[k]);
     for (int k = 0; problem == PROBLEM_MULTI_LABEL && k < K; k++) fprintf(f, "\tlogit_%s", names[k]);
@@ -230,9 +226,7 @@ static void write_other_predictions(const char *path, ProblemType problem, const
         for (int k = 0; k < K; k++) fprintf(f, "\t%.9g", z[k]);
         fprintf(f, "\n");
     }
-    xfclose(f, tmp);
-    atomic_rename(tmp, path);
-    free(tmp);
+    replace_commit(&w);
 }
 
 static char *predictions_path(const TrainingArguments *a) {
@@ -277,7 +271,6 @@ typedef struct {
     long log_examples;
     double log_start;
     long acc_correct, acc_seen;
-    double run_loss_sum;
     long run_examples;
     bool warned_overfit, stop;
     bool interrupted;  // stopped by SIGINT: a checkpoint was saved, the run is not finished
@@ -394,18 +387,15 @@ static void check_resume_matches(const Run *r, const char *dir) {
 }
 
 static void write_log_history(const Run *r) {
-    char *path = path_join(r->a->output_dir, "log_history.jsonl"),
-         *tmp = path_join(r->a->output_dir, "log_history.jsonl.tmp");
-    FILE *f = xfopen(tmp, "w");
+    char *path = path_join(r->a->output_dir, "log_history.jsonl");
+    FileReplacement w = replace_begin(path);
     for (const cJSON *e = r->state.log_history->child; e; e = e->next) {
         char *line = cJSON_PrintUnformatted(e);
-        fprintf(f, "%s\n", line);
+        fprintf(w.f, "%s\n", line);
         free(line);
     }
-    xfclose(f, tmp);
-    atomic_rename(tmp, path);
+    replace_commit(&w);
     free(path);
-    free(tmp);
 }
 
 // The fp16 loss scaler's state (torch's scaler.pt) travels in trainer_state.json as "grad_scaler".
@@ -464,6 +454,15 @@ static void log_training(Run *r, long step, double grad_norm, double lr) {
     r->log_start = now;
 }
 
+// count_for_early_stopping: EarlyStoppingCallback's patience counter after an evaluation whose
+// metric is `value`: reset when it improves on the best by more than the threshold, else one more.
+static void count_for_early_stopping(Run *r, double value) {
+    const TrainingArguments *a = r->a;
+    const bool improved = metric_improves(r->state.has_best, r->state.best_metric, value, a->greater_is_better,
+                                          a->early_stopping_threshold);
+    r->state.early_stopping_counter = improved ? 0 : r->state.early_stopping_counter + 1;
+}
+
 // evaluate_and_track: an evaluation line, the best model, early stopping, the over-fitting
 // warning. Returns whether this evaluation is the best so far.
 static bool evaluate_and_track(Run *r, long step) {
@@ -477,11 +476,8 @@ static bool evaluate_and_track(Run *r, long step) {
     if (train_acc >= 0) printf(" | train_accuracy %.4f", train_acc);
     if (a->metric_for_best_model) {
         double value = metric_value(&ev, a->metric_for_best_model);
-        bool improved_enough = metric_improves(r->state.has_best, r->state.best_metric, value, a->greater_is_better,
-                                               a->early_stopping_threshold);
         best = metric_improves(r->state.has_best, r->state.best_metric, value, a->greater_is_better, 0.0);
-        // EarlyStoppingCallback runs before the best metric is updated (HF's order).
-        r->state.early_stopping_counter = improved_enough ? 0 : r->state.early_stopping_counter + 1;
+        count_for_early_stopping(r, value);  // EarlyStoppingCallback runs before the best is updated (HF's order)
         if (best) {
             r->state.has_best = true;
             r->state.best_metric = value;
@@ -521,12 +517,8 @@ static void evaluate_on_start(Run *r) {
     printf("step %ld/%ld  epoch %.2f | ", step, r->plan.total_steps, r->state.epoch);
     print_eval(&ev, r->be->id2label);
     printf("  (eval_on_start)\n");
-    if (a->metric_for_best_model && a->early_stopping_patience > 0) {
-        bool improved =
-            metric_improves(r->state.has_best, r->state.best_metric, metric_value(&ev, a->metric_for_best_model),
-                            a->greater_is_better, a->early_stopping_threshold);
-        r->state.early_stopping_counter = improved ? 0 : r->state.early_stopping_counter + 1;
-    }
+    if (a->metric_for_best_model && a->early_stopping_patience > 0)
+        count_for_early_stopping(r, metric_value(&ev, a->metric_for_best_model));
     log_history_add(&r->state, eval_entry(step, r->state.epoch, &ev, (const char *const *)r->be->id2label, -1));
     fflush(stdout);
     eval_result_free(&ev);
@@ -630,15 +622,15 @@ static const float *train_forward_backward(Run *r, const Batch *x, const int *ro
 
 // ---- data parallel: what the ranks share (common/train/dist.h; one process: no-ops) ----------
 
-// The counts a log line, the train accuracy and the summary are made of.
+// The counts a log line, the train accuracy and the summary are made of, as doubles so that
+// one sum over the ranks carries them all.
 typedef struct {
-    double log_loss_sum, log_examples, acc_correct, acc_seen, run_loss_sum, run_examples, run_step_loss_sum,
-        train_tokens;
+    double log_loss_sum, log_examples, acc_correct, acc_seen, run_examples, run_step_loss_sum, train_tokens;
 } StepStats;
 
 static StepStats step_stats(const Run *r) {
-    return (StepStats){r->log_loss_sum, (double)r->log_examples, (double)r->acc_correct, (double)r->acc_seen,
-                       r->run_loss_sum, (double)r->run_examples, r->run_step_loss_sum,   r->train_tokens};
+    return (StepStats){r->log_loss_sum,         (double)r->log_examples, (double)r->acc_correct, (double)r->acc_seen,
+                       (double)r->run_examples, r->run_step_loss_sum,    r->train_tokens};
 }
 
 // average_over_ranks: at the end of an accumulation group, before the optimizer step (so the
@@ -650,19 +642,20 @@ static void average_over_ranks(Run *r, const StepStats *start) {
     if (r->be->all_reduce_grads) r->be->all_reduce_grads(r->be);  // on the device (the GPU's NCCL)
     if (dist_world() == 1) return;
     if (!r->be->all_reduce_grads) dist_mean_floats(r->be->ps->grads, r->be->ps->numel);
-    StepStats now = step_stats(r);
-    double *s = (double *)start, *d = (double *)&now;
-    const int n = (int)(sizeof now / sizeof(double));
-    for (int i = 0; i < n; i++) d[i] -= s[i];
+    StepStats now = step_stats(r), added;  // added: this group's additions, then summed over the ranks
+    const double *s = (const double *)start, *e = (const double *)&now;
+    double *d = (double *)&added;
+    const int n = (int)(sizeof added / sizeof(double));
+    for (int i = 0; i < n; i++) d[i] = e[i] - s[i];
     dist_sum_doubles(d, n);
-    r->log_loss_sum = s[0] + d[0];
-    r->log_examples = (long)(s[1] + d[1]);
-    r->acc_correct = (long)(s[2] + d[2]);
-    r->acc_seen = (long)(s[3] + d[3]);
-    r->run_loss_sum = s[4] + d[4];
-    r->run_examples = (long)(s[5] + d[5]);
-    r->run_step_loss_sum = s[6] + d[6] / dist_world();  // the ranks' group means, averaged (HF's gathered mean)
-    r->train_tokens = s[7] + d[7];
+    r->log_loss_sum = start->log_loss_sum + added.log_loss_sum;
+    r->log_examples = (long)(start->log_examples + added.log_examples);
+    r->acc_correct = (long)(start->acc_correct + added.acc_correct);
+    r->acc_seen = (long)(start->acc_seen + added.acc_seen);
+    r->run_examples = (long)(start->run_examples + added.run_examples);
+    // the ranks' group means, averaged (HF's gathered mean)
+    r->run_step_loss_sum = start->run_step_loss_sum + added.run_step_loss_sum / dist_world();
+    r->train_tokens = start->train_tokens + added.train_tokens;
 }
 
 // stop_with_rank0: rank 0 alone evaluates (early stopping); the others stop when it does.
@@ -711,7 +704,6 @@ static void train_loop(Run *r) {
         }
         r->log_loss_sum += loss * n;
         r->log_examples += n;
-        r->run_loss_sum += loss * n;
         r->run_examples += n;
         if (!mb.ends_group) continue;
         average_over_ranks(r, &group_start);
@@ -925,13 +917,11 @@ static cJSON *hf_trainer_state(const Run *r) {
 
 // write_json: output_dir/name, renamed into place.
 static void write_json(const char *dir, const char *name, const cJSON *j) {
-    char *path = path_join(dir, name), *tmp = xmalloc(strlen(path) + 5), *text = cJSON_Print(j);
-    sprintf(tmp, "%s.tmp", path);
-    FILE *f = xfopen(tmp, "w");
-    fprintf(f, "%s\n", text);
-    xfclose(f, tmp);
-    atomic_rename(tmp, path);
-    free(text), free(tmp), free(path);
+    char *path = path_join(dir, name), *text = cJSON_Print(j);
+    FileReplacement w = replace_begin(path);
+    fprintf(w.f, "%s\n", text);
+    replace_commit(&w);
+    free(text), free(path);
 }
 
 // write_results: what run_glue.py leaves in output_dir after training: train_results.json (with
