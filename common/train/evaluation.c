@@ -105,16 +105,19 @@ bool metric_improves(bool has_best, double best, double value, bool greater, dou
     return (greater ? value > best : value < best) && fabs(value - best) > threshold;
 }
 
+// reported_metrics: the metrics an evaluation of problem p logs, NULL-terminated (a single-label
+// evaluation also logs eval_f1_<class> per class).
+static const char *const *reported_metrics(ProblemType p) {
+    static const char *const single[] = {"eval_loss", "eval_accuracy", "eval_f1", NULL};
+    static const char *const regression[] = {"eval_loss", "eval_mse", "eval_pearson", "eval_spearmanr", NULL};
+    static const char *const multi[] = {"eval_loss", "eval_micro_f1", "eval_macro_f1", "eval_subset_accuracy", NULL};
+    return p == PROBLEM_REGRESSION ? regression : p == PROBLEM_MULTI_LABEL ? multi : single;
+}
+
 void metric_check_reported(const char *full, ProblemType p) {
-    static const char *single[] = {"eval_loss", "eval_accuracy", "eval_f1"},
-                      *regression[] = {"eval_loss", "eval_mse", "eval_pearson", "eval_spearmanr"},
-                      *multi[] = {"eval_loss", "eval_micro_f1", "eval_macro_f1", "eval_subset_accuracy"};
-    const char **names = p == PROBLEM_REGRESSION ? regression : p == PROBLEM_MULTI_LABEL ? multi : single;
-    const size_t n = p == PROBLEM_REGRESSION ? ARRAY_LEN(regression)
-        : p == PROBLEM_MULTI_LABEL           ? ARRAY_LEN(multi)
-                                             : ARRAY_LEN(single);
+    const char *const *names = reported_metrics(p);
     char listed[160] = "";
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; names[i]; i++) {
         if (!strcmp(full, names[i])) return;
         snprintf(listed + strlen(listed), sizeof listed - strlen(listed), "%s%s", i ? ", " : "", names[i] + 5);
     }
@@ -126,20 +129,12 @@ cJSON *eval_entry(long step, double epoch, const EvalResult *r, const char *cons
     cJSON *e = cJSON_CreateObject();
     cJSON_AddNumberToObject(e, "step", (double)step);
     cJSON_AddNumberToObject(e, "epoch", epoch);
-    cJSON_AddNumberToObject(e, "eval_loss", r->loss);
-    if (r->regression || r->multi_label) {
-        const char *keys[] = {"eval_mse", "eval_pearson", "eval_spearmanr"},
-                   *multi[] = {"eval_micro_f1", "eval_macro_f1", "eval_subset_accuracy"};
-        for (int i = 0; i < 3; i++) {
-            const char *key = r->regression ? keys[i] : multi[i];
-            cJSON_AddNumberToObject(e, key, metric_value(r, key));
-        }
-        if (train_accuracy >= 0) cJSON_AddNumberToObject(e, "train_accuracy", train_accuracy);
-        return e;
-    }
-    cJSON_AddNumberToObject(e, "eval_accuracy", r->m.accuracy);
-    cJSON_AddNumberToObject(e, "eval_f1", r->m.macro_f1);
-    for (int k = 0; names && k < r->m.K; k++) {
+    const ProblemType p = r->regression ? PROBLEM_REGRESSION
+        : r->multi_label                ? PROBLEM_MULTI_LABEL
+                                        : PROBLEM_SINGLE_LABEL;
+    for (const char *const *key = reported_metrics(p); *key; key++)
+        cJSON_AddNumberToObject(e, *key, metric_value(r, *key));
+    for (int k = 0; p == PROBLEM_SINGLE_LABEL && names && k < r->m.K; k++) {
         char key[160];
         snprintf(key, sizeof key, "eval_f1_%s", names[k]);
         cJSON_AddNumberToObject(e, key, r->m.f1[k]);
