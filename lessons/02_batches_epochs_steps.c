@@ -10,7 +10,6 @@
 
 #include "common/core/args.h"
 #include "common/model/logreg.h"
-#include "common/model/loss.h"
 #include "common/train/optim.h"
 #include "common/core/rng.h"
 #include "common/train/schedule.h"
@@ -45,10 +44,6 @@ static Counts train_for_real(const StepPlan *p, Interval log, Interval eval, Int
     Optimizer opt;
     optimizer_init(&opt, optimizer_defaults(OPT_ADAMW), &m.ps);
     Schedule sched = schedule_make(SCHED_LINEAR, lr, p->warmup, p->total_steps);
-    const int B = p->per_device_train_batch_size;
-    float *xb = xmalloc(sizeof(float) * (size_t)B * D), logits[1024 * K], probs[1024 * K], dl[1024 * K];
-    int yb[1024];
-    if (B > 1024) die("this lesson's demo model takes batches of at most 1024 (got %d)", B);
     Counts c = {0};
     StepCursor cur = steps_begin(p, 0);
     MicroBatch mb;
@@ -67,14 +62,7 @@ static Counts train_for_real(const StepPlan *p, Interval log, Interval eval, Int
         // all-reduce of a real multi-device run computes (lesson 18).
         for (int device = 0; device < p->n_devices; device++) {
             const int n = steps_shard_batch(p, order, device, mb.batch_in_epoch, rows);
-            for (int i = 0; i < n; i++) {
-                for (int j = 0; j < D; j++) xb[i * D + j] = x[(size_t)rows[i] * D + j];
-                yb[i] = y[rows[i]];
-            }
-            logreg_forward_dense(&m, xb, n, logits);
-            double loss = cross_entropy_forward(logits, yb, n, K, probs);
-            cross_entropy_backward(probs, yb, n, K, 1.0f / (float)(group_examples * p->n_devices), dl);
-            logreg_backward_dense(&m, xb, n, dl);
+            const double loss = logreg_add_grad_rows(&m, x, y, rows, n, 1.0f / (float)(group_examples * p->n_devices));
             c.micro_batches++;
             c.examples += n;
             if (c.micro_batches == 1) c.first_loss = loss;
@@ -93,7 +81,6 @@ static Counts train_for_real(const StepPlan *p, Interval log, Interval eval, Int
     free(y);
     free(order);
     free(rows);
-    free(xb);
     optimizer_free(&opt);
     logreg_free(&m);
     return c;
